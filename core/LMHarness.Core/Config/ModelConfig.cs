@@ -1,0 +1,136 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace LMHarness.Config;
+
+/// <summary>How attention mixes tokens. Layer i uses <c>AttentionKinds[i % AttentionKinds.Count]</c>.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<AttentionKind>))]
+public enum AttentionKind
+{
+    /// <summary>Written out by hand: softmax(QK^T/sqrt(d) + causal mask) V (Vaswani et al. 2017).</summary>
+    Raw,
+    /// <summary>Multi-head attention through the fused scaled-dot-product kernel; K/V have n_head heads.</summary>
+    Mha,
+    /// <summary>Grouped-query attention (Ainslie et al. 2023): n_kv_head K/V heads shared by n_head/n_kv_head query heads; n_kv_head = 1 is MQA (Shazeer 2019).</summary>
+    Gqa,
+    /// <summary>Differential attention (Ye et al. 2024): the difference of two softmax maps with a learned lambda.</summary>
+    Differential,
+}
+
+/// <summary>The position-wise feed-forward network of each block.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<FeedForwardKind>))]
+public enum FeedForwardKind
+{
+    /// <summary>GPT-2 MLP: W2 GELU(W1 x) (Radford et al. 2019).</summary>
+    Mlp,
+    /// <summary>Gated MLP: W_down (SiLU(W_gate x) * W_up x) (Shazeer 2020, "GLU Variants Improve Transformer").</summary>
+    SwiGlu,
+}
+
+/// <summary>How token positions enter the model.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<PositionKind>))]
+public enum PositionKind
+{
+    /// <summary>Learned absolute position embedding added to the token embedding (GPT-2).</summary>
+    Learned,
+    /// <summary>Rotary embedding of Q and K (Su et al. 2021), optionally YaRN-scaled (Peng et al. 2023).</summary>
+    Rope,
+    /// <summary>No positional information at all; causality alone orders tokens (Kazemnejad et al. 2023).</summary>
+    None,
+}
+
+/// <summary>Normalisation used before each residual branch and at the end.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<NormKind>))]
+public enum NormKind
+{
+    /// <summary>RMSNorm: x / sqrt(mean(x^2) + eps) * g (Zhang and Sennrich 2019).</summary>
+    RmsNorm,
+    /// <summary>LayerNorm: (x - mean) / sqrt(var + eps) * g + b (Ba et al. 2016).</summary>
+    LayerNorm,
+}
+
+/// <summary>
+/// YaRN scaling of RoPE for contexts longer than the one trained (Peng et al. 2023, "YaRN: Efficient Context
+/// Window Extension of Large Language Models"): frequencies are interpolated by <see cref="Factor"/> for
+/// wavelengths longer than the original context, kept for short ones, blended between <see cref="BetaSlow"/>
+/// and <see cref="BetaFast"/> rotations, and attention logits are scaled by mscale = 0.1 ln(Factor) + 1.
+/// </summary>
+public sealed record YarnScaling(double Factor, int OriginalContextLength, double BetaFast = 32, double BetaSlow = 1);
+
+/// <summary>
+/// One immutable description of a decoder-only language model. Every block is chosen here; the model is built
+/// from it and nothing else. Serialises to JSON with snake_case names (<see cref="ToJson"/>, <see cref="FromJson"/>).
+/// </summary>
+public sealed record ModelConfig
+{
+    public int VocabSize { get; init; } = 50304;
+    /// <summary>Maximum sequence length the model is trained at (and the size of a learned position table).</summary>
+    public int ContextLength { get; init; } = 1024;
+    public int NLayer { get; init; } = 12;
+    public int DModel { get; init; } = 768;
+    public int NHead { get; init; } = 12;
+    /// <summary>K/V heads for <see cref="AttentionKind.Gqa"/>; must divide <see cref="NHead"/>. Other kinds use NHead.</summary>
+    public int NKvHead { get; init; } = 12;
+    /// <summary>Hidden width of the feed-forward network.</summary>
+    public int FfnHidden { get; init; } = 3072;
+    public IReadOnlyList<AttentionKind> AttentionKinds { get; init; } = [AttentionKind.Mha];
+    public IReadOnlyList<FeedForwardKind> FeedForwardKinds { get; init; } = [FeedForwardKind.Mlp];
+    public PositionKind Position { get; init; } = PositionKind.Learned;
+    public double RopeTheta { get; init; } = 10000;
+    public YarnScaling? Yarn { get; init; }
+    public NormKind Norm { get; init; } = NormKind.LayerNorm;
+    public double NormEps { get; init; } = 1e-5;
+    /// <summary>Biases in linear layers (GPT-2 has them, Llama does not).</summary>
+    public bool Bias { get; init; } = true;
+    public double Dropout { get; init; }
+    /// <summary>LM head shares the token embedding matrix (Press and Wolf 2017).</summary>
+    public bool TieEmbeddings { get; init; } = true;
+    /// <summary>Recompute each block's activations in backward instead of storing them (Chen et al. 2016).</summary>
+    public bool ActivationCheckpointing { get; init; }
+    public double InitStd { get; init; } = 0.02;
+
+    public int HeadDim => DModel / NHead;
+    public AttentionKind AttentionFor(int layer) => AttentionKinds[layer % AttentionKinds.Count];
+    public FeedForwardKind FeedForwardFor(int layer) => FeedForwardKinds[layer % FeedForwardKinds.Count];
+
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+    };
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    public static ModelConfig FromJson(string json) =>
+        (JsonSerializer.Deserialize<ModelConfig>(json, Json) ?? throw new InvalidDataException("model config JSON is empty (null)")).Validated();
+
+    /// <summary>Returns this config when it can build a model; otherwise throws one error listing every problem and its fix.</summary>
+    public ModelConfig Validated()
+    {
+        var problems = new List<string>();
+        void Need(bool ok, string problem) { if (!ok) problems.Add(problem); }
+        Need(VocabSize > 0, $"vocab_size must be > 0 (got {VocabSize})");
+        Need(ContextLength > 0, $"context_length must be > 0 (got {ContextLength})");
+        Need(NLayer > 0, $"n_layer must be > 0 (got {NLayer})");
+        Need(DModel > 0, $"d_model must be > 0 (got {DModel})");
+        Need(NHead > 0, $"n_head must be > 0 (got {NHead})");
+        Need(NKvHead > 0, $"n_kv_head must be > 0 (got {NKvHead})");
+        Need(FfnHidden > 0, $"ffn_hidden must be > 0 (got {FfnHidden})");
+        Need(NHead <= 0 || DModel % NHead == 0, $"d_model ({DModel}) must be divisible by n_head ({NHead}): pick n_head among its divisors");
+        Need(NKvHead <= 0 || NHead % NKvHead == 0, $"n_head ({NHead}) must be divisible by n_kv_head ({NKvHead}) for grouped-query attention");
+        Need(Position != PositionKind.Rope || NHead <= 0 || HeadDim % 2 == 0, $"rotary embedding needs an even head_dim (d_model / n_head = {(NHead > 0 ? HeadDim : 0)})");
+        Need(AttentionKinds.Count > 0, "attention_kinds must list at least one kind");
+        Need(FeedForwardKinds.Count > 0, "feed_forward_kinds must list at least one kind");
+        Need(!AttentionKinds.Contains(AttentionKind.Differential) || NHead <= 0 || HeadDim % 2 == 0, $"differential attention splits each head in two: head_dim ({(NHead > 0 ? HeadDim : 0)}) must be even");
+        Need(Dropout is >= 0 and < 1, $"dropout must be in [0, 1) (got {Dropout})");
+        Need(NormEps > 0, $"norm_eps must be > 0 (got {NormEps})");
+        Need(RopeTheta > 0, $"rope_theta must be > 0 (got {RopeTheta})");
+        Need(Yarn is null || Position == PositionKind.Rope, "yarn scaling applies to rotary positions only: set position to rope or remove yarn");
+        Need(Yarn is null || (Yarn.Factor >= 1 && Yarn.OriginalContextLength > 0), "yarn needs factor >= 1 and original_context_length > 0");
+        Need(InitStd > 0, $"init_std must be > 0 (got {InitStd})");
+        if (problems.Count > 0)
+            throw new ArgumentException("Invalid model config: " + string.Join("; ", problems) + ".");
+        return this;
+    }
+}
