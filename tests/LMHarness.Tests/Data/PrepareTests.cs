@@ -207,6 +207,9 @@ public class PrepareTests
         {
             Environment.SetEnvironmentVariable(TinyShakespeare.EnvVar, DataFixtures.TinyShakespearePath());
             TinyShakespeare.Locate().Should().Be(Path.GetFullPath(DataFixtures.TinyShakespearePath()));
+            Environment.SetEnvironmentVariable(TinyShakespeare.EnvVar, null);
+            // Without the variable, the copy in shared/data beside the checkout is found (never a download in tests).
+            File.ReadAllText(TinyShakespeare.Locate()).Length.Should().Be((int)TinyShakespeare.Length);
             Environment.SetEnvironmentVariable(TinyShakespeare.EnvVar, "/no/such/tinyshakespeare.txt");
             FluentActions.Invoking(TinyShakespeare.Locate).Should().Throw<FileNotFoundException>().WithMessage("*LMHARNESS_TINYSHAKESPEARE*/no/such/tinyshakespeare.txt*");
         }
