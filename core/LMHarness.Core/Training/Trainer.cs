@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using LMHarness.Config;
+using LMHarness.Model;
 using LMHarness.Training.Checkpoints;
 using LMHarness.Training.Metrics;
 using LMHarness.Training.Optimizers;
@@ -45,6 +46,34 @@ public sealed class Trainer
         _data = data;
         _runDir = runDir;
         _build = build;
+    }
+
+    /// <summary>
+    /// Trains a <see cref="CausalLM"/> built from <paramref name="model"/> on <paramref name="tokenFile"/> into
+    /// <paramref name="runDir"/> (config.json, metrics.csv, gradflow.csv, checkpoints/, summary.json). A folder that
+    /// already holds checkpoints of the same configs is continued from its newest one.
+    /// </summary>
+    public static RunSummary Run(ModelConfig model, TrainingConfig training, string tokenFile, string runDir)
+    {
+        using var data = TokenFileBatches.Open(tokenFile, training.Validated());
+        if (data.File.Tokenizer.VocabSize > model.VocabSize)
+            throw new ArgumentException($"The token file {tokenFile} uses {data.File.Tokenizer.Describe()} ({data.File.Tokenizer.VocabSize} ids) but the model's vocab_size is {model.VocabSize}: set vocab_size >= {data.File.Tokenizer.VocabSize}.");
+        return new Trainer(model, training, data, runDir, c => new CausalLM(c)).Train();
+    }
+
+    /// <summary>Continues the run in <paramref name="runDir"/> from its newest checkpoint, with the configs and token file its config.json records.</summary>
+    public static RunSummary Resume(string runDir)
+    {
+        var path = Path.Combine(runDir, "config.json");
+        if (!File.Exists(path)) throw new FileNotFoundException($"{runDir} has no config.json, so it is not a run folder: pass the folder Trainer.Run wrote.", path);
+        var doc = JsonNode.Parse(File.ReadAllText(path)) ?? throw new InvalidDataException($"{path} is empty.");
+        if (Checkpoint.Latest(Path.Combine(runDir, "checkpoints")) is null)
+            throw new InvalidOperationException($"{runDir} has no checkpoint to resume from: start it again with Trainer.Run.");
+        var model = ModelConfig.FromJson(doc["model"]!.ToJsonString());
+        var training = TrainingConfig.FromJson(doc["training"]!.ToJsonString());
+        var tokenFile = doc["data"]?["token_file"]?.GetValue<string>()
+            ?? throw new InvalidDataException($"{path} does not record data.token_file: it was written by a custom data source; resume with new Trainer(...).Train().");
+        return Run(model, training, tokenFile, runDir);
     }
 
     public string CheckpointDir => Path.Combine(_runDir, "checkpoints");

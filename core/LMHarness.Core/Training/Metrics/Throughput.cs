@@ -21,8 +21,9 @@ public static class Throughput
     public static double MeasurePeakFlops(Device device, ScalarType dtype, int n = 1024, int repeats = 5)
     {
         using var scope = torch.NewDisposeScope();
-        var a = torch.randn(n, n, device: device).to(dtype);
-        var b = torch.randn(n, n, device: device).to(dtype);
+        // Deterministic operands: drawing random ones would move torch's global RNG and break exact resume.
+        var a = torch.linspace(-1, 1, n * n, device: device).reshape(n, n).to(dtype);
+        var b = a.t().contiguous();
         a.matmul(b).sum().item<float>(); // warm-up (thread pool, kernels)
         var best = double.MaxValue;
         for (var i = 0; i < repeats; i++)
