@@ -1,6 +1,5 @@
 using LMHarness.Config;
 using LMHarness.Data;
-using LMHarness.Tokenizers;
 
 namespace LMHarness.Training;
 
@@ -42,26 +41,26 @@ public static class Recipes
     public static IReadOnlyList<string> Names { get; } = ["nanogpt-cpu", "llama-cpu"];
 
     /// <summary>
-    /// Writes nanoGPT's shakespeare_char token file: the sorted distinct characters of the text as the vocabulary,
-    /// the last 10 % of ids as the validation split. Reuses an existing file with the same tokenizer.
+    /// nanoGPT's shakespeare_char token file of <paramref name="textPath"/>: the sorted distinct characters as the
+    /// vocabulary (65 for TinyShakespeare), the last 10 % of ids as the validation split (the data area's
+    /// <see cref="Preparer"/>). Reuses an existing file made with the same tokenizer.
     /// </summary>
     public static string PrepareCharTokenFile(string textPath, string tokenFile)
     {
         if (!File.Exists(textPath)) throw new FileNotFoundException($"Text {textPath} not found: pass the path of tinyshakespeare.txt (env LMHARNESS_TINYSHAKESPEARE).", textPath);
-        var text = File.ReadAllText(textPath);
-        var tokenizer = CharTokenizer.FromText(text);
+        var source = TinyShakespeare.Source(textPath);
         if (File.Exists(tokenFile) && File.Exists(TokenFileInfo.SidecarPath(tokenFile)))
         {
             using var existing = TokenFile.Open(tokenFile, false);
-            if (existing.Tokenizer.Matches(tokenizer.Identity)) return tokenFile;
+            if (existing.Tokenizer.Matches(Preparer.CharTokenizerFor([new MixPart(source)]).Identity)) return tokenFile;
         }
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(tokenFile))!);
-        using var writer = new TokenFileWriter(tokenFile, tokenizer.Identity);
-        var ids = tokenizer.Encode(text);
-        writer.Write(ids);
-        writer.Complete(0.1, 1, [new SourceInfo(Path.GetFileName(textPath), "file", Path.GetFullPath(textPath), 1, ids.Length, 1, 0, 0, 0, null)]);
+        Preparer.Prepare(source, "char", tokenFile, new PrepareOptions { ValFraction = 0.1, Progress = false });
         return tokenFile;
     }
+
+    /// <summary>Runs <paramref name="recipe"/> on TinyShakespeare found by <see cref="TinyShakespeare.Locate"/>.</summary>
+    public static RunSummary Run(Recipe recipe, string runDir) => Run(recipe, TinyShakespeare.Locate(), runDir);
 
     /// <summary>Runs <paramref name="recipe"/> on the char-level tokenisation of <paramref name="textPath"/> into <paramref name="runDir"/>.</summary>
     public static RunSummary Run(Recipe recipe, string textPath, string runDir)
