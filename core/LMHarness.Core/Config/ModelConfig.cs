@@ -89,6 +89,8 @@ public sealed record ModelConfig
     public bool ActivationCheckpointing { get; init; }
     public double InitStd { get; init; } = 0.02;
 
+    /// <summary>Channels per attention head, d_model / n_head (derived, not serialised).</summary>
+    [JsonIgnore]
     public int HeadDim => DModel / NHead;
     public AttentionKind AttentionFor(int layer) => AttentionKinds[layer % AttentionKinds.Count];
     public FeedForwardKind FeedForwardFor(int layer) => FeedForwardKinds[layer % FeedForwardKinds.Count];
