@@ -35,20 +35,23 @@ public sealed class TrainBench : IBench
             };
             // RSS flatness first, in a fresh process (memory freed by the larger runs below would hide a leak):
             // a small model for many steps through the Trainer, reading the rss_mb it reports.
-            var small = Presets.Get("nanogpt-cpu") with { NLayer = 2, DModel = 64, NHead = 4, NKvHead = 4, FfnHidden = 256 };
-            var rssDir = Path.Combine(root, "rss");
-            var rss = new List<(long Step, double Mb)>();
-            using (var data = TokenFileBatches.Open(tokens, baseCfg with { MaxSteps = rssSteps, MicroBatch = 8 }))
+            if (rssSteps > 0)
             {
-                var trainer = new Trainer(small, baseCfg with { MaxSteps = rssSteps, MicroBatch = 8 }, data, rssDir, c => new Model.CausalLM(c));
-                trainer.StepCompleted += r => { if (r.Step % (rssSteps / 10) == 0) rss.Add((r.Step, r.RssMb)); };
-                trainer.Train();
+                var small = Presets.Get("nanogpt-cpu") with { NLayer = 2, DModel = 64, NHead = 4, NKvHead = 4, FfnHidden = 256 };
+                var rssDir = Path.Combine(root, "rss");
+                var rss = new List<(long Step, double Mb)>();
+                using (var data = TokenFileBatches.Open(tokens, baseCfg with { MaxSteps = rssSteps, MicroBatch = 8 }))
+                {
+                    var trainer = new Trainer(small, baseCfg with { MaxSteps = rssSteps, MicroBatch = 8 }, data, rssDir, c => new Model.CausalLM(c));
+                    trainer.StepCompleted += r => { if (r.Step % (rssSteps / 10) == 0) rss.Add((r.Step, r.RssMb)); };
+                    trainer.Train();
+                }
+                Console.WriteLine($"RSS over {rssSteps} steps (2L d64, batch 8x64): " + string.Join("  ", rss.Select(r => $"{r.Step}:{r.Mb:F0}MB")));
+                var firstHalf = rss[rss.Count / 2 - 1].Mb - rss[0].Mb;
+                var secondHalf = rss[^1].Mb - rss[rss.Count / 2 - 1].Mb;
+                Console.WriteLine($"RSS growth: first half {firstHalf:+0.0;-0.0} MB, second half {secondHalf:+0.0;-0.0} MB " +
+                                  $"({(rss[^1].Mb - rss[0].Mb) / (rss[^1].Step - rss[0].Step) * 1000:+0.00;-0.00} MB per 1000 steps after step {rss[0].Step})");
             }
-            Console.WriteLine($"RSS over {rssSteps} steps (2L d64, batch 8x64): " + string.Join("  ", rss.Select(r => $"{r.Step}:{r.Mb:F0}MB")));
-            var firstHalf = rss[rss.Count / 2 - 1].Mb - rss[0].Mb;
-            var secondHalf = rss[^1].Mb - rss[rss.Count / 2 - 1].Mb;
-            Console.WriteLine($"RSS growth: first half {firstHalf:+0.0;-0.0} MB, second half {secondHalf:+0.0;-0.0} MB " +
-                              $"({(rss[^1].Mb - rss[0].Mb) / (rss[^1].Step - rss[0].Step) * 1000:+0.00;-0.00} MB per 1000 steps after step {rss[0].Step})");
             var nano = Presets.Get("nanogpt-cpu");
             var smol = Presets.Get("smol") with { VocabSize = 65, ContextLength = 64 };
             foreach (var (name, model, steps) in new[] { ("nanogpt-cpu", nano, stepsSmall), ("smol (d512, 30L)", smol, stepsBig) }.Where(x => x.Item3 > 0))
