@@ -95,6 +95,10 @@ public sealed record ModelConfig
     public AttentionKind AttentionFor(int layer) => AttentionKinds[layer % AttentionKinds.Count];
     public FeedForwardKind FeedForwardFor(int layer) => FeedForwardKinds[layer % FeedForwardKinds.Count];
 
+    /// <summary>This config with another vocabulary size (the tokenizer's). C# can write <c>config with { VocabSize = n }</c>;
+    /// this is the same for F#, which cannot copy-and-update a C# record.</summary>
+    public ModelConfig WithVocabSize(int vocabSize) => this with { VocabSize = vocabSize };
+
     public static readonly JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
