@@ -53,7 +53,7 @@ public enum NormKind
 /// YaRN scaling of RoPE for contexts longer than the one trained (Peng et al. 2023, "YaRN: Efficient Context
 /// Window Extension of Large Language Models"): frequencies are interpolated by <see cref="Factor"/> for
 /// wavelengths longer than the original context, kept for short ones, blended between <see cref="BetaSlow"/>
-/// and <see cref="BetaFast"/> rotations, and attention logits are scaled by mscale = 0.1 ln(Factor) + 1.
+/// and <see cref="BetaFast"/> rotations, and cos/sin (so q and k) are scaled by mscale = 0.1 ln(Factor) + 1, i.e. the attention logits by mscale^2.
 /// </summary>
 public sealed record YarnScaling(double Factor, int OriginalContextLength, double BetaFast = 32, double BetaSlow = 1);
 
@@ -123,6 +123,7 @@ public sealed record ModelConfig
         Need(AttentionKinds.Count > 0, "attention_kinds must list at least one kind");
         Need(FeedForwardKinds.Count > 0, "feed_forward_kinds must list at least one kind");
         Need(!AttentionKinds.Contains(AttentionKind.Differential) || NHead <= 0 || HeadDim % 2 == 0, $"differential attention splits each head in two: head_dim ({(NHead > 0 ? HeadDim : 0)}) must be even");
+        Need(!AttentionKinds.Contains(AttentionKind.Differential) || Position != PositionKind.Rope || NHead <= 0 || HeadDim % 4 == 0, $"differential attention with rope rotates half-heads: head_dim ({(NHead > 0 ? HeadDim : 0)}) must be divisible by 4");
         Need(Dropout is >= 0 and < 1, $"dropout must be in [0, 1) (got {Dropout})");
         Need(NormEps > 0, $"norm_eps must be > 0 (got {NormEps})");
         Need(RopeTheta > 0, $"rope_theta must be > 0 (got {RopeTheta})");

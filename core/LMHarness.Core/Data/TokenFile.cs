@@ -1,0 +1,163 @@
+using System.IO.MemoryMappedFiles;
+using System.Numerics;
+using LMHarness.Tokenizers;
+
+namespace LMHarness.Data;
+
+/// <summary>
+/// A prepared token file, memory-mapped read-only: the ids are paged in by the OS on demand, so a file far larger
+/// than RAM costs only the pages touched. Train split = ids [0, <see cref="TrainTokens"/>), val split = the rest.
+/// <see cref="Open(string)"/> refuses files whose size, dtype or ids disagree with the sidecar.
+/// </summary>
+public sealed unsafe class TokenFile : IDisposable
+{
+    readonly MemoryMappedFile _map;
+    readonly MemoryMappedViewAccessor _view;
+    readonly byte* _base;
+    readonly bool _wide;
+
+    TokenFile(string path, TokenFileInfo info, MemoryMappedFile map, MemoryMappedViewAccessor view)
+    {
+        Path = path;
+        Info = info;
+        _map = map;
+        _view = view;
+        _wide = info.Dtype == "uint32";
+        byte* p = null;
+        view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
+        _base = p + view.PointerOffset;
+    }
+
+    public string Path { get; }
+    public TokenFileInfo Info { get; }
+    /// <summary>The tokenizer that made these ids; check it against yours with <see cref="TokenizerIdentity.EnsureMatches(TokenizerIdentity, string)"/>.</summary>
+    public TokenizerIdentity Tokenizer => Info.Tokenizer;
+    public long Count => Info.TokenCount;
+    public long TrainTokens => Info.TrainTokens;
+    public long ValTokens => Info.ValTokens;
+
+    /// <summary>Opens, validates size/dtype against the sidecar and checks every id is below the vocab size.</summary>
+    public static TokenFile Open(string path) => Open(path, true);
+
+    /// <summary>Opens and validates; <paramref name="checkIds"/> also scans every id against the vocab size (one pass over the file).</summary>
+    public static TokenFile Open(string path, bool checkIds)
+    {
+        path = System.IO.Path.GetFullPath(path);
+        var sidecar = TokenFileInfo.SidecarPath(path);
+        if (!File.Exists(path))
+        {
+            var dir = System.IO.Path.GetDirectoryName(path)!;
+            var leftovers = Directory.Exists(dir) ? Directory.GetFiles(dir, System.IO.Path.GetFileName(path) + ".*.tmp") : [];
+            throw new FileNotFoundException(leftovers.Length > 0
+                ? $"Token file {path} does not exist; {leftovers[0]} is a leftover of a prepare that never finished and is not used. Delete it and prepare again."
+                : $"Token file {path} does not exist: prepare it first (TokenFile.Prepare / the prepare command).", path);
+        }
+        if (!File.Exists(sidecar))
+            throw new InvalidDataException($"Token file {path} has no sidecar {sidecar}: it was not completely written (or the sidecar was removed), so it is not used. Prepare it again.");
+        var info = TokenFileInfo.FromJson(File.ReadAllText(sidecar), $"Sidecar {sidecar}");
+        Validate(path, info);
+
+        long bytes = new FileInfo(path).Length;
+        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        var map = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
+        var view = map.CreateViewAccessor(0, bytes, MemoryMappedFileAccess.Read);
+        var file = new TokenFile(path, info, map, view);
+        if (checkIds)
+        {
+            try { file.CheckIds(); }
+            catch { file.Dispose(); throw; }
+        }
+        return file;
+    }
+
+    static void Validate(string path, TokenFileInfo info)
+    {
+        var sidecar = TokenFileInfo.SidecarPath(path);
+        if (info.FormatVersion != TokenFileInfo.CurrentFormatVersion)
+            throw new InvalidDataException($"{sidecar} has format version {info.FormatVersion}; this LMHarness reads version {TokenFileInfo.CurrentFormatVersion}. Prepare the token file again.");
+        if (info.Tokenizer is null || info.Tokenizer.VocabSize <= 0)
+            throw new InvalidDataException($"{sidecar} names no tokenizer (or a vocab size <= 0): prepare the token file again.");
+        var expectedDtype = TokenFileInfo.DtypeFor(info.Tokenizer.VocabSize);
+        if (info.Dtype != expectedDtype)
+            throw new InvalidDataException($"{sidecar} says dtype '{info.Dtype}' but a vocab of {info.Tokenizer.VocabSize} ids is stored as '{expectedDtype}': the sidecar disagrees with the file. Prepare it again.");
+        if (info.TokenCount <= 0 || info.TrainTokens < 0 || info.ValTokens < 0 || info.TrainTokens + info.ValTokens != info.TokenCount)
+            throw new InvalidDataException($"{sidecar} has inconsistent counts (token_count {info.TokenCount}, train_tokens {info.TrainTokens}, val_tokens {info.ValTokens}): prepare the token file again.");
+        long bytes = new FileInfo(path).Length;
+        long expected = info.TokenCount * info.BytesPerToken;
+        if (bytes != expected)
+            throw new InvalidDataException(bytes < expected
+                ? $"Token file {path} is truncated: {bytes} bytes, but its sidecar says {info.TokenCount} {info.Dtype} ids ({expected} bytes). Prepare it again."
+                : $"Token file {path} has {bytes} bytes, but its sidecar says {info.TokenCount} {info.Dtype} ids ({expected} bytes): the sidecar belongs to another file. Prepare it again.");
+    }
+
+    /// <summary>Throws naming the first id &gt;= vocab size (a corrupt file or a sidecar from another tokenizer).</summary>
+    public void CheckIds()
+    {
+        int vocab = Tokenizer.VocabSize;
+        const long chunk = 1 << 24;
+        for (long start = 0; start < Count; start += chunk)
+        {
+            int n = (int)Math.Min(chunk, Count - start);
+            long max = _wide ? MaxOf(new ReadOnlySpan<uint>((uint*)_base + start, n)) : MaxOf(new ReadOnlySpan<ushort>((ushort*)_base + start, n));
+            if (max < vocab) continue;
+            for (long i = start; i < start + n; i++)
+                if (this[i] >= vocab)
+                    throw new InvalidDataException(
+                        $"Token file {Path} holds id {this[i]} at position {i}, but its tokenizer {Tokenizer.Describe()} has only {vocab} ids: the file is corrupt or its sidecar belongs to another tokenizer. Prepare it again.");
+        }
+    }
+
+    static long MaxOf<T>(ReadOnlySpan<T> s) where T : unmanaged, INumber<T>, IMinMaxValue<T>
+    {
+        var acc = Vector<T>.Zero;
+        int i = 0;
+        for (; i + Vector<T>.Count <= s.Length; i += Vector<T>.Count)
+            acc = Vector.Max(acc, new Vector<T>(s.Slice(i)));
+        T m = T.Zero;
+        for (int k = 0; k < Vector<T>.Count; k++) m = T.Max(m, acc[k]);
+        for (; i < s.Length; i++) m = T.Max(m, s[i]);
+        return long.CreateTruncating(m);
+    }
+
+    /// <summary>The id at <paramref name="index"/>.</summary>
+    public int this[long index]
+    {
+        get
+        {
+            if ((ulong)index >= (ulong)Count) throw new ArgumentOutOfRangeException(nameof(index), $"index {index} is outside [0, {Count}) of {Path}.");
+            return _wide ? (int)((uint*)_base)[index] : ((ushort*)_base)[index];
+        }
+    }
+
+    /// <summary>Copies ids [start, start + dest.Length) into <paramref name="dest"/> as int64.</summary>
+    public void CopyTo(long start, Span<long> dest)
+    {
+        if (start < 0 || start + dest.Length > Count)
+            throw new ArgumentOutOfRangeException(nameof(start), $"ids [{start}, {start + dest.Length}) are outside [0, {Count}) of {Path}.");
+        if (_wide)
+        {
+            uint* p = (uint*)_base + start;
+            for (int i = 0; i < dest.Length; i++) dest[i] = p[i];
+        }
+        else
+        {
+            ushort* p = (ushort*)_base + start;
+            for (int i = 0; i < dest.Length; i++) dest[i] = p[i];
+        }
+    }
+
+    /// <summary>Ids [start, start + count) as an int array (for decoding).</summary>
+    public int[] Read(long start, int count)
+    {
+        var longs = new long[count];
+        CopyTo(start, longs);
+        return Array.ConvertAll(longs, x => (int)x);
+    }
+
+    public void Dispose()
+    {
+        _view.SafeMemoryMappedViewHandle.ReleasePointer();
+        _view.Dispose();
+        _map.Dispose();
+    }
+}

@@ -1,0 +1,62 @@
+using System.Text.Json;
+using LMHarness.Tokenizers;
+
+namespace LMHarness.Data;
+
+/// <summary>Where some of a token file's tokens came from, and what was wrong with that source.</summary>
+/// <param name="Name">Display name (file name, directory, "default", "tinyshakespeare").</param>
+/// <param name="Kind">text, directory, jsonl, parquet, dotnet_docs.</param>
+/// <param name="Path">File or folder read.</param>
+/// <param name="Documents">Documents taken from the source (counting repeats).</param>
+/// <param name="Tokens">Tokens written from the source, including end-of-text separators.</param>
+/// <param name="Passes">How many times the source was read from the start (more than 1 when a budget repeated it).</param>
+/// <param name="SkippedBinaryFiles">Files skipped because they looked binary (NUL bytes in the first 8 KB).</param>
+/// <param name="InvalidUtf8Files">Files holding bytes that are not UTF-8.</param>
+/// <param name="ReplacedBytes">Invalid UTF-8 sequences replaced by U+FFFD.</param>
+/// <param name="Folders">Documents per folder (relative to a directory source's root; "." for the root itself).</param>
+public sealed record SourceInfo(
+    string Name, string Kind, string Path, long Documents, long Tokens, int Passes,
+    int SkippedBinaryFiles, int InvalidUtf8Files, long ReplacedBytes, IReadOnlyDictionary<string, long>? Folders);
+
+/// <summary>
+/// The JSON sidecar of a token file (<c>name.bin.json</c> beside <c>name.bin</c>): which tokenizer made the ids,
+/// how they are stored, how many there are and where the train/val split falls (train = ids [0, TrainTokens),
+/// val = ids [TrainTokens, TokenCount)). It is written last, so its presence marks a complete file.
+/// </summary>
+public sealed record TokenFileInfo
+{
+    public const int CurrentFormatVersion = 1;
+    public int FormatVersion { get; init; } = CurrentFormatVersion;
+    public required TokenizerIdentity Tokenizer { get; init; }
+    /// <summary>"uint16" when the vocab fits in 16 bits (&lt;= 65536 ids), else "uint32"; little endian.</summary>
+    public required string Dtype { get; init; }
+    public required long TokenCount { get; init; }
+    public required long TrainTokens { get; init; }
+    public required long ValTokens { get; init; }
+    public required long Documents { get; init; }
+    public IReadOnlyList<SourceInfo> Sources { get; init; } = [];
+
+    /// <summary>Bytes per stored id.</summary>
+    public int BytesPerToken => Dtype == "uint16" ? 2 : 4;
+
+    /// <summary>The dtype a vocab of <paramref name="vocabSize"/> ids needs.</summary>
+    public static string DtypeFor(int vocabSize) => vocabSize <= 65536 ? "uint16" : "uint32";
+
+    /// <summary>Sidecar path of a token file.</summary>
+    public static string SidecarPath(string tokenFilePath) => tokenFilePath + ".json";
+
+    public string ToJson() => JsonSerializer.Serialize(this, TokenizerIdentity.Json);
+
+    public static TokenFileInfo FromJson(string json, string what)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<TokenFileInfo>(json, TokenizerIdentity.Json)
+                ?? throw new InvalidDataException($"{what} is empty (null): prepare the token file again.");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{what} is not a valid token-file sidecar ({e.Message}): prepare the token file again.", e);
+        }
+    }
+}

@@ -1,0 +1,99 @@
+using System.Buffers.Binary;
+using LMHarness.Tokenizers;
+
+namespace LMHarness.Data;
+
+/// <summary>
+/// Appends token ids to a flat little-endian uint16/uint32 file under a temp name; <see cref="Complete"/> renames
+/// it into place and then writes the sidecar (temp + rename), so a reader never sees a file without the sidecar
+/// that describes all of it. Disposing an incomplete writer deletes the temp file.
+/// </summary>
+public sealed class TokenFileWriter : IDisposable
+{
+    readonly string _path;
+    readonly string _tempPath;
+    readonly FileStream _stream;
+    readonly bool _wide;
+    readonly int _vocab;
+    byte[] _buffer = new byte[1 << 16];
+    bool _completed;
+
+    public TokenFileWriter(string path, TokenizerIdentity tokenizer)
+    {
+        _path = Path.GetFullPath(path);
+        Tokenizer = tokenizer;
+        _vocab = tokenizer.VocabSize;
+        _wide = TokenFileInfo.DtypeFor(_vocab) == "uint32";
+        Directory.CreateDirectory(Path.GetDirectoryName(_path)!);
+        _tempPath = TempPathFor(_path);
+        _stream = new FileStream(_tempPath, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
+    }
+
+    /// <summary>The temp name a token file is written under until complete (one per process).</summary>
+    public static string TempPathFor(string path) => $"{path}.{Environment.ProcessId}.tmp";
+
+    public TokenizerIdentity Tokenizer { get; }
+    /// <summary>Ids written so far.</summary>
+    public long Count { get; private set; }
+
+    /// <summary>Appends ids; each must be in [0, vocab size).</summary>
+    public void Write(ReadOnlySpan<int> ids)
+    {
+        if (_completed) throw new InvalidOperationException("This token file is already complete.");
+        int width = _wide ? 4 : 2;
+        if (_buffer.Length < ids.Length * width) _buffer = new byte[ids.Length * width];
+        var bytes = _buffer.AsSpan(0, ids.Length * width);
+        for (int i = 0; i < ids.Length; i++)
+        {
+            int id = ids[i];
+            if ((uint)id >= (uint)_vocab)
+                throw new ArgumentOutOfRangeException(nameof(ids), $"id {id} is outside the {Tokenizer.Describe()} vocab; writing {_path} stopped.");
+            if (_wide) BinaryPrimitives.WriteUInt32LittleEndian(bytes.Slice(4 * i), (uint)id);
+            else BinaryPrimitives.WriteUInt16LittleEndian(bytes.Slice(2 * i), (ushort)id);
+        }
+        _stream.Write(bytes);
+        Count += ids.Length;
+    }
+
+    /// <summary>
+    /// Flushes, renames the ids into place and writes the sidecar. The last round(count * valFraction) ids form the
+    /// validation split. Throws (leaving nothing behind) when no ids were written.
+    /// </summary>
+    public TokenFileInfo Complete(double valFraction, long documents, IReadOnlyList<SourceInfo> sources)
+    {
+        if (valFraction is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(valFraction), $"val fraction must be in [0, 1) (got {valFraction}).");
+        if (Count == 0)
+        {
+            Dispose();
+            throw new InvalidDataException($"The corpus for {_path} is empty: no tokens were produced. Point it at files that contain text.");
+        }
+        _stream.Flush(flushToDisk: true);
+        _stream.Dispose();
+        long val = (long)Math.Round(Count * valFraction);
+        var info = new TokenFileInfo
+        {
+            Tokenizer = Tokenizer,
+            Dtype = TokenFileInfo.DtypeFor(_vocab),
+            TokenCount = Count,
+            TrainTokens = Count - val,
+            ValTokens = val,
+            Documents = documents,
+            Sources = sources,
+        };
+        var sidecar = TokenFileInfo.SidecarPath(_path);
+        // Old sidecar goes first: at no moment may a sidecar describe ids it was not written for.
+        File.Delete(sidecar);
+        File.Move(_tempPath, _path, overwrite: true);
+        var sidecarTemp = TempPathFor(sidecar);
+        File.WriteAllText(sidecarTemp, info.ToJson());
+        File.Move(sidecarTemp, sidecar, overwrite: true);
+        _completed = true;
+        return info;
+    }
+
+    public void Dispose()
+    {
+        _stream.Dispose();
+        if (!_completed && File.Exists(_tempPath)) File.Delete(_tempPath);
+    }
+}

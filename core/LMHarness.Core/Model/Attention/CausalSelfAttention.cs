@@ -1,0 +1,74 @@
+using LMHarness.Config;
+using LMHarness.Model.Positions;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace LMHarness.Model.Attention;
+
+/// <summary>
+/// The part every attention kind shares: project x to Q, K, V (HF names <c>q_proj</c>, <c>k_proj</c>,
+/// <c>v_proj</c>), rotate Q and K when positions are rotary, append K/V to the cache when decoding, let the
+/// subclass mix (<see cref="Attend"/>), and project back (<c>o_proj</c>).
+/// <para><c>qkSplit</c> = 2 cuts every Q/K head into two half-width heads (differential attention);
+/// V always has head_dim channels per K/V head.</para>
+/// </summary>
+public abstract class CausalSelfAttention : nn.Module<Tensor, AttentionInput, Tensor>
+{
+    private readonly Linear q_proj;
+    private readonly Linear k_proj;
+    private readonly Linear v_proj;
+    private readonly Linear o_proj;
+    private readonly RotaryEmbedding? rotary;
+
+    protected CausalSelfAttention(string name, ModelConfig config, int nKvHead, int qkSplit) : base(name)
+    {
+        Config = config;
+        NHead = config.NHead;
+        NKvHead = nKvHead;
+        HeadDim = config.HeadDim;
+        QkSplit = qkSplit;
+        q_proj = nn.Linear(config.DModel, NHead * HeadDim, hasBias: config.Bias);
+        k_proj = nn.Linear(config.DModel, nKvHead * HeadDim, hasBias: config.Bias);
+        v_proj = nn.Linear(config.DModel, nKvHead * HeadDim, hasBias: config.Bias);
+        o_proj = nn.Linear(NHead * HeadDim, config.DModel, hasBias: config.Bias);
+        // Registered here, by name, because RegisterComponents in a subclass does not see a base class's private fields.
+        register_module(nameof(q_proj), q_proj);
+        register_module(nameof(k_proj), k_proj);
+        register_module(nameof(v_proj), v_proj);
+        register_module(nameof(o_proj), o_proj);
+        if (config.Position == PositionKind.Rope)
+            rotary = new RotaryEmbedding(HeadDim / qkSplit, config.RopeTheta, config.Yarn);
+    }
+
+    protected ModelConfig Config { get; }
+    public int NHead { get; }
+    public int NKvHead { get; }
+    public int HeadDim { get; }
+    protected int QkSplit { get; }
+    protected double AttentionDropout => training ? Config.Dropout : 0.0;
+
+    /// <summary>q (B, n_head*split, Tq, d/split), k (B, n_kv*split, Tk, d/split), v (B, n_kv, Tk, d) -> (B, n_head, Tq, d).</summary>
+    protected abstract Tensor Attend(Tensor q, Tensor k, Tensor v);
+
+    public override Tensor forward(Tensor x, AttentionInput input)
+    {
+        using var scope = NewDisposeScope();
+        long b = x.shape[0], t = x.shape[1];
+        long dqk = HeadDim / QkSplit;
+        var q = q_proj.forward(x).view(b, t, NHead * QkSplit, dqk).transpose(1, 2);
+        var k = k_proj.forward(x).view(b, t, NKvHead * QkSplit, dqk).transpose(1, 2);
+        var v = v_proj.forward(x).view(b, t, NKvHead, HeadDim).transpose(1, 2);
+        if (rotary is not null)
+        {
+            var (cos, sin) = rotary.CosSin(input.Offset, t, x.device, q.dtype);
+            q = RotaryEmbedding.Apply(q, cos, sin);
+            k = RotaryEmbedding.Apply(k, cos, sin);
+        }
+        if (input.Cache is not null)
+            (k, v) = input.Cache.Append(k, v);
+        var y = Attend(q, k, v);
+        y = y.transpose(1, 2).contiguous().view(b, t, NHead * HeadDim);
+        return o_proj.forward(y).MoveToOuterDisposeScope();
+    }
+}

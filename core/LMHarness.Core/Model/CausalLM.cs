@@ -1,0 +1,139 @@
+using LMHarness.Config;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace LMHarness.Model;
+
+/// <summary>
+/// Decoder-only language model: logits = Head(Norm(Blocks(Embed(idx)))), trained on next-token cross entropy
+/// (GPT-2, Radford et al. 2019; Llama, Touvron et al. 2023). Every choice comes from the <see cref="ModelConfig"/>.
+/// <para>The head is tied to the token embedding by default (Press and Wolf 2017): logits = h E^T through
+/// <c>F.linear(h, E)</c>, so E is one parameter and AdamW updates it once per step. State-dict keys follow HF
+/// Llama (<c>model.embed_tokens.weight</c>, <c>model.layers.{i}.self_attn.q_proj.weight</c>, ...; <c>lm_head.weight</c>
+/// only when untied).</para>
+/// <para>Initialisation follows GPT-2: every linear and embedding weight ~ N(0, init_std), biases 0, norm gains 1,
+/// and the projections that write into the residual stream (o_proj, down_proj) ~ N(0, init_std / sqrt(2 n_layer)),
+/// so the residual variance does not grow with depth.</para>
+/// </summary>
+public sealed class CausalLM : nn.Module<Tensor, Tensor>
+{
+    /// <summary>Targets equal to this are skipped by the loss (padding, prompt tokens).</summary>
+    public const long IgnoreIndex = -1;
+
+    private readonly DecoderStack model;
+    private readonly Linear? lm_head;
+
+    public CausalLM(ModelConfig config) : base(nameof(CausalLM))
+    {
+        Config = config.Validated();
+        model = new DecoderStack(config);
+        if (!config.TieEmbeddings)
+            lm_head = nn.Linear(config.DModel, config.VocabSize, hasBias: false);
+        RegisterComponents();
+        Initialise();
+    }
+
+    public ModelConfig Config { get; }
+    public DecoderStack Body => model;
+
+    /// <summary>The token embedding matrix (vocab, d_model); also the head when tied.</summary>
+    public Parameter TokenEmbedding => model.EmbedTokens.Weight;
+
+    private void Initialise()
+    {
+        using var _ = no_grad();
+        double residualStd = Config.InitStd / Math.Sqrt(2.0 * Config.NLayer);
+        foreach (var (name, p) in named_parameters())
+        {
+            if (name.EndsWith("o_proj.weight") || name.EndsWith("down_proj.weight"))
+                nn.init.normal_(p, 0, residualStd);
+            else if (name.EndsWith("_proj.weight") || name.EndsWith("embed_tokens.weight")
+                     || name.EndsWith("embed_positions.weight") || name == "lm_head.weight")
+                nn.init.normal_(p, 0, Config.InitStd);
+            else if (name.EndsWith("_proj.bias"))
+                nn.init.zeros_(p);
+            // Norm gains/biases keep ones/zeros; differential-attention lambdas keep their N(0, 0.1) draw.
+        }
+    }
+
+    /// <summary>Hidden states (B,T,d_model) -> float32 logits (B,T,vocab) through the final norm and the head.</summary>
+    private Tensor Head(Tensor hidden)
+    {
+        using var scope = NewDisposeScope();
+        var h = model.FinalNorm.forward(hidden);
+        var logits = lm_head is null ? nn.functional.linear(h, model.EmbedTokens.Weight) : lm_head.forward(h);
+        return logits.to(ScalarType.Float32).MoveToOuterDisposeScope();
+    }
+
+    private void CheckInput(Tensor idx)
+    {
+        if (idx.dim() != 2)
+            throw new ArgumentException($"idx must be (batch, time) token ids, got shape [{string.Join(", ", idx.shape)}]");
+        if (idx.dtype != ScalarType.Int64)
+            throw new ArgumentException($"idx must be int64 token ids, got {idx.dtype}: call .to(ScalarType.Int64)");
+    }
+
+    /// <summary>idx (B,T) int64 -> logits (B,T,vocab) float32.</summary>
+    public override Tensor forward(Tensor idx)
+    {
+        CheckInput(idx);
+        using var scope = NewDisposeScope();
+        return Head(model.Hidden(idx, 0, null)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Logits and mean next-token cross entropy; targets equal to <see cref="IgnoreIndex"/> do not count.</summary>
+    public (Tensor Logits, Tensor Loss) ForwardWithLoss(Tensor idx, Tensor targets)
+    {
+        using var scope = NewDisposeScope();
+        var logits = forward(idx);
+        var loss = CrossEntropy(logits, targets);
+        return (logits.MoveToOuterDisposeScope(), loss.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>Mean next-token cross entropy of idx against targets (B,T), ignoring <see cref="IgnoreIndex"/>.</summary>
+    public Tensor Loss(Tensor idx, Tensor targets)
+    {
+        using var scope = NewDisposeScope();
+        return CrossEntropy(forward(idx), targets).MoveToOuterDisposeScope();
+    }
+
+    private Tensor CrossEntropy(Tensor logits, Tensor targets)
+    {
+        if (!targets.shape.SequenceEqual(logits.shape[..^1]))
+            throw new ArgumentException($"targets shape [{string.Join(", ", targets.shape)}] must equal idx shape [{string.Join(", ", logits.shape[..^1])}]");
+        return nn.functional.cross_entropy(logits.view(-1, logits.shape[^1]), targets.reshape(-1), ignore_index: IgnoreIndex);
+    }
+
+    /// <summary>Logits (B,vocab) of the last position only: the head runs on one position instead of T.</summary>
+    public Tensor ForwardLast(Tensor idx)
+    {
+        CheckInput(idx);
+        using var scope = NewDisposeScope();
+        var hidden = model.Hidden(idx, 0, null);
+        return Head(hidden.select(1, -1).unsqueeze(1)).squeeze(1).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>An empty KV cache for <paramref name="batch"/> sequences decoded with <see cref="ForwardCached"/>.</summary>
+    public KVCache NewCache(int batch) => new(Config.NLayer, batch);
+
+    /// <summary>
+    /// Incremental decoding: logits (B,T_new,vocab) for the new tokens idx (B,T_new), which sit at positions
+    /// cache.Position.. ; their K/V are appended and the cache advances by T_new. Runs without autograd
+    /// (inference only). Feeding a prompt then one token at a time gives the logits of <see cref="forward"/> on the
+    /// whole sequence.
+    /// </summary>
+    public Tensor ForwardCached(Tensor idx, KVCache cache)
+    {
+        CheckInput(idx);
+        if (cache.LayerCount != Config.NLayer)
+            throw new ArgumentException($"cache has {cache.LayerCount} layers but the model has {Config.NLayer}: build it with NewCache");
+        if (idx.shape[0] != cache.Batch)
+            throw new ArgumentException($"idx batch {idx.shape[0]} differs from the cache batch {cache.Batch}");
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        var logits = Head(model.Hidden(idx, cache.Position, cache));
+        cache.Advance(idx.shape[1]);
+        return logits.MoveToOuterDisposeScope();
+    }
+}

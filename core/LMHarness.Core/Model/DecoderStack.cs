@@ -1,0 +1,64 @@
+using LMHarness.Config;
+using LMHarness.Model.Attention;
+using LMHarness.Model.Embeddings;
+using LMHarness.Model.Norms;
+using LMHarness.Model.Positions;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace LMHarness.Model;
+
+/// <summary>
+/// The body of the causal LM (HF <c>LlamaModel</c>, the <c>model.</c> prefix of checkpoint keys): token embedding
+/// (+ learned positions when configured), embedding dropout, the decoder blocks, and the final norm.
+/// <see cref="Hidden"/> returns the residual stream before the final norm, so callers can normalise only the
+/// positions they need.
+/// </summary>
+public sealed class DecoderStack : nn.Module
+{
+    private readonly TokenEmbedding embed_tokens;
+    private readonly LearnedPositionEmbedding? embed_positions;
+    private readonly Dropout drop;
+    private readonly ModuleList<DecoderBlock> layers;
+    private readonly nn.Module<Tensor, Tensor> norm;
+    private readonly bool checkpoint;
+
+    public DecoderStack(ModelConfig config) : base(nameof(DecoderStack))
+    {
+        embed_tokens = new TokenEmbedding(config.VocabSize, config.DModel);
+        if (config.Position == PositionKind.Learned)
+            embed_positions = new LearnedPositionEmbedding(config.ContextLength, config.DModel);
+        drop = nn.Dropout(config.Dropout);
+        layers = nn.ModuleList(Enumerable.Range(0, config.NLayer).Select(i => new DecoderBlock(config, i)).ToArray());
+        norm = Norms.Norm.Create(config, config.DModel);
+        checkpoint = config.ActivationCheckpointing;
+        RegisterComponents();
+    }
+
+    public TokenEmbedding EmbedTokens => embed_tokens;
+    public LearnedPositionEmbedding? EmbedPositions => embed_positions;
+    public IReadOnlyList<DecoderBlock> Layers => layers.ToList();
+    public nn.Module<Tensor, Tensor> FinalNorm => norm;
+
+    /// <summary>idx (B,T) at absolute positions offset.. -> residual stream (B,T,d_model), final norm not applied.</summary>
+    public Tensor Hidden(Tensor idx, long offset, KVCache? cache)
+    {
+        using var scope = NewDisposeScope();
+        var x = embed_tokens.forward(idx);
+        if (embed_positions is not null)
+            x = x + embed_positions.forward(offset, idx.shape[1]);
+        x = drop.forward(x);
+        for (int i = 0; i < layers.Count; i++)
+        {
+            var block = layers[i];
+            var input = new AttentionInput(offset, cache?.Layer(i));
+            // Recompute only when a graph is being recorded for training; a cache means inference.
+            if (checkpoint && training && cache is null && is_grad_enabled())
+                x = ActivationCheckpoint.Apply(h => block.forward(h, input), x, block.parameters().ToList());
+            else
+                x = block.forward(x, input);
+        }
+        return x.MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,90 @@
+using LMHarness.Config;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace LMHarness.Model.Positions;
+
+/// <summary>
+/// Rotary position embedding (Su et al. 2021, "RoFormer"): channel pair (i, i + dim/2) of Q and K at position p is
+/// rotated by angle p * theta^(-2i/dim), so q_m . k_n depends on m - n only. Uses the HF <c>rotate_half</c>
+/// convention (halves, not interleaved pairs) so Llama checkpoints load unchanged.
+/// <para>With <see cref="YarnScaling"/> (Peng et al. 2023, "YaRN"), frequencies whose wavelength exceeds the original
+/// context are interpolated by the factor s, high frequencies are kept, the band between beta_slow and beta_fast
+/// rotations is ramped linearly, and cos/sin are multiplied by mscale = 0.1 ln s + 1, which scales the attention
+/// logits q.k by mscale^2 (the paper's sqrt(1/t) applied to both q and k).</para>
+/// No parameters: a plain object, so it adds nothing to the state dict (HF keeps <c>inv_freq</c> non-persistent too).
+/// </summary>
+public sealed class RotaryEmbedding
+{
+    private readonly float[] invFreq;
+    private readonly Dictionary<string, Tensor> invFreqOnDevice = new();
+
+    public RotaryEmbedding(int dim, double theta, YarnScaling? yarn)
+    {
+        if (dim % 2 != 0) throw new ArgumentException($"rotary dimension must be even (got {dim})");
+        Dim = dim;
+        invFreq = InverseFrequencies(dim, theta, yarn);
+        AttentionScaling = yarn is null ? 1.0 : 0.1 * Math.Log(yarn.Factor) + 1.0;
+    }
+
+    public int Dim { get; }
+
+    /// <summary>mscale multiplying cos and sin (1 without YaRN).</summary>
+    public double AttentionScaling { get; }
+
+    /// <summary>theta^(-2i/dim), i = 0 .. dim/2 - 1, after YaRN blending when configured.</summary>
+    public IReadOnlyList<float> Frequencies => invFreq;
+
+    internal static float[] InverseFrequencies(int dim, double theta, YarnScaling? yarn)
+    {
+        int half = dim / 2;
+        var extrapolation = new double[half];
+        for (int i = 0; i < half; i++) extrapolation[i] = 1.0 / Math.Pow(theta, 2.0 * i / dim);
+        if (yarn is null || yarn.Factor == 1.0) return extrapolation.Select(f => (float)f).ToArray();
+
+        // Dimension index whose wavelength makes `rotations` full turns over the original context.
+        double CorrectionDim(double rotations) =>
+            dim * Math.Log(yarn.OriginalContextLength / (rotations * 2 * Math.PI)) / (2 * Math.Log(theta));
+        double low = Math.Max(Math.Floor(CorrectionDim(yarn.BetaFast)), 0);
+        double high = Math.Min(Math.Ceiling(CorrectionDim(yarn.BetaSlow)), dim - 1);
+        if (low == high) high += 0.001; // avoid a zero-width ramp
+        var result = new float[half];
+        for (int i = 0; i < half; i++)
+        {
+            double ramp = Math.Clamp((i - low) / (high - low), 0, 1);
+            double keep = 1 - ramp; // 1: high frequency, extrapolate (keep); 0: low frequency, interpolate by s
+            double interpolation = extrapolation[i] / yarn.Factor;
+            result[i] = (float)(interpolation * (1 - keep) + extrapolation[i] * keep);
+        }
+        return result;
+    }
+
+    /// <summary>cos and sin for positions offset .. offset+length-1, each (length, dim), already times mscale.</summary>
+    public (Tensor Cos, Tensor Sin) CosSin(long offset, long length, Device device, ScalarType dtype)
+    {
+        using var scope = NewDisposeScope();
+        var key = device.ToString();
+        if (!invFreqOnDevice.TryGetValue(key, out var inv))
+        {
+            inv = tensor(invFreq, device: device).DetachFromDisposeScope();
+            invFreqOnDevice[key] = inv;
+        }
+        var positions = arange(offset, offset + length, dtype: ScalarType.Float32, device: device);
+        var freqs = outer(positions, inv);
+        var emb = cat([freqs, freqs], -1);
+        var cos = (emb.cos() * AttentionScaling).to(dtype);
+        var sin = (emb.sin() * AttentionScaling).to(dtype);
+        return (cos.MoveToOuterDisposeScope(), sin.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>Rotates x (B, H, T, dim) whose T positions match cos/sin (T, dim): x cos + rotate_half(x) sin.</summary>
+    public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
+    {
+        using var scope = NewDisposeScope();
+        long half = x.shape[^1] / 2;
+        var x1 = x.narrow(-1, 0, half);
+        var x2 = x.narrow(-1, half, half);
+        var rotated = cat([-x2, x1], -1);
+        return (x * cos + rotated * sin).MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,16 @@
+namespace LMHarness.Tokenizers;
+
+/// <summary>
+/// Maps text to integer token ids in [0, <see cref="VocabSize"/>) and back. Every tokenizer can be rebuilt from its
+/// <see cref="Identity"/> alone (<see cref="Tokenizers.Create"/>), which is what token files and checkpoints store.
+/// </summary>
+public interface ITokenizer
+{
+    /// <summary>What this tokenizer is (kind, vocab size, char table): stored with token files and checkpoints.</summary>
+    TokenizerIdentity Identity { get; }
+    int VocabSize { get; }
+    /// <summary>Id written between documents; -1 when this tokenizer has none (a char table built from one document).</summary>
+    int EndOfText { get; }
+    int[] Encode(string text);
+    string Decode(IReadOnlyList<int> ids);
+}

@@ -1,0 +1,54 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace LMHarness.Tokenizers;
+
+/// <summary>
+/// Everything needed to rebuild a tokenizer and to tell two apart: the kind, the vocab size and, for
+/// <see cref="TokenizerKind.Char"/>, the char table (id i = CharTable[i]). Stored in every token-file sidecar and
+/// checkpoint; ids made by one tokenizer are meaningless under another, so a mismatch is refused
+/// (<see cref="EnsureMatches(TokenizerIdentity, string)"/>).
+/// </summary>
+public sealed record TokenizerIdentity(TokenizerKind Kind, int VocabSize, string? CharTable = null)
+{
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+    };
+
+    public static TokenizerIdentity Gpt2 { get; } = new(TokenizerKind.Gpt2, 50257);
+    public static TokenizerIdentity Bytes { get; } = new(TokenizerKind.Bytes, 256);
+
+    /// <summary>Same kind, vocab size and char table.</summary>
+    public bool Matches(TokenizerIdentity other) =>
+        Kind == other.Kind && VocabSize == other.VocabSize && string.Equals(CharTable, other.CharTable, StringComparison.Ordinal);
+
+    /// <summary>Throws when <paramref name="other"/> differs from this identity.</summary>
+    public void EnsureMatches(TokenizerIdentity other) => EnsureMatches(other, "the data");
+
+    /// <summary>Throws one error naming <paramref name="what"/> (e.g. the token file) and both tokenizers when they differ.</summary>
+    public void EnsureMatches(TokenizerIdentity other, string what)
+    {
+        if (Matches(other)) return;
+        throw new InvalidDataException(
+            $"Tokenizer mismatch: {what} was tokenized with {Describe()} but {other.Describe()} was given. " +
+            "Ids from one tokenizer mean nothing to another: prepare the data again with the same tokenizer, or use the tokenizer stored with it.");
+    }
+
+    /// <summary>Short human description, e.g. "gpt2 (50257 ids)" or "char (65 ids, table 3f2a9c1b)".</summary>
+    public string Describe() => CharTable is null
+        ? $"{JsonNamingPolicy.SnakeCaseLower.ConvertName(Kind.ToString())} ({VocabSize} ids)"
+        : $"char ({VocabSize} ids, table {Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(CharTable)))[..8].ToLowerInvariant()})";
+
+    public override string ToString() => Describe();
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    public static TokenizerIdentity FromJson(string json) =>
+        JsonSerializer.Deserialize<TokenizerIdentity>(json, Json) ?? throw new InvalidDataException("tokenizer identity JSON is empty (null)");
+}
