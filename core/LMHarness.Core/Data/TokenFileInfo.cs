@@ -16,7 +16,11 @@ namespace LMHarness.Data;
 /// <param name="Folders">Documents per folder (relative to a directory source's root; "." for the root itself).</param>
 public sealed record SourceInfo(
     string Name, string Kind, string Path, long Documents, long Tokens, int Passes,
-    int SkippedBinaryFiles, int InvalidUtf8Files, long ReplacedBytes, IReadOnlyDictionary<string, long>? Folders);
+    int SkippedBinaryFiles, int InvalidUtf8Files, long ReplacedBytes, IReadOnlyDictionary<string, long>? Folders)
+{
+    /// <summary>Warnings naming the files concerned (binary files skipped, invalid UTF-8 replaced, records without text).</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+}
 
 /// <summary>
 /// The JSON sidecar of a token file (<c>name.bin.json</c> beside <c>name.bin</c>): which tokenizer made the ids,

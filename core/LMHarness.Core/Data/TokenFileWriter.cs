@@ -56,8 +56,8 @@ public sealed class TokenFileWriter : IDisposable
     }
 
     /// <summary>
-    /// Flushes, renames the ids into place and writes the sidecar. The last round(count * valFraction) ids form the
-    /// validation split. Throws (leaving nothing behind) when no ids were written.
+    /// Flushes, renames the ids into place and writes the sidecar. The first floor(count * (1 - valFraction)) ids are
+    /// the train split and the rest the validation split (nanoGPT's <c>data[:int(n*0.9)]</c>). Throws (leaving nothing behind) when no ids were written.
     /// </summary>
     public TokenFileInfo Complete(double valFraction, long documents, IReadOnlyList<SourceInfo> sources)
     {
@@ -69,7 +69,7 @@ public sealed class TokenFileWriter : IDisposable
         }
         _stream.Flush(flushToDisk: true);
         _stream.Dispose();
-        long val = (long)Math.Round(Count * valFraction);
+        long val = Count - (long)(Count * (1 - valFraction));
         var info = new TokenFileInfo
         {
             Tokenizer = Tokenizer,

@@ -1,0 +1,62 @@
+using LMHarness.Native;
+
+namespace LMHarness.Data;
+
+/// <summary>
+/// TinyShakespeare (Karpathy 2015, char-rnn): 1,115,394 characters of Shakespeare's plays, the corpus of
+/// nanoGPT's shakespeare_char. Found, in order: $LMHARNESS_TINYSHAKESPEARE; the cache copy
+/// (<see cref="NativeLoader.CacheRoot"/>/data/tinyshakespeare.txt); a download from <see cref="Url"/> into the
+/// cache (temp name + rename). Never committed to the repository.
+/// </summary>
+public static class TinyShakespeare
+{
+    public const string Url = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt";
+    public const string EnvVar = "LMHARNESS_TINYSHAKESPEARE";
+    public const long Length = 1_115_394;
+
+    /// <summary>The cache copy's path (may not exist yet).</summary>
+    public static string CachePath => Path.Combine(NativeLoader.CacheRoot(), "data", "tinyshakespeare.txt");
+
+    /// <summary>The file's path: env var, cache, or downloaded now; throws with both remedies when none works.</summary>
+    public static string Locate()
+    {
+        var env = Environment.GetEnvironmentVariable(EnvVar);
+        if (!string.IsNullOrEmpty(env))
+        {
+            if (File.Exists(env)) return Path.GetFullPath(env);
+            throw new FileNotFoundException($"{EnvVar} is set to {env}, which does not exist: point it at tinyshakespeare.txt or unset it.", env);
+        }
+        if (File.Exists(CachePath)) return CachePath;
+        string reason;
+        try
+        {
+            Download(CachePath);
+            return CachePath;
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or IOException or InvalidDataException)
+        {
+            reason = e.Message;
+        }
+        throw new FileNotFoundException(
+            $"TinyShakespeare is not in the cache ({CachePath}) and downloading {Url} failed ({reason}). " +
+            $"Offline? Copy the file there, or set {EnvVar} to a copy, or pass its path.", CachePath);
+    }
+
+    /// <summary>TinyShakespeare as a corpus source (one document).</summary>
+    public static TextFileSource Source() => new(Locate());
+
+    /// <summary>A specific copy as a corpus source.</summary>
+    public static TextFileSource Source(string path) => new(path);
+
+    static void Download(string target)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
+        var bytes = http.GetByteArrayAsync(Url).GetAwaiter().GetResult();
+        if (bytes.Length != Length)
+            throw new InvalidDataException($"{Url} returned {bytes.Length} bytes, not the {Length} of TinyShakespeare");
+        var temp = $"{target}.{Environment.ProcessId}.tmp";
+        File.WriteAllBytes(temp, bytes);
+        File.Move(temp, target, overwrite: true);
+    }
+}

@@ -1,0 +1,47 @@
+using System.Text.Json.Nodes;
+using LMHarness.Data;
+using LMHarness.Tokenizers;
+using static TorchSharp.torch;
+
+namespace LMHarness.Training;
+
+/// <summary>
+/// The standard <see cref="IBatchSource"/>: random training windows from a token file's train split
+/// (<see cref="BatchSampler"/>, seeded by the training seed, its own counter-based RNG) and the first N fixed
+/// windows of its validation split (<see cref="ValidationBatches"/>).
+/// </summary>
+public sealed class TokenFileBatches : IBatchSource, IDisposable
+{
+    readonly TokenFile _file;
+    readonly int _batch, _context;
+    BatchSampler _sampler;
+
+    public TokenFileBatches(TokenFile file, int microBatch, int contextLength, long seed)
+    {
+        _file = file;
+        _batch = microBatch;
+        _context = contextLength;
+        _sampler = new BatchSampler(file, microBatch, contextLength, seed);
+    }
+
+    /// <summary>Opens <paramref name="tokenFile"/> for the micro-batch, context and seed of <paramref name="config"/>.</summary>
+    public static TokenFileBatches Open(string tokenFile, TrainingConfig config) =>
+        new(TokenFile.Open(tokenFile), config.MicroBatch, config.ContextLength, config.Seed);
+
+    public TokenFile File => _file;
+    public (Tensor X, Tensor Y) NextTrain() => _sampler.Next();
+    public IEnumerable<(Tensor X, Tensor Y)> Validation(int batches) => new ValidationBatches(_file, _batch, _context, batches);
+    public JsonNode SaveState() => JsonNode.Parse(_sampler.State.ToJson())!;
+    public void LoadState(JsonNode state) => _sampler = new BatchSampler(_file, _batch, _context, SamplerState.FromJson(state.ToJsonString()));
+    public JsonNode? Tokenizer => JsonNode.Parse(_file.Tokenizer.ToJson());
+
+    public JsonNode Describe() => new JsonObject
+    {
+        ["token_file"] = Path.GetFullPath(_file.Path),
+        ["tokenizer"] = JsonNode.Parse(_file.Tokenizer.ToJson()),
+        ["train_tokens"] = _file.TrainTokens,
+        ["val_tokens"] = _file.ValTokens,
+    };
+
+    public void Dispose() => _file.Dispose();
+}

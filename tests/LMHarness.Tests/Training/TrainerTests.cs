@@ -1,0 +1,232 @@
+using System.Text.Json.Nodes;
+using LMHarness.Config;
+using LMHarness.Data;
+using LMHarness.Model;
+using LMHarness.Training;
+using LMHarness.Training.Checkpoints;
+using LMHarness.Training.Metrics;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace LMHarness.Tests.Training;
+
+public class TrainerTests
+{
+    static RunSummary Train(ModelConfig m, TrainingConfig t, string tokens, string runDir, Action<Trainer>? setup = null)
+    {
+        using var data = TokenFileBatches.Open(tokens, t);
+        var trainer = new Trainer(m, t, data, runDir, c => new CausalLM(c));
+        setup?.Invoke(trainer);
+        return trainer.Train();
+    }
+
+    [Fact]
+    public void Metrics_csv_has_the_contract_columns_and_one_row_per_log_or_eval_step()
+    {
+        using var dir = new TempRunDir();
+        var t = TrainingFixtures.TinyTraining with { LogInterval = 3, GradAccumulation = 1 };
+        var s = Train(TrainingFixtures.TinyModel, t, TrainingFixtures.TokenFile(dir.Path), dir.Sub("run"));
+
+        File.ReadLines(dir.Sub("run/metrics.csv")).First().Should().Be("step,tokens,train_loss,val_loss,lr,grad_norm,tokens_per_s,mfu,elapsed_s,rss_mb");
+        var rows = MetricsCsv.Read(dir.Sub("run/metrics.csv"));
+        rows.Select(r => r.Step).Should().Equal(3, 4, 6, 8, 9, 12);                 // log every 3, eval every 4
+        rows.Where(r => r.ValLoss is not null).Select(r => r.Step).Should().Equal(4, 8, 12);
+        rows.Select(r => r.Tokens).Should().Equal(rows.Select(r => r.Step * 4 * 8));
+        rows.Should().OnlyContain(r => r.RssMb > 0 && r.TokensPerS > 0 && r.Mfu > 0 && double.IsFinite(r.TrainLoss));
+        rows[^1].Lr.Should().BeApproximately(new LMHarness.Training.Schedules.LearningRateSchedule(ScheduleKind.Cosine, 3e-3, 3e-4, 2, 12, 0.2).At(11), 1e-15);
+
+        File.ReadLines(dir.Sub("run/gradflow.csv")).First().Should().Be("step,param,mean_abs_grad,max_abs_grad");
+        var flow = GradFlowCsv.Read(dir.Sub("run/gradflow.csv"));
+        var nParams = new CausalLM(TrainingFixtures.TinyModel).parameters().Count();
+        flow.Should().HaveCount(2 * nParams);                                      // steps 5 and 10
+        flow.Should().OnlyContain(r => r.MaxAbsGrad >= r.MeanAbsGrad && r.MeanAbsGrad >= 0);
+
+        var config = JsonNode.Parse(File.ReadAllText(dir.Sub("run/config.json")))!;
+        config["model"]!["d_model"]!.GetValue<int>().Should().Be(16);
+        config["training"]!["log_interval"]!.GetValue<int>().Should().Be(3);
+        config["data"]!["token_file"]!.GetValue<string>().Should().EndWith("tokens.bin");
+        config["environment"]!["device"]!.GetValue<string>().Should().Be("cpu");
+
+        s.Steps.Should().Be(12);
+        s.FinalValLoss.Should().Be(rows[^1].ValLoss);
+        s.BestValLoss.Should().Be(rows.Min(r => r.ValLoss));
+        s.Interrupted.Should().BeFalse();
+        Checkpoint.List(dir.Sub("run/checkpoints")).Select(Path.GetFileName).Should().Equal("step_0000012.ckpt");
+    }
+
+    [Fact]
+    public void Training_lowers_the_validation_loss()
+    {
+        using var dir = new TempRunDir();
+        var t = TrainingFixtures.TinyTraining with { MaxSteps = 60, EvalInterval = 10, LogInterval = 10, GradFlowInterval = 0 };
+        Train(TrainingFixtures.TinyModel, t, TrainingFixtures.TokenFile(dir.Path), dir.Sub("run"));
+        var val = MetricsCsv.Read(dir.Sub("run/metrics.csv")).Where(r => r.ValLoss is not null).Select(r => r.ValLoss!.Value).ToList();
+        val[^1].Should().BeLessThan(val[0] - 0.3, "the counting sequence is learnable");
+    }
+
+    [Fact]
+    public void Stopped_and_resumed_run_reproduces_the_uninterrupted_losses_bitwise()
+    {
+        using var dir = new TempRunDir();
+        var tokens = TrainingFixtures.TokenFile(dir.Path);
+        var m = TrainingFixtures.TinyModel; // dropout 0.1: the torch RNG state must be restored too
+        foreach (var optimizer in new[] { OptimizerKind.AdamW, OptimizerKind.Muon })
+        {
+            var t = TrainingFixtures.TinyTraining with { Optimizer = optimizer };
+            var whole = dir.Sub($"whole-{optimizer}");
+            var split = dir.Sub($"split-{optimizer}");
+            Train(m, t, tokens, whole);
+
+            var first = Train(m, t, tokens, split, tr => tr.StepCompleted += row => { if (row.Step == 5) tr.RequestStop(); });
+            first.Interrupted.Should().BeTrue();
+            first.Steps.Should().Be(5);
+            Checkpoint.Latest(Path.Combine(split, "checkpoints")).Should().EndWith("step_0000005.ckpt");
+            var resumed = Train(m, t, tokens, split);
+            resumed.Steps.Should().Be(12);
+
+            var a = MetricsCsv.Read(Path.Combine(whole, "metrics.csv"));
+            var b = MetricsCsv.Read(Path.Combine(split, "metrics.csv"));
+            b.Select(r => r.Step).Should().Equal(a.Select(r => r.Step));
+            b.Select(r => r.TrainLoss).Should().Equal(a.Select(r => r.TrainLoss), $"{optimizer} train losses bitwise");
+            b.Select(r => r.ValLoss).Should().Equal(a.Select(r => r.ValLoss));
+            b.Select(r => r.GradNorm).Should().Equal(a.Select(r => r.GradNorm));
+            b.Select(r => r.Tokens).Should().Equal(a.Select(r => r.Tokens));
+
+            using var ma = new CausalLM(m);
+            using var mb = new CausalLM(m);
+            Checkpoint.LoadModel(Path.Combine(whole, "checkpoints", Checkpoint.FileName(12)), ma);
+            Checkpoint.LoadModel(Path.Combine(split, "checkpoints", Checkpoint.FileName(12)), mb);
+            foreach (var ((n, p), (_, q)) in ma.named_parameters().Zip(mb.named_parameters()))
+                p.eq(q).all().item<bool>().Should().BeTrue($"{n} bitwise equal after resume");
+        }
+    }
+
+    /// <summary>Hands out fixed batches, so two trainers can see the same tokens split differently.</summary>
+    sealed class FixedBatches(Tensor x, Tensor y, int parts) : IBatchSource
+    {
+        int _next;
+        public (Tensor X, Tensor Y) NextTrain()
+        {
+            var rows = x.shape[0] / parts;
+            var i = _next++ % parts;
+            return (x.narrow(0, i * rows, rows), y.narrow(0, i * rows, rows));
+        }
+        public IEnumerable<(Tensor X, Tensor Y)> Validation(int batches) { yield return (x, y); }
+        public JsonNode SaveState() => JsonValue.Create(_next);
+        public void LoadState(JsonNode state) => _next = state.GetValue<int>();
+        public JsonNode Describe() => new JsonObject { ["kind"] = "fixed" };
+        public JsonNode? Tokenizer => null;
+    }
+
+    [Fact]
+    public void Accumulating_k_micro_batches_equals_one_batch_k_times_larger()
+    {
+        using var dir = new TempRunDir();
+        var m = TrainingFixtures.TinyModel with { Dropout = 0 };
+        torch.manual_seed(1);
+        var x = torch.randint(0, 32, [12, 8], dtype: ScalarType.Int64);
+        var y = torch.randint(0, 32, [12, 8], dtype: ScalarType.Int64);
+        var baseCfg = TrainingFixtures.TinyTraining with { MaxSteps = 3, WarmupSteps = 0, EvalInterval = 100, GradFlowInterval = 0 };
+
+        RunSummary Run(string name, int micro, int accum) =>
+            new Trainer(m, baseCfg with { MicroBatch = micro, GradAccumulation = accum }, new FixedBatches(x, y, accum), dir.Sub(name), c => new CausalLM(c)).Train();
+        Run("big", 12, 1);
+        Run("accumulated", 4, 3);
+
+        var big = MetricsCsv.Read(dir.Sub("big/metrics.csv"));
+        var acc = MetricsCsv.Read(dir.Sub("accumulated/metrics.csv"));
+        acc.Select(r => r.TrainLoss).Should().Equal(big.Select(r => r.TrainLoss), (p, q) => Math.Abs(p - q) < 1e-5);
+        acc.Select(r => r.GradNorm).Should().Equal(big.Select(r => r.GradNorm), (p, q) => Math.Abs(p - q) < 1e-5 * Math.Max(1, q));
+        acc.Select(r => r.Tokens).Should().Equal(big.Select(r => r.Tokens));
+        using var ma = new CausalLM(m);
+        using var mb = new CausalLM(m);
+        Checkpoint.LoadModel(Checkpoint.Latest(dir.Sub("big/checkpoints"))!, ma);
+        Checkpoint.LoadModel(Checkpoint.Latest(dir.Sub("accumulated/checkpoints"))!, mb);
+        foreach (var ((n, p), (_, q)) in ma.named_parameters().Zip(mb.named_parameters()))
+            (p - q).abs().max().item<float>().Should().BeLessThan(1e-5f, n);
+    }
+
+    [Fact]
+    public void Gradient_clipping_scales_to_the_max_norm_and_returns_the_norm_before()
+    {
+        var a = new Parameter(torch.zeros(2)); a.grad = torch.tensor(new[] { 3f, 0f });
+        var b = new Parameter(torch.zeros(1)); b.grad = torch.tensor(new[] { 4f });
+        GradientClipping.ClipByGlobalNorm([a, b], 10).Should().BeApproximately(5, 1e-6);
+        a.grad.data<float>().ToArray().Should().Equal(3f, 0f);                      // under the limit: untouched
+        GradientClipping.ClipByGlobalNorm([a, b], 1).Should().BeApproximately(5, 1e-6);
+        a.grad.data<float>()[0].Should().BeApproximately(0.6f, 1e-6f);
+        b.grad.data<float>()[0].Should().BeApproximately(0.8f, 1e-6f);
+        GradientClipping.ClipByGlobalNorm([a, b], 0).Should().BeApproximately(1, 1e-5); // 0 = off, still reports
+    }
+
+    [Fact]
+    public void Checkpoint_for_another_model_shape_is_refused_naming_the_tensor()
+    {
+        using var dir = new TempRunDir();
+        var t = TrainingFixtures.TinyTraining with { MaxSteps = 2, WarmupSteps = 0, GradFlowInterval = 0 };
+        Train(TrainingFixtures.TinyModel, t, TrainingFixtures.TokenFile(dir.Path), dir.Sub("run"));
+        var ckpt = Checkpoint.Latest(dir.Sub("run/checkpoints"))!;
+
+        using var wider = new CausalLM(TrainingFixtures.TinyModel with { DModel = 32, NHead = 2, NKvHead = 2 });
+        var before = wider.named_parameters().First().Item2.clone();
+        var act = () => Checkpoint.LoadModel(ckpt, wider);
+        act.Should().Throw<InvalidDataException>()
+            .WithMessage("*tensor 'model.embed_tokens.weight' has shape [32, 16] in the checkpoint but [32, 32] in the model*");
+        wider.named_parameters().First().Item2.eq(before).all().item<bool>().Should().BeTrue("nothing is loaded on refusal");
+
+        using var deeper = new CausalLM(TrainingFixtures.TinyModel with { NLayer = 2 });
+        var act2 = () => Checkpoint.LoadModel(ckpt, deeper);
+        act2.Should().Throw<InvalidDataException>().WithMessage("*tensor 'model.layers.1.*' is missing from the checkpoint*");
+
+        // The trainer refuses to continue a run folder with a different config instead of mixing them.
+        var act3 = () => Train(TrainingFixtures.TinyModel with { DModel = 32 }, t with { MaxSteps = 3 }, TrainingFixtures.TokenFile(dir.Path), dir.Sub("run"));
+        act3.Should().Throw<InvalidOperationException>().WithMessage("*different model config*");
+
+        File.WriteAllBytes(dir.Sub("bad.ckpt"), File.ReadAllBytes(ckpt)[..1000]);
+        var act4 = () => Checkpoint.LoadModel(dir.Sub("bad.ckpt"), new CausalLM(TrainingFixtures.TinyModel));
+        act4.Should().Throw<InvalidDataException>().WithMessage("*truncated or corrupt*");
+    }
+
+    /// <summary>A model whose output turns NaN from its n-th forward call on.</summary>
+    sealed class PoisonAfter : nn.Module<Tensor, Tensor>
+    {
+        readonly CausalLM inner;
+        readonly int _after;
+        int _calls;
+        public PoisonAfter(ModelConfig c, int after) : base("poison") { inner = new CausalLM(c); _after = after; RegisterComponents(); }
+        public override Tensor forward(Tensor x) => ++_calls >= _after && training ? inner.forward(x) * float.NaN : inner.forward(x);
+    }
+
+    [Fact]
+    public void NaN_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint()
+    {
+        using var dir = new TempRunDir();
+        var t = TrainingFixtures.TinyTraining with { GradAccumulation = 1, CheckpointInterval = 2, EvalInterval = 100, GradFlowInterval = 0 };
+        using var data = TokenFileBatches.Open(TrainingFixtures.TokenFile(dir.Path), t);
+        var trainer = new Trainer(TrainingFixtures.TinyModel, t, data, dir.Sub("run"), c => new PoisonAfter(c, 6));
+        var act = () => trainer.Train();
+        var e = act.Should().Throw<TrainingDivergedException>().Which;
+        e.Step.Should().Be(6);
+        e.Message.Should().Contain("training loss is NaN at step 6").And.Contain("step_0000004.ckpt").And.Contain("Lower learning_rate");
+        Checkpoint.List(dir.Sub("run/checkpoints")).Select(Path.GetFileName).Should().Equal("step_0000002.ckpt", "step_0000004.ckpt");
+        Checkpoint.ReadState(Checkpoint.Latest(dir.Sub("run/checkpoints"))!).Step.Should().Be(4);
+        MetricsCsv.Read(dir.Sub("run/metrics.csv")).Select(r => r.Step).Should().Equal(1, 2, 3, 4, 5);
+        Directory.GetFiles(dir.Sub("run/checkpoints"), "*.tmp").Should().BeEmpty();
+    }
+
+    [Fact]
+    public void Resume_reads_the_run_folder_and_finishes_the_run()
+    {
+        using var dir = new TempRunDir();
+        var t = TrainingFixtures.TinyTraining with { MaxSteps = 6, GradFlowInterval = 0, KeepCheckpoints = 1 };
+        var tokens = TrainingFixtures.TokenFile(dir.Path);
+        Train(TrainingFixtures.TinyModel, t, tokens, dir.Sub("run"), tr => tr.StepCompleted += r => { if (r.Step == 3) tr.RequestStop(); });
+        var s = Trainer.Resume(dir.Sub("run"));
+        s.Steps.Should().Be(6);
+        s.Interrupted.Should().BeFalse();
+        Checkpoint.List(dir.Sub("run/checkpoints")).Select(Path.GetFileName).Should().Equal("step_0000006.ckpt"); // keep last 1
+        var act = () => Trainer.Resume(dir.Sub("nothing-here"));
+        act.Should().Throw<FileNotFoundException>().WithMessage("*no config.json*");
+    }
+}
