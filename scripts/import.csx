@@ -7,6 +7,7 @@
 using LMHarness.Analysis;
 using LMHarness.Generation;
 using LMHarness.Interop;
+using TorchSharp;
 
 if (Args.Count == 0 || Args[0].StartsWith("--")) { Console.Error.WriteLine("usage: import.csx <hf folder> [--tokenizer NAME] [--prompt TEXT] [--max N] [--text FILE] [--save DIR]"); return; }
 string Opt(string name, string fallback) { int i = Args.ToList().LastIndexOf("--" + name); return i >= 0 && i + 1 < Args.Count ? Args[i + 1] : fallback; }

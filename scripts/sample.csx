@@ -6,6 +6,7 @@
 #r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/TorchSharp.dll"
 using LMHarness.Generation;
 using LMHarness.Interop;
+using TorchSharp;
 
 if (Args.Count == 0 || Args[0].StartsWith("--")) { Console.Error.WriteLine("usage: sample.csx <run folder | checkpoint | export folder> [--prompt TEXT] [--max N] [--temperature T] ..."); return; }
 string Opt(string name, string fallback) { int i = Args.ToList().LastIndexOf("--" + name); return i >= 0 && i + 1 < Args.Count ? Args[i + 1] : fallback; }

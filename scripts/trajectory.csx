@@ -6,6 +6,7 @@
 using LMHarness.Analysis;
 using LMHarness.Generation;
 using LMHarness.Interop;
+using TorchSharp;
 
 if (Args.Count == 0 || Args[0].StartsWith("--")) { Console.Error.WriteLine("usage: trajectory.csx <model> [--prompt TEXT] [--max N] [--out file.png] [--tokenizer NAME]"); return; }
 string Opt(string name, string fallback) { int i = Args.ToList().LastIndexOf("--" + name); return i >= 0 && i + 1 < Args.Count ? Args[i + 1] : fallback; }
