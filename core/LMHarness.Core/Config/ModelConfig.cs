@@ -102,6 +102,12 @@ public sealed record ModelConfig
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
+    /// <summary>Value equality over every field, lists compared element by element (the generated record equality would
+    /// compare the kind lists by reference). Two configs are equal exactly when their JSON is.</summary>
+    public bool Equals(ModelConfig? other) => other is not null && (ReferenceEquals(this, other) || ToJson() == other.ToJson());
+
+    public override int GetHashCode() => ToJson().GetHashCode();
+
     public static ModelConfig FromJson(string json) =>
         (JsonSerializer.Deserialize<ModelConfig>(json, Json) ?? throw new InvalidDataException("model config JSON is empty (null)")).Validated();
 

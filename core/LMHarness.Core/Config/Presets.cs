@@ -59,12 +59,12 @@ public static class Presets
     private static readonly Preset[] Table =
     [
         new("llama3-220M", "default: Llama-3-style 12L d1024 16h/8kv SwiGLU 3584, RoPE 500k, ~221M", Llama(12, 1024, 16, 8, 3584, theta: 500000)),
-        new("smol", "deep-narrow 30L d512 8h/4kv SwiGLU 1408, ~98M", Llama(30, 512, 8, 4, 1408)),
-        new("smed", "30L d768 12h/6kv SwiGLU 2048, ~234M", Llama(30, 768, 12, 6, 2048)),
-        new("med", "32L d960 15h/5kv SwiGLU 2560, ~361M", Llama(32, 960, 15, 5, 2560)),
-        new("1B", "Llama-3.2-1B shape 16L d2048 32h/8kv SwiGLU 8192, layers alternate GQA / differential attention",
+        new("smol", "deep-narrow 30L d512 8h/4kv SwiGLU 1408, ~114M", Llama(30, 512, 8, 4, 1408)),
+        new("smed", "30L d768 12h/6kv SwiGLU 2048, ~233M", Llama(30, 768, 12, 6, 2048)),
+        new("med", "32L d960 15h/5kv SwiGLU 2560, ~363M", Llama(32, 960, 15, 5, 2560)),
+        new("1B", "Llama-3.2-1B shape 16L d2048 32h/8kv SwiGLU 8192, ~1.13B, layers alternate GQA / differential attention",
             Llama(16, 2048, 32, 8, 8192, theta: 500000) with { AttentionKinds = [AttentionKind.Gqa, AttentionKind.Differential] }),
-        new("gpt2-124M", "GPT-2 small: 12L d768 12h GELU 3072, learned positions, LayerNorm, biases",
+        new("gpt2-124M", "GPT-2 small: 12L d768 12h GELU 3072, learned positions, LayerNorm, biases, ~124M",
             new ModelConfig
             {
                 VocabSize = 50304, ContextLength = 1024, NLayer = 12, DModel = 768, NHead = 12, NKvHead = 12, FfnHidden = 3072,

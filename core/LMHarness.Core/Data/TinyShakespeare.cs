@@ -4,7 +4,9 @@ namespace LMHarness.Data;
 
 /// <summary>
 /// TinyShakespeare (Karpathy 2015, char-rnn): 1,115,394 characters of Shakespeare's plays, the corpus of
-/// nanoGPT's shakespeare_char. Found, in order: $LMHARNESS_TINYSHAKESPEARE; the cache copy
+/// nanoGPT's shakespeare_char. Found, in order: $LMHARNESS_TINYSHAKESPEARE; <c>shared/data/tinyshakespeare.txt</c>
+/// beside the checkout (the folder holding LMHarness.sln, or one above it: the repository's test-data
+/// convention, so tests and CI never download); the cache copy
 /// (<see cref="NativeLoader.CacheRoot"/>/data/tinyshakespeare.txt); a download from <see cref="Url"/> into the
 /// cache (temp name + rename). Never committed to the repository.
 /// </summary>
@@ -26,6 +28,8 @@ public static class TinyShakespeare
             if (File.Exists(env)) return Path.GetFullPath(env);
             throw new FileNotFoundException($"{EnvVar} is set to {env}, which does not exist: point it at tinyshakespeare.txt or unset it.", env);
         }
+        var beside = BesideCheckout();
+        if (beside is not null) return beside;
         if (File.Exists(CachePath)) return CachePath;
         string reason;
         try
@@ -40,6 +44,22 @@ public static class TinyShakespeare
         throw new FileNotFoundException(
             $"TinyShakespeare is not in the cache ({CachePath}) and downloading {Url} failed ({reason}). " +
             $"Offline? Copy the file there, or set {EnvVar} to a copy, or pass its path.", CachePath);
+    }
+
+    /// <summary>shared/data/tinyshakespeare.txt above the LMHarness checkout we run from (working dir or app dir), if any.</summary>
+    static string? BesideCheckout()
+    {
+        foreach (var start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
+        {
+            var dir = new DirectoryInfo(start);
+            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "LMHarness.sln"))) dir = dir.Parent;
+            for (var up = dir?.Parent; up is not null; up = up.Parent)
+            {
+                var path = Path.Combine(up.FullName, "shared", "data", "tinyshakespeare.txt");
+                if (File.Exists(path)) return path;
+            }
+        }
+        return null;
     }
 
     /// <summary>TinyShakespeare as a corpus source (one document).</summary>

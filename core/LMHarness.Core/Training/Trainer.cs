@@ -292,7 +292,9 @@ public sealed class Trainer
     {
         if (saved.Model.ToJson() != _modelConfig.ToJson()) // records holding lists compare lists by reference
             throw new InvalidOperationException($"{_runDir} holds checkpoint {checkpoint} of a different model config: resume with Trainer.Resume(runDir) (which uses the stored configs) or choose a new run folder.");
-        if (saved.Training.ToJson() != _config.ToJson())
+        // Where and how fast it runs may change between sessions; what it computes may not.
+        static TrainingConfig Substance(TrainingConfig c) => c with { Threads = 0, Device = "", PeakFlops = 0, TensorBoard = false };
+        if (Substance(saved.Training).ToJson() != Substance(_config).ToJson())
             throw new InvalidOperationException($"{_runDir} holds checkpoint {checkpoint} of a different training config: resume with Trainer.Resume(runDir) (which uses the stored configs) or choose a new run folder.");
         if (saved.Tokenizer is not null && _data.Tokenizer is not null && !JsonNode.DeepEquals(saved.Tokenizer, _data.Tokenizer))
             throw new InvalidOperationException($"Checkpoint {checkpoint} was trained with tokenizer {saved.Tokenizer.ToJsonString()} but the data uses {_data.Tokenizer.ToJsonString()}: use the token file the run was trained on.");

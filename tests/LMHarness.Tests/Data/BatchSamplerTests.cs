@@ -83,6 +83,20 @@ public class BatchSamplerTests
     }
 
     [Fact]
+    public void EarlierBatchesAreNotOverwrittenByLaterOnes()
+    {
+        var (dir, file) = Ramp(5_000, 1000, 0.1);
+        using var _ = dir; using var __ = file;
+        var s = new BatchSampler(file, 2, 8, 3);
+        var (x1, y1) = s.Next();
+        var copy = x1.data<long>().ToArray();
+        var ycopy = y1.data<long>().ToArray();
+        for (int i = 0; i < 3; i++) s.Next();
+        x1.data<long>().ToArray().Should().Equal(copy);
+        y1.data<long>().ToArray().Should().Equal(ycopy);
+    }
+
+    [Fact]
     public void OffsetsCoverTheTrainSplitUniformly()
     {
         var (dir, file) = Ramp(1_010, 1000, 0.0);

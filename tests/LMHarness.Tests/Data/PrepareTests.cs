@@ -207,6 +207,9 @@ public class PrepareTests
         {
             Environment.SetEnvironmentVariable(TinyShakespeare.EnvVar, DataFixtures.TinyShakespearePath());
             TinyShakespeare.Locate().Should().Be(Path.GetFullPath(DataFixtures.TinyShakespearePath()));
+            Environment.SetEnvironmentVariable(TinyShakespeare.EnvVar, null);
+            // Without the variable, the copy in shared/data beside the checkout is found (never a download in tests).
+            File.ReadAllText(TinyShakespeare.Locate()).Length.Should().Be((int)TinyShakespeare.Length);
             Environment.SetEnvironmentVariable(TinyShakespeare.EnvVar, "/no/such/tinyshakespeare.txt");
             FluentActions.Invoking(TinyShakespeare.Locate).Should().Throw<FileNotFoundException>().WithMessage("*LMHARNESS_TINYSHAKESPEARE*/no/such/tinyshakespeare.txt*");
         }
@@ -241,5 +244,39 @@ public class PrepareTests
         var folder = DotnetDocsSource.FindDocsFolder();
         folder.Replace('\\', '/').Should().Contain("/packs/Microsoft.NETCore.App.Ref/");
         Directory.GetFiles(folder, "*.xml").Should().Contain(f => Path.GetFileName(f) == "System.Runtime.xml");
+    }
+}
+
+public class CorporaTests
+{
+    [Fact]
+    public void SpecsNameSourcesAndPreparedFilesAreCachedAndReused()
+    {
+        using var dir = new TempDir();
+        File.WriteAllText(dir.File("c.jsonl"), "{\"body\":\"some text here\"}\n{\"body\":\"more\"}\n");
+        File.WriteAllText(dir.File("plain.txt"), "plain text");
+        Corpora.Source(dir.File("c.jsonl") + ":body").Should().BeOfType<JsonlSource>().Which.Field.Should().Be("body");
+        Corpora.Source(dir.File("c.jsonl")).Should().BeOfType<JsonlSource>().Which.Field.Should().Be("text");
+        Corpora.Source(dir.File("plain.txt")).Should().BeOfType<TextFileSource>();
+        Corpora.Source(dir.Path).Should().BeOfType<DirectorySource>();
+        Corpora.Source("default").Should().BeOfType<DotnetDocsSource>();
+        FluentActions.Invoking(() => Corpora.Source(dir.File("missing"))).Should().Throw<FileNotFoundException>().WithMessage("*missing*known name*");
+
+        var old = Environment.GetEnvironmentVariable("LMHARNESS_CACHE");
+        try
+        {
+            Environment.SetEnvironmentVariable("LMHARNESS_CACHE", dir.File("cache"));
+            var opts = new PrepareOptions { Progress = false };
+            var path = Corpora.Prepared(dir.File("c.jsonl") + ":body", "bytes", opts);
+            path.Should().StartWith(dir.File("cache"));
+            var written = File.GetLastWriteTimeUtc(path);
+            Corpora.Prepared(dir.File("c.jsonl") + ":body", "bytes", opts).Should().Be(path);
+            File.GetLastWriteTimeUtc(path).Should().Be(written, "a valid cached file is reused, not rewritten");
+            using (var f = new FileStream(path, FileMode.Open)) f.SetLength(3); // corrupt it
+            Corpora.Prepared(dir.File("c.jsonl") + ":body", "bytes", opts).Should().Be(path);
+            using var file = TokenFile.Open(path);
+            file.Count.Should().Be("some text here".Length + 1 + "more".Length);
+        }
+        finally { Environment.SetEnvironmentVariable("LMHARNESS_CACHE", old); }
     }
 }

@@ -91,6 +91,25 @@ public class TokenizerTests
             tok.Encode(s).Should().Equal(tok.Inner.EncodeToIds(s), $"text \"{s}\"");
     }
 
+    [Fact]
+    public void Gpt2FastPathMatchesLibraryOnRandomMixedScriptText()
+    {
+        // Seeded soup of Latin/Greek/CJK/Arabic letters, digits, punctuation, apostrophes, every kind of
+        // whitespace, combining marks and emoji (surrogate pairs): exercises the scanner and the byte merges.
+        string[] atoms = ["a", "Z", "é", "ß", "λ", "Ж", "東", "ع", "7", "٣", "½", "'", "'s", "'ll", "!", "?", "—", "\"", "(", " ", "  ", "\t", "\n", "\r\n",
+            "\u00a0", "\u2003", "\u0301", "🎉", "👍🏽", "x", "the", " the", "ing", "<|endoftext|>"];
+        var rng = new Random(42);
+        var tok = (TiktokenBpe)Tok.ByName("gpt2");
+        for (int doc = 0; doc < 20; doc++)
+        {
+            var sb = new System.Text.StringBuilder();
+            for (int i = 0; i < 2000; i++) sb.Append(atoms[rng.Next(atoms.Length)]);
+            var text = sb.ToString().Replace("<|endoftext|>", "<|end|>"); // the library treats the literal as special
+            tok.Encode(text).Should().Equal(tok.Inner.EncodeToIds(text), $"document {doc}");
+            tok.Decode(tok.Encode(text)).Should().Be(text);
+        }
+    }
+
     [Theory]
     [InlineData("gpt2")]
     [InlineData("bytes")]

@@ -71,7 +71,7 @@ public class TrainerTests
         using var dir = new TempRunDir();
         var tokens = TrainingFixtures.TokenFile(dir.Path);
         var m = TrainingFixtures.TinyModel; // dropout 0.1: the torch RNG state must be restored too
-        foreach (var optimizer in new[] { OptimizerKind.AdamW, OptimizerKind.Muon })
+        foreach (var optimizer in new[] { OptimizerKind.AdamW, OptimizerKind.Muon, OptimizerKind.AdEMAMix })
         {
             var t = TrainingFixtures.TinyTraining with { Optimizer = optimizer };
             var whole = dir.Sub($"whole-{optimizer}");
@@ -228,5 +228,26 @@ public class TrainerTests
         Checkpoint.List(dir.Sub("run/checkpoints")).Select(Path.GetFileName).Should().Equal("step_0000006.ckpt"); // keep last 1
         var act = () => Trainer.Resume(dir.Sub("nothing-here"));
         act.Should().Throw<FileNotFoundException>().WithMessage("*no config.json*");
+    }
+
+    [Fact]
+    public void Bf16_run_keeps_fp32_master_weights_and_tracks_the_fp32_losses()
+    {
+        using var dir = new TempRunDir();
+        var tokens = TrainingFixtures.TokenFile(dir.Path);
+        var m = TrainingFixtures.TinyModel with { Dropout = 0 };
+        var t = TrainingFixtures.TinyTraining with { MaxSteps = 20, EvalInterval = 20, GradFlowInterval = 0, TensorBoard = true };
+        Train(m, t, tokens, dir.Sub("fp32"));
+        var s = Train(m, t with { Dtype = TrainingDtype.Bf16 }, tokens, dir.Sub("bf16"));
+        var a = MetricsCsv.Read(dir.Sub("fp32/metrics.csv"));
+        var b = MetricsCsv.Read(dir.Sub("bf16/metrics.csv"));
+        b.Select(r => r.TrainLoss).Should().Equal(a.Select(r => r.TrainLoss), (p, q) => Math.Abs(p - q) < 0.05, "bf16 rounding moves the loss a little, not a lot");
+        b.Select(r => r.TrainLoss).Should().NotEqual(a.Select(r => r.TrainLoss), "the bf16 path really computes in bf16");
+        s.FinalValLoss.Should().BeLessThan(a[0].TrainLoss);
+        using var model = new CausalLM(m);
+        Checkpoint.LoadModel(Checkpoint.Latest(dir.Sub("bf16/checkpoints"))!, model);
+        model.parameters().Should().OnlyContain(p => p.dtype == ScalarType.Float32);
+        // TensorBoard event files were written next to the CSVs.
+        Directory.GetFiles(dir.Sub("bf16/tb"), "events.out.tfevents.*", SearchOption.AllDirectories).Should().NotBeEmpty();
     }
 }

@@ -67,7 +67,12 @@ public static class Checkpoint
     /// Restores model weights, optimizer state and the torch RNG from <paramref name="path"/> and returns its state.
     /// Throws <see cref="InvalidDataException"/> naming the first tensor whose name or shape differs from the model's.
     /// </summary>
-    public static CheckpointState Load(string path, nn.Module model, IOptimizer optimizer)
+    public static CheckpointState Load(string path, nn.Module model, IOptimizer optimizer) => Read(path, model, optimizer);
+
+    /// <summary>Restores only the model weights (for generation, analysis or fine-tuning); same shape checks as <see cref="Load"/>.</summary>
+    public static CheckpointState LoadModel(string path, nn.Module model) => Read(path, model, null);
+
+    static CheckpointState Read(string path, nn.Module model, IOptimizer? optimizer)
     {
         using var r = Open(path);
         try
@@ -90,6 +95,7 @@ public static class Checkpoint
             {
                 foreach (var t in saved.Values) t.Dispose();
             }
+            if (optimizer is null) return state;
             optimizer.Load(r);
             using (var rng = TensorExtensionMethods.Load(r)) torch.random.set_rng_state(rng);
             if (r.ReadString() != EndMarker) throw new EndOfStreamException();

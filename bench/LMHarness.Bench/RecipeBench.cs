@@ -1,0 +1,33 @@
+using LMHarness.Training;
+
+namespace LMHarness.Bench;
+
+/// <summary>
+/// Runs a published recipe end to end (nanoGPT's CPU recipe and its Llama-style twin) and prints the summary.
+/// Usage: recipe nanogpt-cpu|llama-cpu [run-dir] [text-path]. Ctrl-C checkpoints; running again resumes.
+/// </summary>
+public sealed class RecipeBench : IBench
+{
+    public string Name => "recipe";
+    public string Description => "train a recipe (nanogpt-cpu, llama-cpu) on TinyShakespeare chars and report val loss, wall time, ms/step";
+
+    public void Run(string[] args)
+    {
+        var recipe = Recipes.Get(args.Length > 0 ? args[0] : "nanogpt-cpu");
+        var runDir = args.Length > 1 ? args[1] : Path.Combine("runs", "recipes", recipe.Name, $"seed{recipe.Training.Seed}");
+        var text = args.Length > 2 ? args[2] : Environment.GetEnvironmentVariable("LMHARNESS_TINYSHAKESPEARE") ?? FindText();
+        var summary = Recipes.Run(recipe, text, runDir);
+        Console.WriteLine($"{recipe.Name}: {summary}");
+        Console.WriteLine($"val loss {summary.FinalValLoss:F4} (nanoGPT reports 1.88 for nanogpt-cpu after 2000 iterations)");
+    }
+
+    static string FindText()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+        {
+            var p = Path.Combine(d.FullName, "shared", "data", "tinyshakespeare.txt");
+            if (File.Exists(p)) return p;
+        }
+        throw new FileNotFoundException("tinyshakespeare.txt not found: pass its path as the third argument or set LMHARNESS_TINYSHAKESPEARE.");
+    }
+}

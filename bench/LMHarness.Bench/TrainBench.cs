@@ -1,0 +1,90 @@
+using System.Diagnostics;
+using LMHarness.Config;
+using LMHarness.Training;
+
+namespace LMHarness.Bench;
+
+/// <summary>
+/// Training throughput and memory, measured side by side in one run:
+/// (1) tokens/s of fp32 vs bf16 (bf16 compute copy + fp32 master weights) on nanogpt-cpu and on the d=512 preset
+/// "smol" (char vocab, context 64); (2) RSS over 2,000 steps of a small model through the real Trainer, showing the
+/// per-step dispose scope keeps memory flat.
+/// Usage: train [text-path] [steps-small] [steps-d512] [rss-steps]
+/// </summary>
+public sealed class TrainBench : IBench
+{
+    public string Name => "train";
+    public string Description => "fp32 vs bf16 tokens/s (nanogpt-cpu, smol d512) and RSS flatness over 2000 steps";
+
+    public void Run(string[] args)
+    {
+        var text = args.Length > 0 ? args[0] : TextPath();
+        var stepsSmall = args.Length > 1 ? int.Parse(args[1]) : 120;
+        var stepsBig = args.Length > 2 ? int.Parse(args[2]) : 6;
+        var rssSteps = args.Length > 3 ? int.Parse(args[3]) : 2000;
+        var root = Path.Combine(Path.GetTempPath(), "lmh-trainbench-" + Environment.ProcessId);
+        Directory.CreateDirectory(root);
+        try
+        {
+            var tokens = Recipes.PrepareCharTokenFile(text, Path.Combine(root, "shakespeare_char.bin"));
+            Console.WriteLine($"threads {TorchSharp.torch.get_num_threads()}, {Environment.ProcessorCount} cores");
+            var baseCfg = Recipes.NanoGptCpuTraining with
+            {
+                EvalInterval = 1_000_000, EvalBatches = 1, LogInterval = 1_000_000, GradFlowInterval = 0, CheckpointInterval = 0, WarmupSteps = 0, PeakFlops = 1,
+            };
+            var nano = Presets.Get("nanogpt-cpu");
+            var smol = Presets.Get("smol") with { VocabSize = 65, ContextLength = 64 };
+            foreach (var (name, model, steps) in new[] { ("nanogpt-cpu", nano, stepsSmall), ("smol (d512, 30L)", smol, stepsBig) })
+            {
+                var fp32 = TokensPerSecond(model, baseCfg with { MaxSteps = steps, Dtype = TrainingDtype.Fp32 }, tokens, Path.Combine(root, "fp32"));
+                var bf16 = TokensPerSecond(model, baseCfg with { MaxSteps = steps, Dtype = TrainingDtype.Bf16 }, tokens, Path.Combine(root, "bf16"));
+                Console.WriteLine($"{name,-18} fp32 {fp32.TokS,9:N0} tok/s ({fp32.MsStep,7:F1} ms/step, loss {fp32.Loss:F3})   " +
+                                  $"bf16 {bf16.TokS,9:N0} tok/s ({bf16.MsStep,7:F1} ms/step, loss {bf16.Loss:F3})   bf16/fp32 {bf16.TokS / fp32.TokS:F2}x");
+            }
+
+            // RSS flatness: a small model for many steps through the Trainer (metrics.csv records rss_mb).
+            var small = nano with { NLayer = 2, DModel = 64, NHead = 4, NKvHead = 4, FfnHidden = 256 };
+            var rssDir = Path.Combine(root, "rss");
+            var rss = new List<(long Step, double Mb)>();
+            using (var data = TokenFileBatches.Open(tokens, baseCfg with { MaxSteps = rssSteps, MicroBatch = 8 }))
+            {
+                var trainer = new Trainer(small, baseCfg with { MaxSteps = rssSteps, MicroBatch = 8 }, data, rssDir, c => new Model.CausalLM(c));
+                trainer.StepCompleted += r => { if (r.Step % (rssSteps / 10) == 0) rss.Add((r.Step, r.RssMb)); };
+                trainer.Train();
+            }
+            Console.WriteLine($"RSS over {rssSteps} steps (2L d64, batch 8x64): " + string.Join("  ", rss.Select(r => $"{r.Step}:{r.Mb:F0}MB")));
+            var firstHalf = rss[rss.Count / 2 - 1].Mb - rss[0].Mb;
+            var secondHalf = rss[^1].Mb - rss[rss.Count / 2 - 1].Mb;
+            Console.WriteLine($"RSS growth: first half {firstHalf:+0.0;-0.0} MB, second half {secondHalf:+0.0;-0.0} MB " +
+                              $"({(rss[^1].Mb - rss[0].Mb) / (rss[^1].Step - rss[0].Step) * 1000:+0.00;-0.00} MB per 1000 steps after step {rss[0].Step})");
+        }
+        finally { Directory.Delete(root, true); }
+    }
+
+    /// <summary>Tokens/s over the steps after the first 20 % (warm-up of allocator and kernels excluded).</summary>
+    static (double TokS, double MsStep, double Loss) TokensPerSecond(ModelConfig model, TrainingConfig cfg, string tokens, string dir)
+    {
+        if (Directory.Exists(dir)) Directory.Delete(dir, true);
+        using var data = TokenFileBatches.Open(tokens, cfg);
+        var trainer = new Trainer(model, cfg, data, dir, c => new Model.CausalLM(c));
+        var warm = Math.Max(1, cfg.MaxSteps / 5);
+        var sw = new Stopwatch();
+        double loss = 0;
+        trainer.StepCompleted += r => { if (r.Step == warm) sw.Start(); if (r.Step == cfg.MaxSteps) sw.Stop(); loss = r.TrainLoss; };
+        trainer.Train();
+        var steps = cfg.MaxSteps - warm;
+        return (steps * (double)cfg.TokensPerStep / sw.Elapsed.TotalSeconds, sw.Elapsed.TotalMilliseconds / steps, loss);
+    }
+
+    static string TextPath()
+    {
+        var env = Environment.GetEnvironmentVariable("LMHARNESS_TINYSHAKESPEARE");
+        if (!string.IsNullOrEmpty(env) && File.Exists(env)) return env;
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+        {
+            var p = Path.Combine(d.FullName, "shared", "data", "tinyshakespeare.txt");
+            if (File.Exists(p)) return p;
+        }
+        throw new FileNotFoundException("tinyshakespeare.txt not found: pass its path as the first argument or set LMHARNESS_TINYSHAKESPEARE.");
+    }
+}

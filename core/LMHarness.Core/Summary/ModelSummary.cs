@@ -1,0 +1,209 @@
+using System.Globalization;
+using System.Text;
+using LMHarness.Config;
+
+namespace LMHarness.Summary;
+
+/// <summary>One row of the summary table: a module (HF state-dict prefix), its type, output shape and parameters.</summary>
+public sealed record ModuleRow(string Name, string Type, string OutputShape, long Parameters);
+
+/// <summary>
+/// Bytes needed to train at one micro-batch: weights, gradients, AdamW state (two fp32 moments per parameter) and
+/// activations kept for backward (see <see cref="ModelSummary.ActivationBytes"/>).
+/// </summary>
+public sealed record MemoryEstimate(long WeightBytes, long GradientBytes, long OptimizerBytes, long ActivationBytes)
+{
+    public long TotalBytes => WeightBytes + GradientBytes + OptimizerBytes + ActivationBytes;
+}
+
+/// <summary>
+/// How to reach a tokens-per-step target within a memory budget: the largest micro-batch that fits, and how many
+/// micro-batches to accumulate per optimizer step.
+/// </summary>
+public sealed record BatchSuggestion(int MicroBatch, int GradAccumulation, int ContextLength, long TokensPerStep, MemoryEstimate Memory);
+
+/// <summary>
+/// What a <see cref="ModelConfig"/> costs, computed in closed form from the config (no model is built, so the 1B preset
+/// is summarised in microseconds): parameter counts (total, embedding, non-embedding, per module; a tied head counts
+/// once), a torchinfo-like table, training FLOPs per token (6N + 12 L d T: Kaplan et al. 2020; PaLM, Chowdhery et al.
+/// 2022, appendix B; Chinchilla, Hoffmann et al. 2022, appendix F), a memory estimate and a batch-size suggestion.
+/// The counts are tested equal to those of the built <c>CausalLM</c> for every block combination.
+/// </summary>
+public sealed class ModelSummary
+{
+    private readonly List<ModuleRow> rows = new();
+
+    private ModelSummary(ModelConfig config, int batch, int context)
+    {
+        Config = config.Validated();
+        long d = config.DModel, v = config.VocabSize, b = batch, t = context;
+        string Shape(params long[] dims) => "[" + string.Join(", ", dims) + "]";
+        long biasOf(long n) => config.Bias ? n : 0;
+        long norm = config.Norm == NormKind.RmsNorm ? d : d + biasOf(d);
+
+        rows.Add(new("model.embed_tokens", "TokenEmbedding", Shape(b, t, d), v * d));
+        if (config.Position == PositionKind.Learned)
+            rows.Add(new("model.embed_positions", "LearnedPositionEmbedding", Shape(t, d), config.ContextLength * d));
+        for (int i = 0; i < config.NLayer; i++)
+        {
+            string p = $"model.layers.{i}";
+            rows.Add(new($"{p}.input_layernorm", config.Norm.ToString(), Shape(b, t, d), norm));
+            rows.Add(new($"{p}.self_attn", config.AttentionFor(i) + "Attention", Shape(b, t, d), AttentionParameters(config, i)));
+            rows.Add(new($"{p}.post_attention_layernorm", config.Norm.ToString(), Shape(b, t, d), norm));
+            rows.Add(new($"{p}.mlp", config.FeedForwardFor(i).ToString(), Shape(b, t, d), FeedForwardParameters(config, i)));
+        }
+        rows.Add(new("model.norm", config.Norm.ToString(), Shape(b, t, d), norm));
+        rows.Add(new("lm_head", config.TieEmbeddings ? "tied to embed_tokens" : "Linear", Shape(b, t, v), config.TieEmbeddings ? 0 : v * d));
+        Batch = batch;
+        Context = context;
+    }
+
+    /// <summary>Summary at the config's context length and batch 1.</summary>
+    public static ModelSummary Of(ModelConfig config) => new(config, 1, config.ContextLength);
+
+    /// <summary>Summary whose table shows output shapes at (batch, context).</summary>
+    public static ModelSummary Of(ModelConfig config, int batch, int context)
+    {
+        if (batch <= 0 || context <= 0) throw new ArgumentException($"batch and context must be > 0 (got {batch}, {context})");
+        return new(config, batch, context);
+    }
+
+    public ModelConfig Config { get; }
+    public int Batch { get; }
+    public int Context { get; }
+    public IReadOnlyList<ModuleRow> Modules => rows;
+
+    /// <summary>Every parameter once (the tied head adds nothing).</summary>
+    public long TotalParameters => rows.Sum(r => r.Parameters);
+
+    /// <summary>Token embedding (+ learned position table; + untied head): parameters that are looked up or map to the vocabulary.</summary>
+    public long EmbeddingParameters => rows.Where(r => r.Name is "model.embed_tokens" or "model.embed_positions" or "lm_head").Sum(r => r.Parameters);
+
+    /// <summary>Parameters of the blocks and the final norm: the N of Kaplan et al.'s scaling laws.</summary>
+    public long NonEmbeddingParameters => TotalParameters - EmbeddingParameters;
+
+    /// <summary>Parameters of one attention module of layer <paramref name="layer"/>: Q/O are d x d, K/V are d x (kv heads * head_dim).</summary>
+    public static long AttentionParameters(ModelConfig c, int layer)
+    {
+        long d = c.DModel, hd = c.HeadDim;
+        var kind = c.AttentionFor(layer);
+        long kv = kind == AttentionKind.Gqa ? c.NKvHead : c.NHead;
+        long weights = 2 * d * d + 2 * d * kv * hd;
+        long biases = c.Bias ? 2 * d + 2 * kv * hd : 0;
+        long extra = kind == AttentionKind.Differential ? 4 * (hd / 2) + hd : 0; // lambda_{q,k}{1,2} and subln
+        return weights + biases + extra;
+    }
+
+    /// <summary>Parameters of the feed-forward of layer <paramref name="layer"/>: 2 d f for GELU, 3 d f for SwiGLU (+ biases).</summary>
+    public static long FeedForwardParameters(ModelConfig c, int layer)
+    {
+        long d = c.DModel, f = c.FfnHidden;
+        return c.FeedForwardFor(layer) switch
+        {
+            FeedForwardKind.Mlp => 2 * d * f + (c.Bias ? f + d : 0),
+            _ => 3 * d * f + (c.Bias ? 2 * f + d : 0),
+        };
+    }
+
+    /// <summary>
+    /// Training FLOPs per token at context T: 6 N + 12 L d T (forward 2N + 4 L d T for QK^T and AV, backward twice
+    /// that). N counts every parameter that enters a matmul: all but the learned position table, which is a lookup;
+    /// the tied embedding counts because it is the head's matmul (nanoGPT's <c>estimate_mfu</c> does the same).
+    /// </summary>
+    public double FlopsPerToken(int context)
+    {
+        long positions = rows.Where(r => r.Name == "model.embed_positions").Sum(r => r.Parameters);
+        return 6.0 * (TotalParameters - positions) + 12.0 * Config.NLayer * Config.DModel * context;
+    }
+
+    /// <summary>FLOPs per token at the config's context length.</summary>
+    public double FlopsPerToken() => FlopsPerToken(Config.ContextLength);
+
+    /// <summary>
+    /// Activations kept for backward at (batch, context), in bytes (float32 unless <paramref name="bytesPerValue"/>).
+    /// Per token and layer: attention keeps its norm input and output, Q, K, V (before and after RoPE), the mixed heads
+    /// and the o_proj output (about 9 d + 2 kv-width); the written-out kinds (raw, differential, and SDPA's CPU math
+    /// path) also keep the T-wide score and probability rows of every head (2 H T); the GELU MLP keeps 2 d + 2 f, SwiGLU
+    /// 2 d + 4 f. The logits (and their softmax for the loss) add 2 V per token. With activation checkpointing only
+    /// each block's input (d) is stored, plus one block's full set while it is recomputed. An estimate within tens
+    /// of percent, not an allocator trace.
+    /// </summary>
+    public long ActivationBytes(int batch, int context, int bytesPerValue = 4)
+    {
+        var c = Config;
+        long d = c.DModel, t = context, tokens = (long)batch * context;
+        long PerTokenLayer(int i)
+        {
+            long kvWidth = (c.AttentionFor(i) == AttentionKind.Gqa ? c.NKvHead : c.NHead) * (long)c.HeadDim;
+            long attn = 9 * d + 2 * kvWidth + 2L * c.NHead * t;
+            long ffn = c.FeedForwardFor(i) == FeedForwardKind.Mlp ? 2 * d + 2L * c.FfnHidden : 2 * d + 4L * c.FfnHidden;
+            long dropout = c.Dropout > 0 ? 3 * d + c.NHead * t : 0; // masks of the residual/attention dropouts
+            return attn + ffn + dropout;
+        }
+        long layers = c.ActivationCheckpointing
+            ? c.NLayer * d + Enumerable.Range(0, c.NLayer).Max(PerTokenLayer)
+            : Enumerable.Range(0, c.NLayer).Sum(PerTokenLayer);
+        long head = 2L * c.VocabSize + 2 * d;
+        return tokens * (layers + head) * bytesPerValue;
+    }
+
+    /// <summary>Memory to train with AdamW at (batch, context), float32 weights, gradients and moments.</summary>
+    public MemoryEstimate Memory(int batch, int context)
+    {
+        long n = TotalParameters;
+        return new MemoryEstimate(4 * n, 4 * n, 8 * n, ActivationBytes(batch, context));
+    }
+
+    /// <summary>
+    /// Largest micro-batch whose <see cref="Memory"/> fits <paramref name="memoryBudgetBytes"/>, then the gradient
+    /// accumulation that reaches at least <paramref name="targetTokensPerStep"/>, then the smallest micro-batch that
+    /// still reaches it with that accumulation (less padding past the target). Throws when not even one sequence fits.
+    /// </summary>
+    public BatchSuggestion SuggestBatch(long memoryBudgetBytes, long targetTokensPerStep, int context)
+    {
+        if (context <= 0 || targetTokensPerStep <= 0)
+            throw new ArgumentException($"context and target tokens per step must be > 0 (got {context}, {targetTokensPerStep})");
+        var one = Memory(1, context);
+        if (one.TotalBytes > memoryBudgetBytes)
+            throw new ArgumentException(
+                $"one sequence of {context} tokens needs {Gib(one.TotalBytes)} (weights+grads+AdamW {Gib(one.WeightBytes + one.GradientBytes + one.OptimizerBytes)}, " +
+                $"activations {Gib(one.ActivationBytes)}) but the budget is {Gib(memoryBudgetBytes)}: enable activation_checkpointing, shorten the context or pick a smaller preset");
+        long perSequence = Memory(2, context).ActivationBytes - one.ActivationBytes;
+        long fixedBytes = one.TotalBytes - perSequence;
+        long maxFit = Math.Max(1, (memoryBudgetBytes - fixedBytes) / Math.Max(1, perSequence));
+        long wanted = (targetTokensPerStep + context - 1) / context; // sequences per step
+        int micro = (int)Math.Min(maxFit, wanted);
+        int accumulation = (int)((wanted + micro - 1) / micro);
+        micro = (int)((wanted + accumulation - 1) / accumulation);
+        return new BatchSuggestion(micro, accumulation, context, (long)micro * accumulation * context, Memory(micro, context));
+    }
+
+    private static string Gib(long bytes) => (bytes / (1024.0 * 1024 * 1024)).ToString("0.###", CultureInfo.InvariantCulture) + " GiB";
+
+    private static string Count(long n) => n.ToString("N0", CultureInfo.InvariantCulture);
+
+    /// <summary>A torchinfo-like table: one row per module with output shape and parameters, then the totals and costs.</summary>
+    public string ToTable()
+    {
+        var sb = new StringBuilder();
+        int nameWidth = Math.Max(30, rows.Max(r => r.Name.Length + r.Type.Length + 3));
+        string line = new('=', nameWidth + 38);
+        sb.AppendLine(line);
+        sb.AppendLine($"{"Layer (type)".PadRight(nameWidth)}{"Output Shape",-22}{"Param #",16}");
+        sb.AppendLine(line);
+        foreach (var r in rows)
+            sb.AppendLine($"{$"{r.Name} ({r.Type})".PadRight(nameWidth)}{r.OutputShape,-22}{Count(r.Parameters),16}");
+        sb.AppendLine(line);
+        sb.AppendLine($"Total params: {Count(TotalParameters)}");
+        sb.AppendLine($"Embedding params: {Count(EmbeddingParameters)}{(Config.TieEmbeddings ? " (head tied to the token embedding, counted once)" : "")}");
+        sb.AppendLine($"Non-embedding params: {Count(NonEmbeddingParameters)}");
+        sb.AppendLine($"Training FLOPs per token at context {Context}: {FlopsPerToken(Context):0.###e+0}");
+        var m = Memory(Batch, Context);
+        sb.AppendLine($"Training memory at batch {Batch} x context {Context}: weights {Gib(m.WeightBytes)}, grads {Gib(m.GradientBytes)}, " +
+                      $"AdamW {Gib(m.OptimizerBytes)}, activations {Gib(m.ActivationBytes)}, total {Gib(m.TotalBytes)}");
+        sb.AppendLine(line);
+        return sb.ToString();
+    }
+
+    public override string ToString() => ToTable();
+}
