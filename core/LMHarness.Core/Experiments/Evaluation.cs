@@ -4,7 +4,6 @@ using LMHarness.Data;
 using LMHarness.Model;
 using LMHarness.Training;
 using LMHarness.Training.Checkpoints;
-using LMHarness.Training.Optimizers;
 using TorchSharp;
 
 namespace LMHarness.Experiments;
@@ -35,8 +34,7 @@ public static class Evaluation
             ?? throw new FileNotFoundException($"{runFolder} has no checkpoint: train with checkpoints on (the final one is always written).");
 
         using var lm = new CausalLM(model);
-        using (var optimizer = OptimizerFactory.Create(lm, training))
-            Checkpoint.Load(checkpoint, lm, optimizer);
+        Checkpoint.LoadModel(checkpoint, lm);
         lm.eval();
         using var file = TokenFile.Open(tokenFile, checkIds: false);
         double sum = 0;

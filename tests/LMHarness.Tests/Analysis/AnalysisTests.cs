@@ -74,7 +74,7 @@ public class AnalysisTests : IDisposable
     public void Trajectory_projects_each_depth_and_the_png_is_a_grid_of_pc_pairs()
     {
         var model = TinyModels.Build(TinyModels.Llama, 23);
-        var gen = new Generator(model, Bytes);
+        var gen = new LMHarness.Generation.Generator(model, Bytes);
         var prompt = Bytes.Encode("First Citizen: ");
         var cont = gen.GenerateIds([prompt], SamplingOptions.Greedy with { MaxNewTokens = 20 }, true, null)[0].Tokens;
         var panels = Trajectory.Compute(model, Bytes, prompt, cont);
