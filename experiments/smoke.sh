@@ -8,6 +8,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 export LMHARNESS_SMOKE=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 export LMHARNESS_RUNS="${LMHARNESS_RUNS:-$(mktemp -d /tmp/lmh-smoke-XXXXXX)}"
+mkdir -p "$LMHARNESS_RUNS"
 recipes=("$@")
 [ ${#recipes[@]} -gt 0 ] || recipes=(experiments/*.csx)
 metrics_header="step,tokens,train_loss,val_loss,lr,grad_norm,tokens_per_s,mfu,elapsed_s,rss_mb"
@@ -21,11 +22,11 @@ verify() { # $1 = experiment name
   check "[ -d '$dir' ]" "no folder $dir"
   for m in "$dir"/*/seed*/metrics.csv; do
     n=$((n+1))
-    check "[ \"\$(head -1 '$m')\" = '$metrics_header' ]" "$m header is '$(head -1 "$m")'"
+    check "[ \"\$(head -1 '$m' | tr -d '\\r')\" = '$metrics_header' ]" "$m header is '$(head -1 "$m")'"
     check "[ \$(wc -l < '$m') -ge 2 ]" "$m has no rows"
   done
   check "[ $n -ge 1 ]" "no run folders with metrics.csv under $dir"
-  check "[ \"\$(head -1 '$dir/summary.csv')\" = '$summary_header' ]" "summary.csv header"
+  check "[ \"\$(head -1 '$dir/summary.csv' | tr -d '\\r')\" = '$summary_header' ]" "summary.csv header"
   check "[ \$(wc -l < '$dir/summary.csv') -eq $((n+1)) ]" "summary.csv should have $n rows"
   check "grep -q '^| variant | seeds |' '$dir/summary.md'" "summary.md has no table"
   for p in loss_vs_tokens loss_vs_time lr_schedule throughput; do
