@@ -27,7 +27,7 @@ var model = new CausalLM(ModelConfig.FromJson(config["model"]!.ToJsonString()));
 var checkpoint = Checkpoint.Latest(Path.Combine(run, "checkpoints")) ?? throw new FileNotFoundException($"{run}/checkpoints holds no checkpoint yet.");
 Checkpoint.LoadModel(checkpoint, model);
 model.eval();
-using var tokens = TokenFile.Open(config["data"]!["token_file"]!.GetValue<string>(), checkIds: false);
+var tokens = TokenFile.Open(config["data"]!["token_file"]!.GetValue<string>(), checkIds: false);
 var generator = new Generator(model, LMHarness.Tokenizers.Tokenizers.Create(tokens.Tokenizer));
 Console.Error.WriteLine($"sampling from {checkpoint}");
 for (int i = 0; i < samples; i++)
