@@ -2,7 +2,7 @@
 //   python train.py config/train_shakespeare_char.py --device=cpu --compile=False --eval_iters=20 --log_interval=1
 //     --block_size=64 --batch_size=12 --n_layer=4 --n_head=4 --n_embd=128 --max_iters=2000 --lr_decay_iters=2000 --dropout=0.0
 // nanoGPT reports val loss ~1.88 after 2000 iterations. Beside it: the same recipe with Llama blocks at equal parameters.
-// Default here: 500 steps (minutes on 2 cores); --steps 2000 for the full run.
+// Default here: 300 steps (minutes on 2 cores); --steps 2000 for the full run.
 // Run:   ./lmh experiments/nanogpt_cpu.csx        Smoke: ./lmh experiments/nanogpt_cpu.csx --smoke
 #r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/LMHarness.Core.dll"
 #r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/TorchSharp.dll"
@@ -13,7 +13,7 @@ using LMHarness.Training;
 var exp = new Experiment("nanogpt_cpu", Args);
 
 // ---- knobs: nanoGPT's names in the comments ----
-int steps        = exp.Knob("steps", 500);         // max_iters (= lr_decay_iters)
+int steps        = exp.Knob("steps", 300);         // max_iters (= lr_decay_iters)
 int evalInterval = exp.Knob("eval_interval", 100); // eval_interval
 int evalBatches  = exp.Knob("eval_batches", 20);   // eval_iters
 bool llama       = exp.Knob("llama", true);        // also train the Llama-block twin

@@ -10,11 +10,11 @@ using LMHarness.Training;
 var exp = new Experiment("size_vs_tokens", Args);
 
 // ---- knobs ----
-double budget = exp.Knob("flops", 2.5e12);  // training FLOPs per run, 6 N D
+double budget = exp.Knob("flops", 4e11);    // training FLOPs per run, 6 N D
 int context   = exp.Knob("context", 64);
 int batch     = exp.Knob("batch", 16);
 double lr     = exp.Knob("lr", 3e-3);
-int[] widths  = exp.Knob("widths", "48,96,160").Split(',').Select(int.Parse).ToArray(); // d_model of each size (2 layers)
+int[] widths  = exp.Knob("widths", "64,96,160").Split(',').Select(int.Parse).ToArray(); // d_model of each size (2 layers)
 
 foreach (var d in widths)
 {
