@@ -35,4 +35,4 @@ if (llama)
 
 var report = exp.Run();
 foreach (var row in report.Rows)
-    Console.WriteLine($"{row.Variant} seed{row.Seed}: val loss {row.FinalValLoss:F4} after {steps} steps, {row.WallSeconds:F0} s (nanoGPT: ~1.88 after 2000 steps)");
+    Console.WriteLine($"{row.Variant} seed{row.Seed}: val loss {row.FinalValLoss:F4} after {row.Tokens:N0} tokens in {row.WallSeconds:F0} s (nanoGPT: ~1.88 after 2000 steps = 1,536,000 tokens)");
