@@ -29,6 +29,15 @@ public static class ConfigOverrides
         try
         {
             var result = node.Deserialize<T>(json) ?? throw new InvalidDataException("null config");
+            // Configs check themselves (ModelConfig.Validated, TrainingConfig.Validated): one error listing every problem.
+            if (typeof(T).GetMethod("Validated", Type.EmptyTypes) is { } validated && validated.ReturnType == typeof(T))
+            {
+                try { result = (T)validated.Invoke(result, null)!; }
+                catch (System.Reflection.TargetInvocationException e) when (e.InnerException is not null)
+                {
+                    throw new ArgumentException($"after {string.Join(", ", applied.Select(k => $"--{k} {options[k]}"))}: {e.InnerException.Message}", e.InnerException);
+                }
+            }
             return (result, applied);
         }
         catch (JsonException e)

@@ -34,14 +34,14 @@ public class ScriptArgsTests
         var options = new Dictionary<string, string>
         {
             ["n_layer"] = "6", ["position"] = "rope", ["attention_kinds"] = "[\"gqa\"]", ["n_kv_head"] = "3",
-            ["context_length"] = "128", ["max_steps"] = "77", ["not_a_field"] = "1",
+            ["context_length"] = "128", ["max_steps"] = "777", ["not_a_field"] = "1",
         };
         var (model, appliedModel) = ConfigOverrides.Apply(new ModelConfig(), options, ModelConfig.Json);
         var (training, appliedTraining) = ConfigOverrides.Apply(new TrainingConfig(), options, TrainingConfig.Json);
 
         (model.NLayer, model.Position, model.AttentionKinds.Single(), model.NKvHead, model.ContextLength)
             .Should().Be((6, PositionKind.Rope, AttentionKind.Gqa, 3, 128));
-        (training.MaxSteps, training.ContextLength).Should().Be((77, 128));
+        (training.MaxSteps, training.ContextLength).Should().Be((777, 128));
         appliedModel.Should().BeEquivalentTo("n_layer", "position", "attention_kinds", "n_kv_head", "context_length");
         appliedTraining.Should().BeEquivalentTo("context_length", "max_steps");
 
