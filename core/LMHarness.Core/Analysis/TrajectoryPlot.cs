@@ -51,7 +51,7 @@ public static class TrajectoryPlot
             model.Annotations.Add(new TextAnnotation
             {
                 Text = Visible(p.Token), TextPosition = new DataPoint(p.Coordinates[a], p.Coordinates[b]),
-                TextColor = p.IsPrompt ? PromptColour : ContinuationColour, Stroke = OxyColors.Transparent, FontSize = 11,
+                TextColor = p.IsPrompt ? PromptColour : ContinuationColour, Stroke = OxyColors.Transparent, FontSize = 13,
                 TextHorizontalAlignment = HorizontalAlignment.Left, TextVerticalAlignment = VerticalAlignment.Bottom,
                 Offset = new ScreenVector(3, -2),
             });
@@ -86,6 +86,13 @@ public static class TrajectoryPlot
         return path;
     }
 
-    /// <summary>Makes whitespace tokens visible: space -> '·', newline -> '↵', tab -> '→'.</summary>
-    public static string Visible(string token) => token.Replace(' ', '·').Replace("\n", "↵").Replace("\t", "→").Replace("\r", "");
+    /// <summary>Makes tokens readable on a chart: space -> '·', newline -> '↵', tab -> '→', other control characters -> \xNN.</summary>
+    public static string Visible(string token) => string.Concat(token.Select(ch => ch switch
+    {
+        ' ' => "·",
+        '\n' => "↵",
+        '\t' => "→",
+        _ when char.IsControl(ch) => $"\\x{(int)ch:x2}",
+        _ => ch.ToString(),
+    }));
 }

@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 
 namespace LMHarness.Data;
@@ -26,7 +25,8 @@ public sealed class JsonlSource : CorpusSource
     {
         if (Utf8Chunks.LooksBinary(Path)) { stats.BinaryFile(Path); yield break; }
         int lineNo = 0, missing = 0;
-        using var reader = new StreamReader(Path, new UTF8Encoding(false, false), detectEncodingFromByteOrderMarks: true);
+        var (utf8, invalid) = Utf8Chunks.CountingUtf8();
+        using var reader = new StreamReader(Path, utf8, detectEncodingFromByteOrderMarks: true);
         string? line;
         while ((line = reader.ReadLine()) is not null)
         {
@@ -48,6 +48,7 @@ public sealed class JsonlSource : CorpusSource
             stats.Document("");
             yield return new TextChunk(text, true, "");
         }
+        if (invalid.Count > 0) stats.InvalidUtf8(Path, invalid.Count);
         if (missing > 0) stats.Warn($"{Path}: {missing} line(s) have no string field \"{Field}\": skipped.");
     }
 }

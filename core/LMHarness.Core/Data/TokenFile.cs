@@ -15,6 +15,7 @@ public sealed unsafe class TokenFile : IDisposable
     readonly MemoryMappedViewAccessor _view;
     readonly byte* _base;
     readonly bool _wide;
+    bool _disposed;
 
     TokenFile(string path, TokenFileInfo info, MemoryMappedFile map, MemoryMappedViewAccessor view)
     {
@@ -93,6 +94,7 @@ public sealed unsafe class TokenFile : IDisposable
     /// <summary>Throws naming the first id &gt;= vocab size (a corrupt file or a sidecar from another tokenizer).</summary>
     public void CheckIds()
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         int vocab = Tokenizer.VocabSize;
         const long chunk = 1 << 24;
         for (long start = 0; start < Count; start += chunk)
@@ -124,6 +126,7 @@ public sealed unsafe class TokenFile : IDisposable
     {
         get
         {
+            ObjectDisposedException.ThrowIf(_disposed, this);
             if ((ulong)index >= (ulong)Count) throw new ArgumentOutOfRangeException(nameof(index), $"index {index} is outside [0, {Count}) of {Path}.");
             return _wide ? (int)((uint*)_base)[index] : ((ushort*)_base)[index];
         }
@@ -132,6 +135,7 @@ public sealed unsafe class TokenFile : IDisposable
     /// <summary>Copies ids [start, start + dest.Length) into <paramref name="dest"/> as int64.</summary>
     public void CopyTo(long start, Span<long> dest)
     {
+        ObjectDisposedException.ThrowIf(_disposed, this); // the mapping is gone: reading it would fault
         if (start < 0 || start + dest.Length > Count)
             throw new ArgumentOutOfRangeException(nameof(start), $"ids [{start}, {start + dest.Length}) are outside [0, {Count}) of {Path}.");
         if (_wide)
@@ -156,6 +160,8 @@ public sealed unsafe class TokenFile : IDisposable
 
     public void Dispose()
     {
+        if (_disposed) return;
+        _disposed = true;
         _view.SafeMemoryMappedViewHandle.ReleasePointer();
         _view.Dispose();
         _map.Dispose();

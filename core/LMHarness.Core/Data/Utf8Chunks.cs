@@ -26,9 +26,7 @@ public static class Utf8Chunks
     /// <summary>The file's text in chunks of about <paramref name="chunkBytes"/> bytes (documents are not split otherwise).</summary>
     public static IEnumerable<string> Read(string path, int chunkBytes, SourceStats stats)
     {
-        var counter = new CountingFallback();
-        var encoding = (Encoding)new UTF8Encoding(false, false).Clone();
-        encoding.DecoderFallback = counter;
+        var (encoding, counter) = CountingUtf8();
         var decoder = encoding.GetDecoder();
         using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
         var buffer = new byte[chunkBytes + 4];
@@ -68,8 +66,17 @@ public static class Utf8Chunks
         return j > 0 ? j : b.Length;
     }
 
-    /// <summary>Replaces each invalid byte sequence with U+FFFD and counts them.</summary>
-    sealed class CountingFallback : DecoderFallback
+    /// <summary>A UTF-8 encoding whose decoder replaces each invalid byte sequence by U+FFFD and counts it.</summary>
+    public static (Encoding Encoding, CountingFallback Counter) CountingUtf8()
+    {
+        var counter = new CountingFallback();
+        var encoding = (Encoding)new UTF8Encoding(false, false).Clone();
+        encoding.DecoderFallback = counter;
+        return (encoding, counter);
+    }
+
+    /// <summary>Replaces each invalid byte sequence with U+FFFD and counts them in <see cref="Count"/>.</summary>
+    public sealed class CountingFallback : DecoderFallback
     {
         public long Count;
         public override int MaxCharCount => 1;

@@ -93,6 +93,8 @@ public sealed class Sampler : IDisposable
     public Tensor Next(Tensor logits, Tensor seen)
     {
         using var scope = torch.NewDisposeScope();
+        // Plain greedy needs no filtering: one argmax (this is the hot path of cached decoding).
+        if (Options.Temperature == 0 && Options.RepetitionPenalty == 1.0) return logits.argmax(-1).MoveToOuterDisposeScope();
         var filtered = Filter(logits, seen);
         if (Options.Temperature == 0) return filtered.argmax(-1).MoveToOuterDisposeScope();
         var p = filtered.softmax(-1).cpu();

@@ -48,7 +48,7 @@ public class AnalysisTests : IDisposable
 
         var path = Path.Combine(dir, "t.txt");
         File.WriteAllText(path, text);
-        Perplexity.OfFile(model, Bytes, path).MeanNll.Should().BeApproximately(r.MeanNll, 1e-9);
+        Perplexity.OfFile(model, Bytes, path).MeanNll.Should().BeApproximately(r.MeanNll, 1e-5, "batching windows differently only reorders float sums");
         File.WriteAllText(path, "");
         var empty = () => Perplexity.OfFile(model, Bytes, path);
         empty.Should().Throw<InvalidDataException>().WithMessage("*empty*");

@@ -88,6 +88,19 @@ public class PrepareTests
     }
 
     [Fact]
+    public void JsonlInvalidUtf8IsReplacedAndCounted()
+    {
+        using var dir = new TempDir();
+        var path = dir.File("latin1.jsonl");
+        File.WriteAllBytes(path, [.. Encoding.UTF8.GetBytes("{\"text\":\"caf"), 0xE9, .. Encoding.UTF8.GetBytes("\"}\n")]);
+        var info = Preparer.Prepare(new JsonlSource(path, "text"), new ByteTokenizer(), dir.File("j.bin"), Quiet);
+        DecodeAll(dir.File("j.bin")).Should().Be("caf\uFFFD");
+        info.Sources[0].InvalidUtf8Files.Should().Be(1);
+        info.Sources[0].ReplacedBytes.Should().Be(1);
+        info.Sources[0].Warnings.Should().ContainSingle().Which.Should().Contain("latin1.jsonl");
+    }
+
+    [Fact]
     public void JsonlBadLineIsAnErrorNamingFileAndLine()
     {
         using var dir = new TempDir();

@@ -128,6 +128,18 @@ public class TokenFileTests
     }
 
     [Fact]
+    public void ReadingAfterDisposeIsAnErrorNotACrash()
+    {
+        using var dir = new TempDir();
+        var path = DataFixtures.WriteTokenFile(dir.Path, "t.bin", Char10, new int[10], 0.1);
+        var file = TokenFile.Open(path);
+        file.Dispose();
+        file.Dispose();
+        FluentActions.Invoking(() => file[0]).Should().Throw<ObjectDisposedException>();
+        FluentActions.Invoking(() => file.Read(0, 2)).Should().Throw<ObjectDisposedException>();
+    }
+
+    [Fact]
     public void OpeningWithAnotherTokenizerIsRefused()
     {
         using var dir = new TempDir();

@@ -54,6 +54,20 @@ public class GeneratorTests
     }
 
     [Fact]
+    public void Repetition_penalty_changes_greedy_output_and_cache_still_matches()
+    {
+        var gen = new Generator(TinyModels.Build(TinyModels.Llama, 8), Bytes);
+        var plain = SamplingOptions.Greedy with { MaxNewTokens = 24 };
+        var penalised = plain with { RepetitionPenalty = 3.0 };
+        var prompt = new[] { Bytes.Encode("aaaa bbbb") };
+        var free = gen.GenerateIds(prompt, plain, true, null)[0].Tokens;
+        var pen = gen.GenerateIds(prompt, penalised, true, null)[0].Tokens;
+        gen.GenerateIds(prompt, penalised, false, null)[0].Tokens.Should().Equal(pen);
+        pen.Should().NotEqual(free);
+        pen.Distinct().Count().Should().BeGreaterThanOrEqualTo(free.Distinct().Count(), "seen tokens are pushed down, so fewer repeats");
+    }
+
+    [Fact]
     public void Stop_token_ends_generation_without_being_emitted()
     {
         var gen = new Generator(TinyModels.Build(TinyModels.Llama, 3), Bytes);

@@ -33,7 +33,7 @@ public class TrainingBehaviourTests
         var config = Tiny.Config(a, p, f, n);
         using var idx = Tiny.Tokens(config, 4, 16, seed: 3);
         using var targets = Tiny.Tokens(config, 4, 16, seed: 4); // random targets: only memorisation gets them
-        var losses = Train(config, 150, 1e-2, 11, idx, targets);
+        var losses = Train(config, 60, 1e-2, 11, idx, targets);
         losses[0].Should().BeGreaterThan(3f);
         losses[^1].Should().BeLessThan(0.05f);
     }

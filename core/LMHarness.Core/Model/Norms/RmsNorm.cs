@@ -27,8 +27,9 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var xf = x.to(ScalarType.Float32);
-        var normed = xf * rsqrt(xf.pow(2).mean([-1], keepdim: true) + eps);
-        return (normed.to(x.dtype) * weight).MoveToOuterDisposeScope();
+        var xf = x.dtype == ScalarType.Float32 ? x : x.to(ScalarType.Float32);
+        var normed = xf * rsqrt(xf.square().mean([-1], keepdim: true) + eps);
+        if (x.dtype != ScalarType.Float32) normed = normed.to(x.dtype);
+        return (normed * weight).MoveToOuterDisposeScope();
     }
 }

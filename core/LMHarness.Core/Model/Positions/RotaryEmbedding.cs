@@ -17,10 +17,16 @@ namespace LMHarness.Model.Positions;
 public sealed class RotaryEmbedding
 {
     private readonly float[] invFreq;
-    private readonly Dictionary<string, Tensor> invFreqOnDevice = new();
+    private readonly long initialLength;
+    private readonly Dictionary<(string, ScalarType), (Tensor Cos, Tensor Sin)> tables = new();
 
-    public RotaryEmbedding(int dim, double theta, YarnScaling? yarn)
+    /// <param name="dim">Channels rotated (head_dim, or half of it for differential attention); even.</param>
+    /// <param name="theta">Base of the geometric frequency ladder (10,000 in RoFormer, 500,000 in Llama 3).</param>
+    /// <param name="yarn">YaRN scaling, or null.</param>
+    /// <param name="initialLength">Positions precomputed on first use (the context length); the table grows on demand.</param>
+    public RotaryEmbedding(int dim, double theta, YarnScaling? yarn, long initialLength)
     {
+        this.initialLength = Math.Max(1, initialLength);
         if (dim % 2 != 0) throw new ArgumentException($"rotary dimension must be even (got {dim})");
         Dim = dim;
         invFreq = InverseFrequencies(dim, theta, yarn);
@@ -60,31 +66,45 @@ public sealed class RotaryEmbedding
     }
 
     /// <summary>cos and sin for positions offset .. offset+length-1, each (length, dim), already times mscale.</summary>
+    /// <remarks>Served as views of a per-device table (HF's cos_cached) that doubles when a longer position is asked
+    /// for: layers and steps reuse it instead of recomputing the angles.</remarks>
     public (Tensor Cos, Tensor Sin) CosSin(long offset, long length, Device device, ScalarType dtype)
     {
-        using var scope = NewDisposeScope();
-        var key = device.ToString();
-        if (!invFreqOnDevice.TryGetValue(key, out var inv))
+        var key = (device.ToString(), dtype);
+        if (!tables.TryGetValue(key, out var table) || table.Cos.shape[0] < offset + length)
         {
-            inv = tensor(invFreq, device: device).DetachFromDisposeScope();
-            invFreqOnDevice[key] = inv;
+            long size = table.Cos is null ? Math.Max(initialLength, offset + length) : Math.Max(2 * table.Cos.shape[0], offset + length);
+            table.Cos?.Dispose();
+            table.Sin?.Dispose();
+            table = Table(size, device, dtype);
+            tables[key] = table;
         }
-        var positions = arange(offset, offset + length, dtype: ScalarType.Float32, device: device);
+        return (table.Cos.narrow(0, offset, length), table.Sin.narrow(0, offset, length));
+    }
+
+    private (Tensor Cos, Tensor Sin) Table(long size, Device device, ScalarType dtype)
+    {
+        using var scope = NewDisposeScope();
+        var inv = tensor(invFreq, device: device);
+        var positions = arange(0, size, dtype: ScalarType.Float32, device: device);
         var freqs = outer(positions, inv);
         var emb = cat([freqs, freqs], -1);
         var cos = (emb.cos() * AttentionScaling).to(dtype);
         var sin = (emb.sin() * AttentionScaling).to(dtype);
-        return (cos.MoveToOuterDisposeScope(), sin.MoveToOuterDisposeScope());
+        return (cos.DetachFromDisposeScope(), sin.DetachFromDisposeScope());
     }
 
     /// <summary>Rotates x (B, H, T, dim) whose T positions match cos/sin (T, dim): x cos + rotate_half(x) sin.</summary>
+    /// <remarks>rotate_half(x) = [-x2, x1] is the halves of x swapped with the first negated; the sign is folded into
+    /// a signed sin table, so the rotation costs one flip and one fused multiply-add (these small element-wise ops,
+    /// not the matmuls, dominate a tiny model's step on CPU).</remarks>
     public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
     {
         using var scope = NewDisposeScope();
         long half = x.shape[^1] / 2;
-        var x1 = x.narrow(-1, 0, half);
-        var x2 = x.narrow(-1, half, half);
-        var rotated = cat([-x2, x1], -1);
-        return (x * cos + rotated * sin).MoveToOuterDisposeScope();
+        var shape = x.shape;
+        var swapped = x.view([.. shape[..^1], 2, half]).flip(-2).view(shape);
+        var signedSin = cat([-sin.narrow(-1, 0, half), sin.narrow(-1, half, half)], -1);
+        return (x * cos).addcmul_(swapped, signedSin, 1).MoveToOuterDisposeScope();
     }
 }
