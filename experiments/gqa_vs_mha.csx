@@ -31,7 +31,7 @@ var baseModel = new ModelConfig
 var training = new TrainingConfig
 {
     MaxSteps = steps, LearningRate = lr, MinLearningRate = lr / 10, WarmupSteps = steps / 10, MicroBatch = batch,
-    ContextLength = context, EvalInterval = Math.Max(1, steps / 10), EvalBatches = 20, LogInterval = 5,
+    ContextLength = context, EvalInterval = Math.Max(1, steps / 10), EvalBatches = 10, LogInterval = 5,
     GradFlowInterval = Math.Max(1, steps / 2), CheckpointInterval = 0, Seed = 1337,
 };
 

@@ -42,7 +42,7 @@ public sealed class Experiment
             _args[key] = hasValue ? args[++i] : "true";
         }
         Smoke = _args.ContainsKey("smoke") || Environment.GetEnvironmentVariable("LMHARNESS_SMOKE") == "1";
-        Seeds = Knob("seeds", 2);
+        Seeds = Knob("seeds", Smoke ? 1 : 2); // smoke: one seed, the plumbing is the same
         if (Seeds < 1) throw new ArgumentException($"experiment {name}: --seeds must be >= 1 (got {Seeds}).");
         var runs = _args.TryGetValue("out", out var o) ? o : Environment.GetEnvironmentVariable("LMHARNESS_RUNS") ?? Path.Combine(RepoRoot(), "runs");
         Folder = Path.GetFullPath(Path.Combine(runs, name));
@@ -56,7 +56,7 @@ public sealed class Experiment
     public string Folder { get; }
     /// <summary>Whether runs are cut to <see cref="SmokeSteps"/> steps.</summary>
     public bool Smoke { get; }
-    /// <summary>Seeds per variant (knob <c>--seeds</c>, default 2).</summary>
+    /// <summary>Seeds per variant (knob <c>--seeds</c>, default 2; 1 in smoke mode).</summary>
     public int Seeds { get; }
 
     /// <summary>
