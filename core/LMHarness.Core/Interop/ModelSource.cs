@@ -1,0 +1,49 @@
+using LMHarness.Model;
+using LMHarness.Tokenizers;
+using LMHarness.Training.Checkpoints;
+
+namespace LMHarness.Interop;
+
+/// <summary>A loaded model, the tokenizer its ids mean (null when the source does not say), and where it came from.</summary>
+public sealed record LoadedModel(CausalLM Model, TokenizerIdentity? Tokenizer, string Description);
+
+/// <summary>
+/// Loads a model from whatever a user points at: a run folder (<c>runs/exp/variant/seed0</c>, newest checkpoint in
+/// <c>checkpoints/</c>), a training checkpoint file (<c>step_NNNNNNN.ckpt</c>), an HF checkpoint folder
+/// (<c>config.json</c> + <c>model.safetensors</c>) or a native harness export. One entry point for every script.
+/// </summary>
+public static class ModelSource
+{
+    public static LoadedModel Load(string path)
+    {
+        if (File.Exists(path) && path.EndsWith(".ckpt", StringComparison.Ordinal)) return FromCheckpoint(path);
+        if (!Directory.Exists(path))
+            throw new FileNotFoundException($"no model at {path}: give a run folder, a checkpoints/step_*.ckpt file, an HF checkpoint folder or a harness export folder", path);
+        var ckptDir = Path.Combine(path, "checkpoints");
+        if (Directory.Exists(ckptDir))
+            return FromCheckpoint(Checkpoint.Latest(ckptDir)
+                ?? throw new FileNotFoundException($"{ckptDir} holds no complete checkpoint yet: train longer or point at another run", ckptDir));
+        if (File.Exists(Path.Combine(path, HfCheckpoint.ConfigFile)))
+            return new LoadedModel(HfCheckpoint.Import(path), HfCheckpoint.ReadTokenizer(path), $"HF checkpoint {path}");
+        if (NativeCheckpoint.IsNative(path))
+            return new LoadedModel(NativeCheckpoint.Load(path), HfCheckpoint.ReadTokenizer(path), $"harness export {path}");
+        throw new FileNotFoundException($"{path} is neither a run folder (checkpoints/), an HF checkpoint (config.json) nor a harness export ({HfCheckpoint.HarnessConfigFile})", path);
+    }
+
+    static LoadedModel FromCheckpoint(string file)
+    {
+        var state = Checkpoint.ReadState(file);
+        var model = new CausalLM(state.Model);
+        Checkpoint.LoadModel(file, model);
+        var tok = state.Tokenizer is null ? null : TokenizerIdentity.FromJson(state.Tokenizer.ToJsonString());
+        return new LoadedModel(model, tok, $"{file} (step {state.Step}, {state.TokensSeen:N0} tokens)");
+    }
+
+    /// <summary>The tokenizer for a loaded model: its own identity, else the one named (gpt2, bytes, ...), else an error saying what to pass.</summary>
+    public static ITokenizer TokenizerFor(LoadedModel loaded, string? name)
+    {
+        if (loaded.Tokenizer is { } id) return LMHarness.Tokenizers.Tokenizers.Create(id);
+        if (name is { Length: > 0 }) return LMHarness.Tokenizers.Tokenizers.ByName(name);
+        throw new ArgumentException($"{loaded.Description} does not record its tokenizer: pass one by name (--tokenizer gpt2 | cl100k_base | o200k_base | bytes)");
+    }
+}

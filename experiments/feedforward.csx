@@ -1,0 +1,40 @@
+// Feed-forward block: GPT-2's GELU MLP (W2 GELU(W1 x), hidden 4d) vs SwiGLU (Shazeer 2020: W_down (SiLU(W_gate x) * W_up x)),
+// at EQUAL parameter count: SwiGLU has three matrices, so its hidden width is 2/3 of the MLP's (8d/3 vs 4d).
+// Run:   ./lmh experiments/feedforward.csx        Smoke: ./lmh experiments/feedforward.csx --smoke
+#r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/LMHarness.Core.dll"
+#r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/TorchSharp.dll"
+using LMHarness.Config;
+using LMHarness.Experiments;
+using LMHarness.Training;
+
+var exp = new Experiment("feedforward", Args);
+
+// ---- knobs ----
+int steps   = exp.Knob("steps", 250);
+int dModel  = exp.Knob("d_model", 96);
+int nLayer  = exp.Knob("n_layer", 2);
+int context = exp.Knob("context", 64);
+int batch   = exp.Knob("batch", 16);
+double lr   = exp.Knob("lr", 3e-3);
+
+var model = new ModelConfig
+{
+    VocabSize = exp.VocabSize, ContextLength = context, NLayer = nLayer, DModel = dModel, NHead = 6, NKvHead = 6,
+    Position = PositionKind.Rope, Norm = NormKind.RmsNorm, Bias = false,
+};
+var training = new TrainingConfig
+{
+    MaxSteps = steps, LearningRate = lr, MinLearningRate = lr / 10, WarmupSteps = steps / 10, MicroBatch = batch,
+    ContextLength = context, EvalInterval = Math.Max(1, steps / 10), EvalBatches = 10, LogInterval = 5,
+    GradFlowInterval = Math.Max(1, steps / 2), CheckpointInterval = 0,
+};
+
+// 2 matrices of d x 4d  ==  3 matrices of d x 8d/3
+var gelu = model with { FeedForwardKinds = [FeedForwardKind.Mlp], FfnHidden = 4 * dModel };
+var swiglu = model with { FeedForwardKinds = [FeedForwardKind.SwiGlu], FfnHidden = 8 * dModel / 3 };
+Console.WriteLine($"parameters: gelu_mlp {Experiment.Parameters(gelu):N0}, swiglu {Experiment.Parameters(swiglu):N0}");
+
+exp.Variant("gelu_mlp", gelu, training);
+exp.Variant("swiglu", swiglu, training);
+
+exp.Run();

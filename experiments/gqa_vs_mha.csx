@@ -1,0 +1,46 @@
+// Multi-head vs grouped-query vs multi-query attention at equal training tokens.
+// Question: how much validation loss do we give up by sharing K/V heads (GQA: Ainslie et al. 2023; MQA: Shazeer 2019),
+// and what do we get back in parameters, speed and memory?
+// Run:   ./lmh experiments/gqa_vs_mha.csx            (or: dotnet script experiments/gqa_vs_mha.csx -- --steps 600)
+// Smoke: ./lmh experiments/gqa_vs_mha.csx --smoke
+#r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/LMHarness.Core.dll"
+#r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/TorchSharp.dll"
+using LMHarness.Config;
+using LMHarness.Experiments;
+using LMHarness.Training;
+
+var exp = new Experiment("gqa_vs_mha", Args);
+
+// ---- knobs (each can be overridden: --steps 600 --d_model 128 ...) ----
+int steps    = exp.Knob("steps", 250);      // optimizer steps per run (same for every variant => equal tokens)
+int dModel   = exp.Knob("d_model", 96);
+int nHead    = exp.Knob("n_head", 6);       // query heads
+int gqaKv    = exp.Knob("gqa_kv_heads", 2); // K/V heads of the GQA variant (MHA = n_head, MQA = 1)
+int nLayer   = exp.Knob("n_layer", 2);
+int context  = exp.Knob("context", 64);
+int batch    = exp.Knob("batch", 16);
+double lr    = exp.Knob("lr", 3e-3);
+
+// ---- the model family: a small Llama-style decoder on TinyShakespeare characters ----
+var baseModel = new ModelConfig
+{
+    VocabSize = exp.VocabSize, ContextLength = context, NLayer = nLayer, DModel = dModel, NHead = nHead,
+    FfnHidden = 8 * dModel / 3 / 8 * 8, FeedForwardKinds = [FeedForwardKind.SwiGlu], Position = PositionKind.Rope,
+    Norm = NormKind.RmsNorm, Bias = false,
+};
+var training = new TrainingConfig
+{
+    MaxSteps = steps, LearningRate = lr, MinLearningRate = lr / 10, WarmupSteps = steps / 10, MicroBatch = batch,
+    ContextLength = context, EvalInterval = Math.Max(1, steps / 10), EvalBatches = 10, LogInterval = 5,
+    GradFlowInterval = Math.Max(1, steps / 2), CheckpointInterval = 0, Seed = 1337,
+};
+
+// ---- the variants: only the number of K/V heads changes ----
+exp.Variant("mha", baseModel with { AttentionKinds = [AttentionKind.Mha], NKvHead = nHead }, training);
+exp.Variant($"gqa{gqaKv}", baseModel with { AttentionKinds = [AttentionKind.Gqa], NKvHead = gqaKv }, training);
+exp.Variant("mqa", baseModel with { AttentionKinds = [AttentionKind.Gqa], NKvHead = 1 }, training);
+
+// ---- run all variants x seeds, then compare (PNGs + summary.md/csv in runs/gqa_vs_mha/) ----
+var report = exp.Run();
+if (report.Best is { } best)
+    Console.WriteLine($"headline: at {report.Rows[0].Tokens:N0} tokens each, {best.Variant} has the lowest final val loss ({best.ValLoss:F4}).");

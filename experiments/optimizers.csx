@@ -1,0 +1,38 @@
+// Optimizers on the same model and data: AdamW (Loshchilov and Hutter 2019) vs Muon for hidden matrices + AdamW for
+// the rest (Jordan et al. 2024) vs AdEMAMix (Pagliardini et al. 2024: Adam plus a slow momentum EMA).
+// Run:   ./lmh experiments/optimizers.csx        Smoke: ./lmh experiments/optimizers.csx --smoke
+#r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/LMHarness.Core.dll"
+#r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/TorchSharp.dll"
+using LMHarness.Config;
+using LMHarness.Experiments;
+using LMHarness.Training;
+
+var exp = new Experiment("optimizers", Args);
+
+// ---- knobs ----
+int steps     = exp.Knob("steps", 250);
+int dModel    = exp.Knob("d_model", 96);
+int nLayer    = exp.Knob("n_layer", 2);
+int context   = exp.Knob("context", 64);
+int batch     = exp.Knob("batch", 16);
+double lr     = exp.Knob("lr", 3e-3);       // AdamW / AdEMAMix, and Muon's AdamW part
+double muonLr = exp.Knob("muon_lr", 0.02);  // Muon's hidden-matrix learning rate
+
+var model = new ModelConfig
+{
+    VocabSize = exp.VocabSize, ContextLength = context, NLayer = nLayer, DModel = dModel, NHead = 6, NKvHead = 6,
+    FfnHidden = 8 * dModel / 3, FeedForwardKinds = [FeedForwardKind.SwiGlu], Position = PositionKind.Rope,
+    Norm = NormKind.RmsNorm, Bias = false,
+};
+var training = new TrainingConfig
+{
+    MaxSteps = steps, LearningRate = lr, MinLearningRate = lr / 10, WarmupSteps = steps / 10, MicroBatch = batch,
+    ContextLength = context, EvalInterval = Math.Max(1, steps / 10), EvalBatches = 10, LogInterval = 5,
+    GradFlowInterval = Math.Max(1, steps / 2), CheckpointInterval = 0,
+};
+
+exp.Variant("adamw", model, training with { Optimizer = OptimizerKind.AdamW });
+exp.Variant("muon", model, training with { Optimizer = OptimizerKind.Muon, MuonLearningRate = muonLr });
+exp.Variant("ademamix", model, training with { Optimizer = OptimizerKind.AdEMAMix });
+
+exp.Run();

@@ -1,0 +1,56 @@
+// Positional schemes: learned absolute (GPT-2) vs rotary (RoPE, Su et al. 2021) vs none (NoPE, Kazemnejad et al. 2023),
+// and what each does at TWICE the context it was trained on (Press et al. 2022, "Train Short, Test Long").
+// Run:   ./lmh experiments/positions.csx        Smoke: ./lmh experiments/positions.csx --smoke
+#r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/LMHarness.Core.dll"
+#r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/TorchSharp.dll"
+using LMHarness.Config;
+using LMHarness.Experiments;
+using LMHarness.Training;
+
+var exp = new Experiment("positions", Args);
+
+// ---- knobs ----
+int steps   = exp.Knob("steps", 250);
+int context = exp.Knob("context", 64);     // trained context; evaluated at this and at 2x
+int dModel  = exp.Knob("d_model", 96);
+int nLayer  = exp.Knob("n_layer", 2);
+int batch   = exp.Knob("batch", 16);
+double lr   = exp.Knob("lr", 3e-3);
+int evalBatches = exp.Knob("eval_batches", exp.Smoke ? 2 : 10);
+
+// The model is BUILT for 2x context (so the learned position table has rows for it) but TRAINED at 1x:
+// rows beyond 1x never receive a gradient, exactly the situation of using a model past its training length.
+var model = new ModelConfig
+{
+    VocabSize = exp.VocabSize, ContextLength = 2 * context, NLayer = nLayer, DModel = dModel, NHead = 6, NKvHead = 6,
+    FfnHidden = 4 * dModel, Norm = NormKind.RmsNorm, Bias = false,
+};
+var training = new TrainingConfig
+{
+    MaxSteps = steps, LearningRate = lr, MinLearningRate = lr / 10, WarmupSteps = steps / 10, MicroBatch = batch,
+    ContextLength = context, EvalInterval = Math.Max(1, steps / 10), EvalBatches = 10, LogInterval = 5,
+    GradFlowInterval = Math.Max(1, steps / 2), CheckpointInterval = 0,
+};
+
+exp.Variant("learned", model with { Position = PositionKind.Learned }, training);
+exp.Variant("rope", model with { Position = PositionKind.Rope }, training);
+exp.Variant("nope", model with { Position = PositionKind.None }, training);
+
+var report = exp.Run();
+
+// ---- the extrapolation test: same checkpoints, validation windows of 1x and 2x the trained context ----
+var lines = new List<string> { "variant,seed,val_loss_1x,val_loss_2x" };
+Console.WriteLine($"\n| variant | val loss at {context} | val loss at {2 * context} | change |\n|---|---:|---:|---:|");
+foreach (var variant in new[] { "learned", "rope", "nope" })
+{
+    var at1 = new List<double>(); var at2 = new List<double>();
+    for (int k = 0; k < exp.Seeds; k++)
+    {
+        at1.Add(Evaluation.ValLoss(exp.RunFolder(variant, k), context, evalBatches));
+        at2.Add(Evaluation.ValLoss(exp.RunFolder(variant, k), 2 * context, evalBatches));
+        lines.Add($"{variant},{k},{at1[^1]:R},{at2[^1]:R}");
+    }
+    Console.WriteLine($"| {variant} | {at1.Average():F4} | {at2.Average():F4} | {at2.Average() - at1.Average():+0.0000;-0.0000} |");
+}
+File.WriteAllLines(Path.Combine(exp.Folder, "long_context.csv"), lines);
+Console.WriteLine($"long-context losses: {Path.Combine(exp.Folder, "long_context.csv")}");

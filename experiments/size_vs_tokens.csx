@@ -1,0 +1,38 @@
+// Model size vs tokens at FIXED compute: C ~ 6 N D (N parameters, D training tokens; Kaplan et al. 2020,
+// Hoffmann et al. 2022). A small model sees many tokens, a large one few; which spends the budget best?
+// Run:   ./lmh experiments/size_vs_tokens.csx        Smoke: ./lmh experiments/size_vs_tokens.csx --smoke
+#r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/LMHarness.Core.dll"
+#r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/TorchSharp.dll"
+using LMHarness.Config;
+using LMHarness.Experiments;
+using LMHarness.Training;
+
+var exp = new Experiment("size_vs_tokens", Args);
+
+// ---- knobs ----
+double budget = exp.Knob("flops", 4e11);    // training FLOPs per run, 6 N D
+int context   = exp.Knob("context", 64);
+int batch     = exp.Knob("batch", 16);
+double lr     = exp.Knob("lr", 3e-3);
+int[] widths  = exp.Knob("widths", "64,96,160").Split(',').Select(int.Parse).ToArray(); // d_model of each size (2 layers)
+
+foreach (var d in widths)
+{
+    var model = new ModelConfig
+    {
+        VocabSize = exp.VocabSize, ContextLength = context, NLayer = 2, DModel = d, NHead = d / 16, NKvHead = d / 16,
+        FfnHidden = 4 * d, Position = PositionKind.Rope, Norm = NormKind.RmsNorm, Bias = false,
+    };
+    long n = Experiment.Parameters(model);
+    int steps = Math.Max(10, (int)(budget / (6.0 * n * batch * context)));  // D = C / 6N tokens
+    Console.WriteLine($"d_model {d}: {n:N0} params -> {steps} steps = {(long)steps * batch * context:N0} tokens");
+    exp.Variant($"d{d}", model, new TrainingConfig
+    {
+        MaxSteps = steps, LearningRate = lr, MinLearningRate = lr / 10, WarmupSteps = steps / 10, MicroBatch = batch,
+        ContextLength = context, EvalInterval = Math.Max(1, steps / 10), EvalBatches = 10, LogInterval = 5,
+        GradFlowInterval = Math.Max(1, steps / 2), CheckpointInterval = 0,
+    });
+}
+
+// The loss-vs-tokens plot shows each size's whole budget; the summary's final val loss says who used it best.
+exp.Run();

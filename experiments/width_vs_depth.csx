@@ -1,0 +1,41 @@
+// Width vs depth at (about) equal parameters: a wide, shallow transformer vs a narrow, deep one.
+// Per block, attention + 4x MLP hold ~12 d^2 weights, so n_layer x d_model^2 is held fixed: 2 x 128^2 = 8 x 64^2.
+// Run:   ./lmh experiments/width_vs_depth.csx        Smoke: ./lmh experiments/width_vs_depth.csx --smoke
+#r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/LMHarness.Core.dll"
+#r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/TorchSharp.dll"
+using LMHarness.Config;
+using LMHarness.Experiments;
+using LMHarness.Training;
+
+var exp = new Experiment("width_vs_depth", Args);
+
+// ---- knobs ----
+int steps   = exp.Knob("steps", 250);
+int context = exp.Knob("context", 64);
+int batch   = exp.Knob("batch", 16);
+double lr   = exp.Knob("lr", 2e-3);
+int wide    = exp.Knob("wide_d_model", 128);  // with wide_layers
+int wideL   = exp.Knob("wide_layers", 2);
+int narrow  = exp.Knob("narrow_d_model", 64); // with narrow_layers = wide_layers * (wide/narrow)^2
+int narrowL = wideL * wide * wide / (narrow * narrow);
+
+ModelConfig Shape(int d, int layers) => new()
+{
+    VocabSize = exp.VocabSize, ContextLength = context, NLayer = layers, DModel = d, NHead = d / 32, NKvHead = d / 32,
+    FfnHidden = 4 * d, Position = PositionKind.Rope, Norm = NormKind.RmsNorm, Bias = false,
+};
+var training = new TrainingConfig
+{
+    MaxSteps = steps, LearningRate = lr, MinLearningRate = lr / 10, WarmupSteps = steps / 10, MicroBatch = batch,
+    ContextLength = context, EvalInterval = Math.Max(1, steps / 10), EvalBatches = 10, LogInterval = 5,
+    GradFlowInterval = Math.Max(1, steps / 2), CheckpointInterval = 0,
+};
+
+var wideModel = Shape(wide, wideL);
+var deepModel = Shape(narrow, narrowL);
+Console.WriteLine($"wide {wideL}x{wide}: {Experiment.Parameters(wideModel):N0} params; deep {narrowL}x{narrow}: {Experiment.Parameters(deepModel):N0} params");
+
+exp.Variant($"wide_{wideL}x{wide}", wideModel, training);
+exp.Variant($"deep_{narrowL}x{narrow}", deepModel, training);
+
+exp.Run();

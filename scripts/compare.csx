@@ -1,0 +1,22 @@
+// Compare any set of run folders: overlaid plots + summary table (Markdown and CSV).
+//   dotnet script scripts/compare.csx -- runs/gqa_vs_mha/mha/seed0 runs/gqa_vs_mha/mqa/seed0 --out runs/cmp
+//   dotnet script scripts/compare.csx -- runs/gqa_vs_mha              (a folder of runs: every run below it)
+// Variant = the folder above seed<k>; seeds of a variant are averaged (line) with a min-max band.
+#r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/LMHarness.Core.dll"
+using LMHarness.Experiments;
+using LMHarness.Reports;
+
+var a = new ScriptArgs(Args);
+string output = a.Get("out", Path.Combine(Experiment.RepoRoot(), "runs", "compare"));
+bool log = a.Get("log", false);   // loss vs tokens on log-log axes
+a.EnsureAllUsed("compare.csx");
+if (a.Positional.Count == 0) throw new ArgumentException("pass run folders (or folders holding runs) to compare, e.g. runs/gqa_vs_mha");
+
+// A folder with metrics.csv is a run; any other folder contributes every run below it.
+var folders = a.Positional.SelectMany(p => File.Exists(Path.Combine(p, "metrics.csv"))
+        ? [p]
+        : Directory.EnumerateFiles(p, "metrics.csv", SearchOption.AllDirectories).Select(Path.GetDirectoryName).Order().ToArray())
+    .ToList();
+var report = Comparison.Write(folders.Select(RunData.Load).ToList(), output, log);
+Console.WriteLine(File.ReadAllText(report.SummaryMarkdown));
+Console.WriteLine(report);

@@ -1,0 +1,35 @@
+// Import a Llama- or GPT-2-family HF checkpoint folder (config.json + model.safetensors), e.g. a downloaded SmolLM
+// or GPT-2, and sample from it / score a text. To continue training, build the Trainer with
+// `_ => HfCheckpoint.Import(dir)` as its model factory (see docs/generation.md).
+// ./lmh scripts/import.csx path/to/hf-folder --tokenizer gpt2 --prompt "Hello" [--text file.txt] [--save DIR]
+#r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/LMHarness.Core.dll"
+#r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/TorchSharp.dll"
+using LMHarness.Analysis;
+using LMHarness.Generation;
+using LMHarness.Interop;
+using TorchSharp;
+
+if (Args.Count == 0 || Args[0].StartsWith("--")) { Console.Error.WriteLine("usage: import.csx <hf folder> [--tokenizer NAME] [--prompt TEXT] [--max N] [--text FILE] [--save DIR]"); return; }
+string Opt(string name, string fallback) { int i = Args.ToList().LastIndexOf("--" + name); return i >= 0 && i + 1 < Args.Count ? Args[i + 1] : fallback; }
+
+var (model, notes) = HfCheckpoint.ImportWithNotes(Args[0]);
+foreach (var n in notes) Console.Error.WriteLine("note: " + n);
+var loaded = new LoadedModel(model, HfCheckpoint.ReadTokenizer(Args[0]), Args[0]);
+var tokenizer = ModelSource.TokenizerFor(loaded, Opt("tokenizer", ""));
+Console.WriteLine(model.Config.ToJson());
+if (Opt("text", "") is { Length: > 0 } text)
+{
+    var ppl = Perplexity.OfFile(model, tokenizer, text);
+    Console.WriteLine($"perplexity on {text}: {ppl.Perplexity:F2} (mean NLL {ppl.MeanNll:F4} nats over {ppl.Tokens:N0} tokens)");
+}
+var transcript = ColouredTranscript.ForConsole();
+var prompt = Opt("prompt", "Hello");
+transcript.Prompt(prompt);
+new Generator(model.to(LMHarness.Devices.Default()), tokenizer)
+    .Generate(prompt, new SamplingOptions { MaxNewTokens = int.Parse(Opt("max", "60")), Temperature = 0.8, TopK = 50, Seed = 0 }, transcript.Continuation);
+transcript.End();
+if (Opt("save", "") is { Length: > 0 } save)
+{
+    NativeCheckpoint.Save(model.cpu(), save, loaded.Tokenizer ?? tokenizer.Identity);
+    Console.WriteLine($"saved as a harness export in {save}");
+}

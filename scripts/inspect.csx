@@ -1,0 +1,28 @@
+// Inspect a model before training it: layer table with parameters, FLOPs per token, memory, a batch-size suggestion.
+//   dotnet script scripts/inspect.csx -- --preset llama3-220M --batch 8 --context 1024 --memory_gb 16
+//   dotnet script scripts/inspect.csx -- --run runs/train/nanogpt-cpu/seed1337
+#r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/LMHarness.Core.dll"
+using System.Text.Json.Nodes;
+using LMHarness.Config;
+using LMHarness.Experiments;
+using LMHarness.Summary;
+
+var a = new ScriptArgs(Args);
+string preset = a.Get("preset", "nanogpt-cpu");
+string run = a.Get("run", "");
+var config = run != ""
+    ? ModelConfig.FromJson(JsonNode.Parse(File.ReadAllText(Path.Combine(run, "config.json")))!["model"]!.ToJsonString())
+    : Presets.Get(preset);
+(config, var applied) = ConfigOverrides.Apply(config, a.Options, ModelConfig.Json);  // e.g. --n_layer 24
+a.MarkUsed(applied);
+int batch = a.Get("batch", 8);
+int context = a.Get("context", config.ContextLength);
+double memoryGb = a.Get("memory_gb", 8.0);               // budget for weights + grads + AdamW state + activations
+long tokensPerStep = a.Get("tokens_per_step", 65536L);  // wanted tokens per optimizer step
+a.EnsureAllUsed("inspect.csx (also any ModelConfig field)");
+
+var summary = ModelSummary.Of(config, batch, context);
+Console.WriteLine(summary.ToTable());
+var s = summary.SuggestBatch((long)(memoryGb * 1e9), tokensPerStep, context);
+Console.WriteLine($"suggestion for {memoryGb} GB and ~{tokensPerStep:N0} tokens/step: micro_batch {s.MicroBatch} x grad_accumulation {s.GradAccumulation} " +
+                  $"x context {s.ContextLength} = {s.TokensPerStep:N0} tokens/step, {s.Memory.TotalBytes / 1e9:F2} GB");

@@ -1,0 +1,33 @@
+// Train one model into a run folder, then plot it. Every field of ModelConfig and TrainingConfig is a knob, by its
+// JSON name: edit the defaults below, or override on the command line, e.g.
+//   dotnet script scripts/train.csx -- --preset nanogpt-cpu --max_steps 300 --n_layer 6 --position rope --optimizer muon
+// context_length sets both the model's and the training one. Running again on the same --out resumes from its checkpoint.
+#r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/LMHarness.Core.dll"
+using LMHarness.Config;
+using LMHarness.Data;
+using LMHarness.Experiments;
+using LMHarness.Reports;
+using LMHarness.Training;
+
+var a = new ScriptArgs(Args);
+// ---- top of the file: the defaults ----
+string preset    = a.Get("preset", "nanogpt-cpu");            // see Presets.Names
+string data      = a.Get("data", "tinyshakespeare");          // a corpus spec (see prepare.csx) or a prepared .bin
+string tokenizer = a.Get("tokenizer", "char");
+ModelConfig model = Presets.Get(preset);
+TrainingConfig training = Recipes.NanoGptCpuTraining with { MaxSteps = 500, EvalInterval = 100, EvalBatches = 20 };
+
+// ---- command-line overrides of any config field ----
+(model, var m) = ConfigOverrides.Apply(model, a.Options, ModelConfig.Json);
+(training, var t) = ConfigOverrides.Apply(training, a.Options, TrainingConfig.Json);
+a.MarkUsed(m.Concat(t));
+string output = a.Get("out", Path.Combine(Experiment.RepoRoot(), "runs", "train", preset, $"seed{training.Seed}"));
+a.EnsureAllUsed("train.csx (options are --preset --data --tokenizer --out and any ModelConfig/TrainingConfig field)");
+
+string tokens = data.EndsWith(".bin") ? data : Corpora.Prepared(data, tokenizer);
+using (var file = TokenFile.Open(tokens, checkIds: false))
+    if (!m.Contains("vocab_size")) model = model with { VocabSize = file.Tokenizer.VocabSize };  // fit the head to the data
+Console.WriteLine($"training {preset} ({Experiment.Parameters(model):N0} params) on {tokens} -> {output}");
+var summary = Trainer.Run(model, training, tokens, output);
+Console.WriteLine(summary);
+Console.WriteLine(Comparison.Write([output], output));

@@ -1,0 +1,107 @@
+using LMHarness.Analysis;
+using LMHarness.Generation;
+using LMHarness.Tests.Generation;
+using LMHarness.Tokenizers;
+using SkiaSharp;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace LMHarness.Tests.Analysis;
+
+public class AnalysisTests : IDisposable
+{
+    static readonly ITokenizer Bytes = new ByteTokenizer();
+    readonly string dir = Directory.CreateTempSubdirectory("lmh-an-").FullName;
+    public void Dispose() => Directory.Delete(dir, recursive: true);
+
+    [Fact]
+    public void Hidden_states_are_one_per_depth_and_the_last_gives_the_logits()
+    {
+        var model = TinyModels.Build(TinyModels.Gpt2, 20);
+        var idx = torch.tensor(Bytes.Encode("hidden states").Select(x => (long)x).ToArray()).unsqueeze(0);
+        var states = HiddenStates.Compute(model, idx);
+        states.Should().HaveCount(3);
+        states.Should().OnlyContain(s => s.shape.SequenceEqual(new long[] { 1, idx.shape[1], 32 }));
+        using var _ = torch.no_grad();
+        var logits = nn.functional.linear(model.Body.FinalNorm.forward(states[^1]), model.TokenEmbedding);
+        (logits - model.forward(idx)).abs().max().item<float>().Should().BeLessThan(1e-5f);
+    }
+
+    [Fact]
+    public void Perplexity_is_exp_of_the_model_loss_over_windows()
+    {
+        var model = TinyModels.Build(TinyModels.Llama with { ContextLength = 16 }, 21);
+        var text = "It is a truth universally acknowledged, that a single man in possession";   // 71 bytes: windows of 17, 17, 17, 17, 7
+        var ids = Bytes.Encode(text).Select(x => (long)x).ToArray();
+        double sum = 0; long n = 0;
+        using (torch.no_grad())
+            for (int s = 0; s < ids.Length - 1; s += 16)
+            {
+                var w = ids[s..Math.Min(ids.Length, s + 17)];
+                var x = torch.tensor(w[..^1]).unsqueeze(0); var y = torch.tensor(w[1..]).unsqueeze(0);
+                sum += model.Loss(x, y).item<float>() * (w.Length - 1); n += w.Length - 1;
+            }
+        var r = Perplexity.OfText(model, Bytes, text, 3);
+        r.Tokens.Should().Be(ids.Length - 1).And.Be(n);
+        r.MeanNll.Should().BeApproximately(sum / n, 1e-5);
+        r.Perplexity.Should().BeApproximately(Math.Exp(sum / n), 1e-3);
+
+        var path = Path.Combine(dir, "t.txt");
+        File.WriteAllText(path, text);
+        Perplexity.OfFile(model, Bytes, path).MeanNll.Should().BeApproximately(r.MeanNll, 1e-5, "batching windows differently only reorders float sums");
+        File.WriteAllText(path, "");
+        var empty = () => Perplexity.OfFile(model, Bytes, path);
+        empty.Should().Throw<InvalidDataException>().WithMessage("*empty*");
+    }
+
+    [Fact]
+    public void Per_token_losses_average_to_the_model_loss()
+    {
+        var model = TinyModels.Build(TinyModels.Llama, 22);
+        var prompt = "To be, or not to be";
+        var losses = Perplexity.PerToken(model, Bytes, prompt);
+        losses.Should().HaveCount(prompt.Length - 1);
+        losses[0].Position.Should().Be(1);
+        losses[0].Text.Should().Be("o");
+        var ids = Bytes.Encode(prompt).Select(x => (long)x).ToArray();
+        using var _ = torch.no_grad();
+        var loss = model.Loss(torch.tensor(ids[..^1]).unsqueeze(0), torch.tensor(ids[1..]).unsqueeze(0)).item<float>();
+        losses.Average(l => l.Loss).Should().BeApproximately(loss, 1e-5);
+        losses.Should().OnlyContain(l => l.Loss > 0);
+    }
+
+    [Fact]
+    public void Trajectory_projects_each_depth_and_the_png_is_a_grid_of_pc_pairs()
+    {
+        var model = TinyModels.Build(TinyModels.Llama, 23);
+        var gen = new LMHarness.Generation.Generator(model, Bytes);
+        var prompt = Bytes.Encode("First Citizen: ");
+        var cont = gen.GenerateIds([prompt], SamplingOptions.Greedy with { MaxNewTokens = 20 }, true, null)[0].Tokens;
+        var panels = Trajectory.Compute(model, Bytes, prompt, cont);
+        panels.Should().HaveCount(3);
+        panels.Select(p => p.Name).Should().Equal("token embeddings", "after layer 0", "after layer 1");
+        foreach (var p in panels)
+        {
+            p.Points.Should().HaveCount(prompt.Length + cont.Count);
+            p.Points.Count(x => x.IsPrompt).Should().Be(prompt.Length);
+            p.Points[0].Token.Should().Be("F");
+            p.ExplainedVarianceRatio.Should().HaveCount(3).And.BeInDescendingOrder();
+            // The first coordinate is centred: the PCA was fitted on this sequence.
+            p.Points.Average(x => x.Coordinates[0]).Should().BeApproximately(0, 1e-6);
+        }
+
+        var png = TrajectoryPlot.Save(panels, Path.Combine(dir, "trajectory.png"));
+        using var bmp = SKBitmap.Decode(png);
+        bmp.Width.Should().Be(2 * TrajectoryPlot.PanelWidth);
+        bmp.Height.Should().Be(3 * TrajectoryPlot.PanelHeight);
+        File.Exists(png + ".tmp").Should().BeFalse();
+        if (Environment.GetEnvironmentVariable("LMHARNESS_KEEP_PNG") is { Length: > 0 } keep) File.Copy(png, keep, true);
+    }
+
+    [Fact]
+    public void Many_layers_are_thinned_to_first_last_and_evenly_between()
+    {
+        var panels = Enumerable.Range(0, 31).Select(i => new TrajectoryPanel($"p{i}", [], [0.5, 0.3, 0.2])).ToList();
+        TrajectoryPlot.Select(panels).Select(p => p.Name).Should().Equal("p0", "p6", "p12", "p18", "p24", "p30");
+    }
+}

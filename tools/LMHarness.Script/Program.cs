@@ -1,0 +1,39 @@
+using LMHarness.Scripting;
+
+// `dotnet script [options] <file.csx> [--] [script args]`: the dotnet-script command line, offline.
+LMHarness.Native.NativeLoader.EnsureLoaded(); // before any script can touch TorchSharp
+
+int i = 0;
+for (; i < args.Length && args[i].StartsWith('-') && !args[i].EndsWith(".csx", StringComparison.OrdinalIgnoreCase); i++)
+{
+    switch (args[i])
+    {
+        case "-h" or "--help":
+            Usage(Console.Out);
+            return 0;
+        case "-c" or "--configuration" when i + 1 < args.Length:
+            i++; // dotnet-script's Debug/Release switch: this host always compiles scripts optimised with line info
+            break;
+        case "--no-cache" or "--isolated-load-context" or "--debug":
+            break; // accepted for dotnet-script compatibility; nothing to change here
+        default:
+            Console.Error.WriteLine($"dotnet script: unknown option '{args[i]}'.");
+            Usage(Console.Error);
+            return 2;
+    }
+}
+if (i >= args.Length)
+{
+    Usage(Console.Error);
+    return 2;
+}
+var scriptArgs = args.Skip(i + 1).ToList();
+if (scriptArgs.Count > 0 && scriptArgs[0] == "--") scriptArgs.RemoveAt(0);
+return ScriptRunner.Run(args[i], scriptArgs);
+
+static void Usage(TextWriter w) => w.WriteLine("""
+    usage: dotnet script [options] <file.csx> [--] [args for the script]
+      Runs a C# script (dotnet-script dialect: #r "x.dll", #r "nuget: Id, Version", #load "other.csx", Args)
+      with LMHarness.Core, offline. Errors are reported as file:line:col.
+    options: -h|--help; -c|--configuration <Debug|Release>, --no-cache (accepted, ignored).
+    """);

@@ -1,0 +1,129 @@
+using System.Diagnostics;
+using System.Reflection;
+using System.Text;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp.Scripting;
+using Microsoft.CodeAnalysis.Scripting;
+using Microsoft.CodeAnalysis.Text;
+
+namespace LMHarness.Scripting;
+
+/// <summary>
+/// Compiles and runs one .csx file in the dotnet-script dialect: <c>#r</c> (paths and <c>nuget:</c>),
+/// <c>#load</c>, top-level <c>await</c>, the <c>Args</c> global and dotnet-script's default imports. Compile
+/// errors and unhandled exceptions are reported as <c>file:line:col: message</c> pointing into the script.
+/// </summary>
+public static class ScriptRunner
+{
+    /// <summary>The namespaces dotnet-script imports into every script; the same here so scripts run under both.</summary>
+    public static readonly IReadOnlyList<string> DefaultImports =
+    [
+        "System", "System.IO", "System.Collections.Generic", "System.Console", "System.Diagnostics",
+        "System.Dynamic", "System.Linq", "System.Linq.Expressions", "System.Text", "System.Threading.Tasks",
+    ];
+
+    /// <summary>Runs the script; returns the process exit code (its <c>int</c> return value, else 0; 1 on any error).</summary>
+    public static int Run(string scriptPath, IList<string> args, TextWriter? errors = null)
+    {
+        errors ??= Console.Error;
+        var fullPath = Path.GetFullPath(scriptPath);
+        if (!File.Exists(fullPath))
+        {
+            errors.WriteLine($"{scriptPath}: error: script file not found (looked for {fullPath}).");
+            return 1;
+        }
+        var dir = Path.GetDirectoryName(fullPath)!;
+        var warn = (string message) => errors.WriteLine($"{fullPath}: warning: {message}");
+
+        SourceText code;
+        using (var stream = File.OpenRead(fullPath))
+            code = SourceText.From(stream, Encoding.UTF8); // an encoding is required to emit debug info (line numbers in stack traces)
+
+        var resolver = new ScriptReferenceResolver(dir, HostReferences.Current, warn);
+        var options = ScriptOptions.Default
+            .WithFilePath(fullPath)
+            .WithFileEncoding(Encoding.UTF8)
+            .WithEmitDebugInformation(true)
+            .WithReferences(HostReferences.Current.Framework)
+            .WithImports(DefaultImports)
+            .WithSourceResolver(new SourceFileResolver([], dir))
+            .WithMetadataResolver(resolver)
+            .WithOptimizationLevel(OptimizationLevel.Release)
+            .WithAllowUnsafe(true);
+
+        Script<object> script;
+        try
+        {
+            script = CSharpScript.Create(code.ToString(), options, typeof(ScriptGlobals));
+            var diagnostics = script.Compile();
+            foreach (var d in diagnostics.Where(d => d.Severity == DiagnosticSeverity.Warning && !d.IsSuppressed && d.WarningLevel <= 1))
+                errors.WriteLine(Format(d));
+            if (diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error))
+            {
+                foreach (var d in diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error))
+                {
+                    errors.WriteLine(Format(d));
+                    foreach (var (reference, reason) in resolver.Failures)
+                        if (d.Id == "CS0006" && d.GetMessage().Contains(reference, StringComparison.Ordinal))
+                            errors.WriteLine("  " + reason);
+                }
+                return 1;
+            }
+        }
+        catch (CompilationErrorException e)
+        {
+            foreach (var d in e.Diagnostics) errors.WriteLine(Format(d));
+            return 1;
+        }
+        catch (FileNotFoundException e) // a #r the resolver refused, with its reason
+        {
+            errors.WriteLine($"{fullPath}: error: {e.Message}");
+            return 1;
+        }
+
+        try
+        {
+            var state = script.RunAsync(new ScriptGlobals(args), _ => true).GetAwaiter().GetResult();
+            if (state.Exception is not null) return ReportException(state.Exception, fullPath, errors);
+            return state.ReturnValue is int code2 ? code2 : 0;
+        }
+        catch (Exception e)
+        {
+            return ReportException(e, fullPath, errors);
+        }
+    }
+
+    /// <summary><c>path:line:col: error CS0103: message</c>, where path is the file that holds the error (a #load-ed one included).</summary>
+    public static string Format(Diagnostic d)
+    {
+        var span = d.Location.GetMappedLineSpan();
+        var where = span.IsValid
+            ? $"{span.Path}:{span.StartLinePosition.Line + 1}:{span.StartLinePosition.Character + 1}"
+            : "script";
+        var severity = d.Severity == DiagnosticSeverity.Error ? "error" : "warning";
+        return $"{where}: {severity} {d.Id}: {d.GetMessage()}";
+    }
+
+    /// <summary>Names the innermost script line the exception passed through, then the script frames and inner causes.</summary>
+    static int ReportException(Exception e, string fullPath, TextWriter errors)
+    {
+        while (e is TargetInvocationException or AggregateException && e.InnerException is not null)
+            e = e.InnerException!;
+        var frames = new StackTrace(e, fNeedFileInfo: true).GetFrames()
+            .Where(f => f.GetFileName() is { } file && file.EndsWith(".csx", StringComparison.OrdinalIgnoreCase))
+            .ToList();
+        var where = frames.Count > 0
+            ? $"{frames[0].GetFileName()}:{frames[0].GetFileLineNumber()}:{Math.Max(1, frames[0].GetFileColumnNumber())}"
+            : fullPath;
+        errors.WriteLine($"{where}: error: unhandled {e.GetType().Name}: {e.Message}");
+        for (var inner = e.InnerException; inner is not null; inner = inner.InnerException)
+            errors.WriteLine($"  caused by {inner.GetType().Name}: {inner.Message}");
+        foreach (var f in frames.Skip(1))
+            errors.WriteLine($"  called from {f.GetFileName()}:{f.GetFileLineNumber()}:{Math.Max(1, f.GetFileColumnNumber())}");
+        if (Environment.GetEnvironmentVariable("LMHARNESS_SCRIPT_TRACE") == "1")
+            errors.WriteLine(e.ToString());
+        else
+            errors.WriteLine("  (set LMHARNESS_SCRIPT_TRACE=1 for the full .NET stack trace)");
+        return 1;
+    }
+}
