@@ -11,7 +11,7 @@ namespace LMHarness.Bench;
 /// <summary>
 /// Forward+backward training throughput of the CPU presets, measured side by side in one run: rounds alternate
 /// between the models so machine load hits all of them alike, and the median round is reported with the ratio to
-/// nanogpt-cpu. Usage: <c>model [--batch 12] [--context 64] [--steps 3] [--rounds 5]</c>.
+/// nanogpt-cpu. Usage: <c>model [--batch 12] [--context 64] [--steps 3] [--rounds 5] [--threads N]</c>.
 /// </summary>
 public sealed class ModelBench : IBench
 {
@@ -22,6 +22,7 @@ public sealed class ModelBench : IBench
     {
         int batch = Arg(args, "--batch", 12), context = Arg(args, "--context", 64);
         int steps = Arg(args, "--steps", 3), rounds = Arg(args, "--rounds", 5);
+        if (args.Contains("--threads")) set_num_threads(Arg(args, "--threads", 1));
         var device = Devices.Default();
         var variants = new (string Label, ModelConfig Config)[]
         {
@@ -54,25 +55,34 @@ public sealed class ModelBench : IBench
 
         foreach (var m in models) for (int i = 0; i < 2; i++) Step(m); // warm-up: allocator and kernels
         var seconds = models.Select(_ => new List<double>()).ToArray();
+        var cpuSeconds = models.Select(_ => new List<double>()).ToArray();
+        var process = Process.GetCurrentProcess();
         for (int r = 0; r < rounds; r++)
             for (int k = 0; k < models.Length; k++)
             {
+                process.Refresh();
+                var cpu0 = process.TotalProcessorTime;
                 var sw = Stopwatch.StartNew();
                 for (int s = 0; s < steps; s++) Step(models[k]);
                 if (device.type == TorchSharp.DeviceType.CUDA) cuda.synchronize();
                 seconds[k].Add(sw.Elapsed.TotalSeconds);
+                process.Refresh();
+                cpuSeconds[k].Add((process.TotalProcessorTime - cpu0).TotalSeconds);
             }
 
         double tokens = (double)batch * context * steps;
         double baseline = tokens / Median(seconds[0]);
-        Console.WriteLine($"{"model",-20}{"params",12}{"tokens/s",12}{"vs nanogpt",12}{"GFLOP/s",10}");
+        // Wall-clock throughput is what a run sees; tokens per CPU-second is steadier on a shared machine.
+        double cpuBaseline = tokens / Median(cpuSeconds[0]);
+        Console.WriteLine($"{"model",-20}{"params",12}{"tokens/s",12}{"vs nanogpt",12}{"GFLOP/s",10}{"tok/cpu-s",12}{"vs nanogpt",12}");
         for (int k = 0; k < models.Length; k++)
         {
             double tps = tokens / Median(seconds[k]);
             var summary = ModelSummary.Of(variants[k].Config);
             double gflops = tps * summary.FlopsPerToken(context) / 1e9;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{variants[k].Label,-20}{summary.TotalParameters,12:N0}{tps,12:F0}{tps / baseline,12:F2}{gflops,10:F2}"));
+                $"{variants[k].Label,-20}{summary.TotalParameters,12:N0}{tps,12:F0}{tps / baseline,12:F2}{gflops,10:F2}" +
+                $"{tokens / Median(cpuSeconds[k]),12:F0}{tokens / Median(cpuSeconds[k]) / cpuBaseline,12:F2}"));
         }
         foreach (var m in models) m.Dispose();
     }

@@ -4,7 +4,7 @@ namespace LMHarness.Bench;
 
 /// <summary>
 /// Runs a published recipe end to end (nanoGPT's CPU recipe and its Llama-style twin) and prints the summary.
-/// Usage: recipe nanogpt-cpu|llama-cpu [run-dir] [text-path] [max-steps]. Ctrl-C checkpoints; running again resumes.
+/// Usage: recipe nanogpt-cpu|llama-cpu [run-dir] [text-path] [max-steps] [seed]. Ctrl-C checkpoints; running again resumes.
 /// </summary>
 public sealed class RecipeBench : IBench
 {
@@ -16,7 +16,8 @@ public sealed class RecipeBench : IBench
         var recipe = Recipes.Get(args.Length > 0 ? args[0] : "nanogpt-cpu");
         var runDir = args.Length > 1 ? args[1] : Path.Combine("runs", "recipes", recipe.Name, $"seed{recipe.Training.Seed}");
         var text = args.Length > 2 ? args[2] : Environment.GetEnvironmentVariable("LMHARNESS_TINYSHAKESPEARE") ?? FindText();
-        if (args.Length > 3)
+        if (args.Length > 4) recipe = recipe with { Training = recipe.Training with { Seed = long.Parse(args[4]) } };
+        if (args.Length > 3 && int.Parse(args[3]) != recipe.Training.MaxSteps)
         {
             // A shorter smoke run of the same recipe (warm-up shrunk to fit).
             var steps = int.Parse(args[3]);

@@ -89,9 +89,15 @@ public sealed record ModelConfig
     public bool ActivationCheckpointing { get; init; }
     public double InitStd { get; init; } = 0.02;
 
+    /// <summary>Channels per attention head, d_model / n_head (derived, not serialised).</summary>
+    [JsonIgnore]
     public int HeadDim => DModel / NHead;
     public AttentionKind AttentionFor(int layer) => AttentionKinds[layer % AttentionKinds.Count];
     public FeedForwardKind FeedForwardFor(int layer) => FeedForwardKinds[layer % FeedForwardKinds.Count];
+
+    /// <summary>This config with another vocabulary size (the tokenizer's). C# can write <c>config with { VocabSize = n }</c>;
+    /// this is the same for F#, which cannot copy-and-update a C# record.</summary>
+    public ModelConfig WithVocabSize(int vocabSize) => this with { VocabSize = vocabSize };
 
     public static readonly JsonSerializerOptions Json = new()
     {

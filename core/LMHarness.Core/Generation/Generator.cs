@@ -39,6 +39,26 @@ public sealed class Generator
     public GenerationResult Generate(string prompt, SamplingOptions options, Action<string> onText) =>
         Generate([prompt], options, true, (_, s) => onText(s))[0];
 
+    /// <summary>
+    /// Continues <paramref name="prompt"/> with the KV cache, pushing each piece of final text to
+    /// <paramref name="observer"/> (OnNext per piece, OnCompleted at the end, OnError on failure): the shape F#'s
+    /// Observable module and Rx consume.
+    /// </summary>
+    public GenerationResult Generate(string prompt, SamplingOptions options, IObserver<string> observer)
+    {
+        try
+        {
+            var result = Generate([prompt], options, true, (_, s) => observer.OnNext(s))[0];
+            observer.OnCompleted();
+            return result;
+        }
+        catch (Exception e)
+        {
+            observer.OnError(e);
+            throw;
+        }
+    }
+
     /// <summary>Continues several prompts in batches (one per prompt token length) with the KV cache.</summary>
     public IReadOnlyList<GenerationResult> Generate(IReadOnlyList<string> prompts, SamplingOptions options) => Generate(prompts, options, true, null);
 

@@ -115,7 +115,7 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>An empty KV cache for <paramref name="batch"/> sequences decoded with <see cref="ForwardCached"/>.</summary>
-    public KVCache NewCache(int batch) => new(Config.NLayer, batch);
+    public KVCache NewCache(int batch) => new(Config.NLayer, batch, Config.ContextLength);
 
     /// <summary>
     /// Incremental decoding: logits (B,T_new,vocab) for the new tokens idx (B,T_new), which sit at positions

@@ -48,7 +48,7 @@ public sealed class ModelSummary
         {
             string p = $"model.layers.{i}";
             rows.Add(new($"{p}.input_layernorm", config.Norm.ToString(), Shape(b, t, d), norm));
-            rows.Add(new($"{p}.self_attn", config.AttentionFor(i) + "Attention", Shape(b, t, d), AttentionParameters(config, i)));
+            rows.Add(new($"{p}.self_attn", AttentionType(config.AttentionFor(i)), Shape(b, t, d), AttentionParameters(config, i)));
             rows.Add(new($"{p}.post_attention_layernorm", config.Norm.ToString(), Shape(b, t, d), norm));
             rows.Add(new($"{p}.mlp", config.FeedForwardFor(i).ToString(), Shape(b, t, d), FeedForwardParameters(config, i)));
         }
@@ -58,8 +58,19 @@ public sealed class ModelSummary
         Context = context;
     }
 
+    private static string AttentionType(AttentionKind kind) => kind switch
+    {
+        AttentionKind.Raw => "RawAttention",
+        AttentionKind.Mha => "MultiHeadAttention",
+        AttentionKind.Gqa => "GroupedQueryAttention",
+        _ => "DifferentialAttention",
+    };
+
     /// <summary>Summary at the config's context length and batch 1.</summary>
     public static ModelSummary Of(ModelConfig config) => new(config, 1, config.ContextLength);
+
+    /// <summary>Summary of a built model (its config; the counts are the model's, tested equal).</summary>
+    public static ModelSummary Of(LMHarness.Model.CausalLM model) => Of(model.Config);
 
     /// <summary>Summary whose table shows output shapes at (batch, context).</summary>
     public static ModelSummary Of(ModelConfig config, int batch, int context)
@@ -178,7 +189,14 @@ public sealed class ModelSummary
         return new BatchSuggestion(micro, accumulation, context, (long)micro * accumulation * context, Memory(micro, context));
     }
 
-    private static string Gib(long bytes) => (bytes / (1024.0 * 1024 * 1024)).ToString("0.###", CultureInfo.InvariantCulture) + " GiB";
+    private static string Gib(long bytes)
+    {
+        string[] units = ["B", "KiB", "MiB", "GiB", "TiB"];
+        double value = bytes;
+        int u = 0;
+        while (value >= 1024 && u < units.Length - 1) { value /= 1024; u++; }
+        return value.ToString(u == 0 ? "0" : "0.##", CultureInfo.InvariantCulture) + " " + units[u];
+    }
 
     private static string Count(long n) => n.ToString("N0", CultureInfo.InvariantCulture);
 
@@ -186,7 +204,7 @@ public sealed class ModelSummary
     public string ToTable()
     {
         var sb = new StringBuilder();
-        int nameWidth = Math.Max(30, rows.Max(r => r.Name.Length + r.Type.Length + 3));
+        int nameWidth = Math.Max(30, rows.Max(r => r.Name.Length + r.Type.Length + 4));
         string line = new('=', nameWidth + 38);
         sb.AppendLine(line);
         sb.AppendLine($"{"Layer (type)".PadRight(nameWidth)}{"Output Shape",-22}{"Param #",16}");

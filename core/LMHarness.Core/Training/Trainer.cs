@@ -36,6 +36,10 @@ public sealed class Trainer
     /// <summary>Raised after every optimizer step with that step's metrics (val_loss set on evaluation steps).</summary>
     public event Action<MetricsRow>? StepCompleted;
 
+    /// <param name="model">The model to build (validated).</param>
+    /// <param name="training">How to train it (validated; its context must fit the model's).</param>
+    /// <param name="data">Training and validation batches.</param>
+    /// <param name="runDir">The run folder; created when missing, resumed when it holds a checkpoint.</param>
     /// <param name="build">Builds the model from its config (for the public API: <c>c => new CausalLM(c)</c>); forward(idx) must return logits (B, T, V).</param>
     public Trainer(ModelConfig model, TrainingConfig training, IBatchSource data, string runDir, Func<ModelConfig, nn.Module<Tensor, Tensor>> build)
     {

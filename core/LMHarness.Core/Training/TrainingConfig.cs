@@ -23,10 +23,12 @@ public enum ScheduleKind
 public enum OptimizerKind
 {
     /// <summary>AdamW (Loshchilov and Hutter 2019): Adam with decoupled weight decay.</summary>
+    [JsonStringEnumMemberName("adamw")]
     AdamW,
     /// <summary>Muon (Jordan et al. 2024) for 2-D hidden weights, AdamW for embeddings, norms, head and biases.</summary>
     Muon,
     /// <summary>AdEMAMix (Pagliardini et al. 2024): Adam with a second, slow momentum EMA mixed in.</summary>
+    [JsonStringEnumMemberName("ademamix")]
     AdEMAMix,
 }
 

@@ -89,6 +89,8 @@ public class PresetTests
         Presets.Default().Should().Be(Presets.Get("llama3-220M"));
         Presets.Get("LLAMA3-220m").Should().Be(Presets.Default());
         Presets.Get("1B").AttentionKinds.Should().Equal(AttentionKind.Gqa, AttentionKind.Differential);
+        c.WithVocabSize(50304).Should().Be(c with { VocabSize = 50304 });
+        c.WithVocabSize(50304).VocabSize.Should().Be(50304);
     }
 
     [Theory]

@@ -106,6 +106,25 @@ public class GeneratorTests
         gen.Generate("abc", new SamplingOptions { Temperature = 0.8, TopK = 20, MaxNewTokens = 17, Seed = 3 }).Tokens.Should().Equal(r.Tokens, "same seed, same draw");
     }
 
+    sealed class Collect : IObserver<string>
+    {
+        public List<string> Pieces { get; } = [];
+        public bool Completed { get; private set; }
+        public void OnNext(string value) => Pieces.Add(value);
+        public void OnCompleted() => Completed = true;
+        public void OnError(Exception error) => throw error;
+    }
+
+    [Fact]
+    public void Observer_streaming_gets_every_piece_then_completion()
+    {
+        var gen = new Generator(TinyModels.Build(TinyModels.Llama, 9), Bytes);
+        var obs = new Collect();
+        var r = gen.Generate("abc", SamplingOptions.Greedy with { MaxNewTokens = 9 }, obs);
+        string.Concat(obs.Pieces).Should().Be(r.Text);
+        obs.Completed.Should().BeTrue();
+    }
+
     [Fact]
     public void Generation_beyond_the_context_slides_the_window()
     {

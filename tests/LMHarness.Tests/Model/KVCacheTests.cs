@@ -74,6 +74,28 @@ public class KVCacheTests
         cache.Layer(0).V!.shape[1].Should().Be(a == AttentionKind.Gqa ? nKvHead : config.NHead);
     }
 
+    [Theory]
+    [InlineData(AttentionKind.Gqa)]
+    [InlineData(AttentionKind.Differential)]
+    public void The_cache_grows_past_its_initial_capacity(AttentionKind a)
+    {
+        using var scope = NewDisposeScope();
+        var config = Tiny.Config(a, PositionKind.Rope) with { ContextLength = 4 }; // the cache reserves 4 positions
+        using var model = Tiny.Build(config);
+        var idx = Tiny.Tokens(config, 2, 13);
+        var full = model.forward(idx);
+        using var cache = model.NewCache(2);
+        var parts = new List<Tensor> { model.ForwardCached(idx.narrow(1, 0, 3), cache) };
+        cache.Layer(0).Capacity.Should().Be(4);
+        for (int t = 3; t < 13; t++) parts.Add(model.ForwardCached(idx.narrow(1, t, 1), cache));
+        cache.Layer(0).Capacity.Should().Be(16);
+        Tiny.MaxAbsDiff(cat(parts, 1), full).Should().BeLessThan(1e-5);
+        cache.Reset();
+        cache.Position.Should().Be(0);
+        cache.Layer(0).K.Should().BeNull();
+        Tiny.MaxAbsDiff(model.ForwardCached(idx, cache), full).Should().BeLessThan(1e-5);
+    }
+
     [Fact]
     public void Learned_positions_stop_at_the_context_length_with_a_clear_error()
     {

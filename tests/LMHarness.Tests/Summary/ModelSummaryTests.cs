@@ -20,7 +20,7 @@ public class ModelSummaryTests
     {
         var config = Tiny.Config(a, p, f, n, bias: bias);
         using var model = Tiny.Build(config);
-        var summary = ModelSummary.Of(config);
+        var summary = ModelSummary.Of(model);
         summary.TotalParameters.Should().Be(model.parameters().Sum(x => x.numel()));
         var byName = model.named_parameters().ToList();
         foreach (var row in summary.Modules.Where(r => r.Parameters > 0))
@@ -95,7 +95,8 @@ public class ModelSummaryTests
     {
         var table = ModelSummary.Of(Presets.Get("nanogpt-cpu"), 12, 64).ToTable();
         table.Should().Contain("model.embed_tokens (TokenEmbedding)").And.Contain("[12, 64, 128]")
-            .And.Contain("model.layers.3.mlp (Mlp)").And.Contain("Total params: 804,096")
+            .And.Contain("model.layers.3.mlp (Mlp)").And.Contain("model.layers.0.self_attn (MultiHeadAttention)").And.Contain("Total params: 804,096")
+            .And.Contain("weights 3.07 MiB")
             .And.Contain("lm_head (tied to embed_tokens)").And.Contain("[12, 64, 65]");
     }
 }

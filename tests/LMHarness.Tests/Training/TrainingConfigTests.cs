@@ -11,6 +11,8 @@ public class TrainingConfigTests
         var json = c.ToJson();
         json.Should().Contain("\"min_learning_rate\"").And.Contain("\"warmup_stable_decay\"").And.Contain("\"bf16\"").And.Contain("\"muon\"");
         TrainingConfig.FromJson(json).Should().Be(c);
+        new TrainingConfig { Optimizer = OptimizerKind.AdEMAMix }.ToJson().Should().Contain("\"optimizer\": \"ademamix\"");
+        TrainingConfig.FromJson("{\"optimizer\": \"adamw\"}").Optimizer.Should().Be(OptimizerKind.AdamW);
     }
 
     [Fact]
