@@ -80,7 +80,7 @@ public sealed class Experiment
 
     /// <summary>
     /// The token file every run trains on: <c>--data path</c>, else TinyShakespeare prepared once with the char
-    /// tokenizer into <c>runs/data/tinyshakespeare_char.bin</c> (found via env LMHARNESS_TINYSHAKESPEARE or the cache).
+    /// tokenizer into <c>runs/data/tinyshakespeare_char.bin</c> (the text found by <see cref="TinyShakespeare.Locate"/>).
     /// </summary>
     public string TokenFile
     {
@@ -91,21 +91,10 @@ public sealed class Experiment
             if (!File.Exists(path) || !File.Exists(TokenFileInfo.SidecarPath(path)))
             {
                 Console.WriteLine($"preparing TinyShakespeare (char tokenizer) into {path}");
-                Preparer.Prepare(TinyShakespeareSource(), "char", path, new PrepareOptions { Progress = false });
+                Preparer.Prepare(TinyShakespeare.Source(), "char", path, new PrepareOptions { Progress = false });
             }
             return _tokenFile = path;
         }
-    }
-
-    /// <summary>TinyShakespeare from env LMHARNESS_TINYSHAKESPEARE, else a shared/data/ folder beside the clone or above it
-    /// (where this project keeps its copy), else the cache or a download.</summary>
-    static CorpusSource TinyShakespeareSource()
-    {
-        if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable(TinyShakespeare.EnvVar)))
-            for (var d = new DirectoryInfo(RepoRoot()).Parent; d is not null; d = d.Parent)
-                if (File.Exists(Path.Combine(d.FullName, "shared", "data", "tinyshakespeare.txt")))
-                    return TinyShakespeare.Source(Path.Combine(d.FullName, "shared", "data", "tinyshakespeare.txt"));
-        return TinyShakespeare.Source();
     }
 
     /// <summary>The vocabulary size of <see cref="TokenFile"/>'s tokenizer: use it as the model's vocab_size.</summary>
