@@ -17,7 +17,7 @@ public static class Preparer
 
     /// <summary>Prepares a mix with the tokenizer named; "char" first scans the corpus for its char table.</summary>
     public static TokenFileInfo Prepare(IReadOnlyList<MixPart> parts, string tokenizer, string outPath, PrepareOptions options) =>
-        Prepare(parts, tokenizer.Equals("char", StringComparison.OrdinalIgnoreCase) ? CharTokenizerFor(parts) : LMHarness.Tokenizers.Tokenizers.ByName(tokenizer), outPath, options);
+        Prepare(parts, tokenizer.Equals("char", StringComparison.OrdinalIgnoreCase) ? CharTokenizerFor(parts) : LMHarness.Tokenizers.TokenizerFactory.ByName(tokenizer), outPath, options);
 
     public static TokenFileInfo Prepare(CorpusSource source, ITokenizer tokenizer, string outPath, PrepareOptions options) =>
         Prepare([new MixPart(source)], tokenizer, outPath, options);

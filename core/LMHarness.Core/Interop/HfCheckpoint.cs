@@ -37,7 +37,7 @@ public static class HfCheckpoint
         if (dtype is not (ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16))
             throw new ArgumentException($"export dtype must be float32, bfloat16 or float16 (got {dtype})");
         // eos/bos for config.json; a char table's end-of-text depends on its corpus, so none is claimed for it.
-        int eot = tokenizer is null || tokenizer.Kind == TokenizerKind.Char ? -1 : LMHarness.Tokenizers.Tokenizers.Create(tokenizer).EndOfText;
+        int eot = tokenizer is null || tokenizer.Kind == TokenizerKind.Char ? -1 : LMHarness.Tokenizers.TokenizerFactory.Create(tokenizer).EndOfText;
         using var scope = torch.NewDisposeScope();
         var state = ModelWeights.Snapshot(model);
         var tensors = HfTensorLayout.ToHf(config, arch, state).Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value.to(dtype).contiguous())).ToList();

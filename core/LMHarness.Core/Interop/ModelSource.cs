@@ -42,8 +42,8 @@ public static class ModelSource
     /// <summary>The tokenizer for a loaded model: its own identity, else the one named (gpt2, bytes, ...), else an error saying what to pass.</summary>
     public static ITokenizer TokenizerFor(LoadedModel loaded, string? name)
     {
-        if (loaded.Tokenizer is { } id) return LMHarness.Tokenizers.Tokenizers.Create(id);
-        if (name is { Length: > 0 }) return LMHarness.Tokenizers.Tokenizers.ByName(name);
+        if (loaded.Tokenizer is { } id) return LMHarness.Tokenizers.TokenizerFactory.Create(id);
+        if (name is { Length: > 0 }) return LMHarness.Tokenizers.TokenizerFactory.ByName(name);
         throw new ArgumentException($"{loaded.Description} does not record its tokenizer: pass one by name (--tokenizer gpt2 | cl100k_base | o200k_base | bytes)");
     }
 }

@@ -2,7 +2,7 @@ namespace LMHarness.Tokenizers;
 
 /// <summary>
 /// Maps text to integer token ids in [0, <see cref="VocabSize"/>) and back. Every tokenizer can be rebuilt from its
-/// <see cref="Identity"/> alone (<see cref="Tokenizers.Create"/>), which is what token files and checkpoints store.
+/// <see cref="Identity"/> alone (<see cref="TokenizerFactory.Create"/>), which is what token files and checkpoints store.
 /// </summary>
 public interface ITokenizer
 {

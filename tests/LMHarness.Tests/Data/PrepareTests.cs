@@ -3,7 +3,6 @@ using LMHarness.Data;
 using LMHarness.Tokenizers;
 using Parquet;
 using Parquet.Schema;
-using Tok = LMHarness.Tokenizers.Tokenizers;
 
 namespace LMHarness.Tests.Data;
 
@@ -14,7 +13,7 @@ public class PrepareTests
     static string DecodeAll(string path)
     {
         using var file = TokenFile.Open(path);
-        return Tok.Create(file.Tokenizer).Decode(file.Read(0, (int)file.Count));
+        return TokenizerFactory.Create(file.Tokenizer).Decode(file.Read(0, (int)file.Count));
     }
 
     [Fact]
@@ -35,7 +34,7 @@ public class PrepareTests
     public void Gpt2PrepareIsChunkAndThreadInvariant()
     {
         using var dir = new TempDir();
-        var tok = Tok.ByName("gpt2");
+        var tok = TokenizerFactory.ByName("gpt2");
         // 64 KB chunks over 2 threads: 17 chunks tokenized out of order, written in order.
         var info = Preparer.Prepare(new TextFileSource(DataFixtures.TinyShakespearePath(), 1 << 16), tok, dir.File("s.bin"), Quiet with { Threads = 2 });
         info.TokenCount.Should().Be(338_025);

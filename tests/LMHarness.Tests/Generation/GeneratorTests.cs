@@ -139,7 +139,7 @@ public class GeneratorTests
         var gen = new Generator(TinyModels.Build(TinyModels.Llama, 7), Bytes);
         var act = () => gen.Generate("", SamplingOptions.Greedy);
         act.Should().Throw<ArgumentException>().WithMessage("*prompt 0 is empty*");
-        var big = () => new Generator(TinyModels.Build(TinyModels.Llama, 7), LMHarness.Tokenizers.Tokenizers.ByName("gpt2"));
+        var big = () => new Generator(TinyModels.Build(TinyModels.Llama, 7), LMHarness.Tokenizers.TokenizerFactory.ByName("gpt2"));
         big.Should().Throw<ArgumentException>().WithMessage("*50257 ids*vocab_size is 256*");
     }
 

@@ -1,6 +1,5 @@
 using LMHarness.Tests.Data;
 using LMHarness.Tokenizers;
-using Tok = LMHarness.Tokenizers.Tokenizers;
 
 namespace LMHarness.Tests.Tokenizers;
 
@@ -58,7 +57,7 @@ public class TokenizerTests
     [InlineData("o200k_base", 200019, 199999)]
     public void TiktokenTokenizersRoundTripAndKnowTheirEndOfText(string name, int vocab, int eot)
     {
-        var tok = Tok.ByName(name);
+        var tok = TokenizerFactory.ByName(name);
         tok.VocabSize.Should().Be(vocab);
         tok.EndOfText.Should().Be(eot);
         tok.Decode([eot]).Should().Be("<|endoftext|>");
@@ -71,13 +70,13 @@ public class TokenizerTests
     public void Gpt2KnownIds()
     {
         // "Hello world" in GPT-2 is [15496, 995] (tiktoken / HF gpt2).
-        Tok.ByName("gpt2").Encode("Hello world").Should().Equal(15496, 995);
+        TokenizerFactory.ByName("gpt2").Encode("Hello world").Should().Equal(15496, 995);
     }
 
     [Fact]
     public void Gpt2FastPathMatchesLibraryOnTinyShakespeareAndUnicode()
     {
-        var tok = (TiktokenBpe)Tok.ByName("gpt2");
+        var tok = (TiktokenBpe)TokenizerFactory.ByName("gpt2");
         var text = DataFixtures.TinyShakespeare;
         var fast = tok.Encode(text);
         fast.Should().Equal(tok.Inner.EncodeToIds(text));
@@ -99,7 +98,7 @@ public class TokenizerTests
         string[] atoms = ["a", "Z", "é", "ß", "λ", "Ж", "東", "ع", "7", "٣", "½", "'", "'s", "'ll", "!", "?", "—", "\"", "(", " ", "  ", "\t", "\n", "\r\n",
             "\u00a0", "\u2003", "\u0301", "🎉", "👍🏽", "x", "the", " the", "ing", "<|endoftext|>"];
         var rng = new Random(42);
-        var tok = (TiktokenBpe)Tok.ByName("gpt2");
+        var tok = (TiktokenBpe)TokenizerFactory.ByName("gpt2");
         for (int doc = 0; doc < 20; doc++)
         {
             var sb = new System.Text.StringBuilder();
@@ -116,9 +115,9 @@ public class TokenizerTests
     [InlineData("cl100k_base")]
     public void CreateRebuildsFromIdentity(string name)
     {
-        var tok = Tok.ByName(name);
+        var tok = TokenizerFactory.ByName(name);
         var json = tok.Identity.ToJson();
-        var rebuilt = Tok.Create(TokenizerIdentity.FromJson(json));
+        var rebuilt = TokenizerFactory.Create(TokenizerIdentity.FromJson(json));
         rebuilt.Identity.Should().Be(tok.Identity);
         rebuilt.Encode(Mixed).Should().Equal(tok.Encode(Mixed));
     }
@@ -130,7 +129,7 @@ public class TokenizerTests
         var id = TokenizerIdentity.FromJson(tok.Identity.ToJson());
         id.Should().Be(tok.Identity);
         id.CharTable.Should().Be("\0\ndehlorw");
-        Tok.Create(id).Decode(tok.Encode("hello\nworld")).Should().Be("hello\nworld");
+        TokenizerFactory.Create(id).Decode(tok.Encode("hello\nworld")).Should().Be("hello\nworld");
     }
 
     [Fact]
@@ -149,7 +148,7 @@ public class TokenizerTests
     [Fact]
     public void ByNameRefusesUnknownAndExplainsChar()
     {
-        FluentActions.Invoking(() => Tok.ByName("llama")).Should().Throw<ArgumentException>().WithMessage("*llama*gpt2*");
-        FluentActions.Invoking(() => Tok.ByName("char")).Should().Throw<ArgumentException>().WithMessage("*CharTokenizer*");
+        FluentActions.Invoking(() => TokenizerFactory.ByName("llama")).Should().Throw<ArgumentException>().WithMessage("*llama*gpt2*");
+        FluentActions.Invoking(() => TokenizerFactory.ByName("char")).Should().Throw<ArgumentException>().WithMessage("*CharTokenizer*");
     }
 }

@@ -1,10 +1,10 @@
 namespace LMHarness.Tokenizers;
 
 /// <summary>
-/// Builds tokenizers by identity or name. From code inside another <c>LMHarness.*</c> namespace the name
-/// <c>Tokenizers</c> means this namespace, so write <c>LMHarness.Tokenizers.Tokenizers.Create(id)</c> (or alias it).
+/// Builds tokenizers by identity (<see cref="Create"/>, as stored in token-file sidecars and checkpoints) or by
+/// name (<see cref="ByName"/>).
 /// </summary>
-public static class Tokenizers
+public static class TokenizerFactory
 {
     /// <summary>Names accepted by <see cref="ByName"/> (char needs a corpus, so it is built with <see cref="CharTokenizer"/>).</summary>
     public static IReadOnlyList<string> Names { get; } = ["gpt2", "cl100k_base", "o200k_base", "bytes", "char"];
