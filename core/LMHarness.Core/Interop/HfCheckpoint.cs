@@ -84,10 +84,14 @@ public static class HfCheckpoint
         return (model, notes);
     }
 
-    /// <summary>The tokenizer identity stored next to an export, or null when the folder has none (a downloaded checkpoint).</summary>
+    /// <summary>
+    /// The tokenizer identity stored next to an export; else the folder's own HF tokenizer (tokenizer.json, or
+    /// vocab.json + merges.txt, as in a downloaded SmolLM/GPT-2 folder, see <see cref="HfBpeTokenizer"/>); else null.
+    /// </summary>
     public static TokenizerIdentity? ReadTokenizer(string dir)
     {
         var path = Path.Combine(dir, TokenizerFile);
-        return File.Exists(path) ? TokenizerIdentity.FromJson(File.ReadAllText(path)) : null;
+        if (File.Exists(path)) return TokenizerIdentity.FromJson(File.ReadAllText(path));
+        return HfBpeTokenizer.HasTokenizer(dir) ? HfBpeTokenizer.Load(dir).Identity : null;
     }
 }

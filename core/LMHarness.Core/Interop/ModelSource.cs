@@ -42,8 +42,12 @@ public static class ModelSource
     /// <summary>The tokenizer for a loaded model: its own identity, else the one named (gpt2, bytes, ...), else an error saying what to pass.</summary>
     public static ITokenizer TokenizerFor(LoadedModel loaded, string? name)
     {
-        if (loaded.Tokenizer is { } id) return LMHarness.Tokenizers.TokenizerFactory.Create(id);
-        if (name is { Length: > 0 }) return LMHarness.Tokenizers.TokenizerFactory.ByName(name);
-        throw new ArgumentException($"{loaded.Description} does not record its tokenizer: pass one by name (--tokenizer gpt2 | cl100k_base | o200k_base | bytes)");
+        var tokenizer = loaded.Tokenizer is { } id ? LMHarness.Tokenizers.TokenizerFactory.Create(id)
+            : name is { Length: > 0 } ? LMHarness.Tokenizers.TokenizerFactory.ByName(name)
+            : throw new ArgumentException($"{loaded.Description} does not record its tokenizer: pass one by name (--tokenizer gpt2 | cl100k_base | o200k_base | bytes | an HF folder with tokenizer.json)");
+        // Ids past the embedding table would crash mid-sampling; a bigger vocab means the wrong tokenizer.
+        if (tokenizer.VocabSize > loaded.Model.Config.VocabSize)
+            throw new InvalidDataException($"tokenizer {tokenizer.Identity} has {tokenizer.VocabSize} ids but {loaded.Description} embeds only {loaded.Model.Config.VocabSize}: use the tokenizer the model was trained with");
+        return tokenizer;
     }
 }

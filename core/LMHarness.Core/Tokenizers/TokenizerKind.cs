@@ -16,4 +16,6 @@ public enum TokenizerKind
     Char,
     /// <summary>One id per UTF-8 byte: 256 ids; NUL (0) is end of text.</summary>
     Bytes,
+    /// <summary>Byte-level BPE from an HF checkpoint folder (tokenizer.json), e.g. SmolLM: see <see cref="HfBpeTokenizer"/>.</summary>
+    HfBpe,
 }

@@ -31,6 +31,33 @@ public class ModelSourceTests : IDisposable
     }
 
     [Fact]
+    public void Hf_folder_with_tokenizer_json_loads_that_tokenizer_and_its_eos()
+    {
+        var model = TinyModels.Build(TinyModels.Llama with { VocabSize = LMHarness.Tests.Tokenizers.TinyHfBpe.VocabSize }, 31);
+        var hf = Path.Combine(dir, "smol");
+        HfCheckpoint.Export(model, hf, null);
+        File.Exists(Path.Combine(hf, HfCheckpoint.TokenizerFile)).Should().BeFalse("a downloaded folder has no harness identity");
+        LMHarness.Tests.Tokenizers.TinyHfBpe.Write(hf);
+        // No tokenizer_config.json: eos comes from config.json's eos_token_id (here <|im_start|>, to tell the sources apart).
+        File.Delete(Path.Combine(hf, "tokenizer_config.json"));
+        var cfg = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(hf, "config.json")))!;
+        cfg["eos_token_id"] = LMHarness.Tests.Tokenizers.TinyHfBpe.ImStart;
+        File.WriteAllText(Path.Combine(hf, "config.json"), cfg.ToJsonString());
+
+        var loaded = ModelSource.Load(hf);
+        loaded.Tokenizer!.Kind.Should().Be(TokenizerKind.HfBpe);
+        loaded.Tokenizer.Source.Should().Be(Path.GetFullPath(hf));
+        loaded.Tokenizer.VocabSize.Should().Be(LMHarness.Tests.Tokenizers.TinyHfBpe.VocabSize);
+        var tok = ModelSource.TokenizerFor(loaded, null);
+        tok.Encode("hello the").Should().Equal(256, 259, 'o', 258);
+        tok.EndOfText.Should().Be(LMHarness.Tests.Tokenizers.TinyHfBpe.ImStart);
+
+        // A tokenizer larger than the model's embedding table cannot be right: refused naming both sizes.
+        var small = new LoadedModel(TinyModels.Build(TinyModels.Llama, 32), loaded.Tokenizer, "small");
+        FluentActions.Invoking(() => ModelSource.TokenizerFor(small, null)).Should().Throw<InvalidDataException>().WithMessage("*264*256*");
+    }
+
+    [Fact]
     public void Unknown_paths_are_refused_naming_what_is_accepted()
     {
         var act = () => ModelSource.Load(Path.Combine(dir, "missing"));
