@@ -24,6 +24,9 @@ public sealed class BytePairRanks
 
     public int Count => _ranks.Count;
 
+    /// <summary>Every token (its bytes as a Latin-1 string, one char per byte) and its rank (= id).</summary>
+    public IReadOnlyDictionary<string, int> Ranks => _ranks;
+
     /// <summary>Loads <paramref name="resource"/> (e.g. gpt2.tiktoken.deflate) from the data package assembly named.</summary>
     public static BytePairRanks FromDataPackage(string assemblyName, string resource)
     {

