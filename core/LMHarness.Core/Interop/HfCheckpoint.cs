@@ -10,7 +10,7 @@ namespace LMHarness.Interop;
 /// A Hugging Face checkpoint folder: <c>model.safetensors</c> (HF tensor names, see <see cref="HfTensorLayout"/>) and
 /// <c>config.json</c> (<see cref="HfConfig"/>), loadable with <c>AutoModelForCausalLM.from_pretrained(folder)</c>.
 /// The export also writes <c>lmharness_model_config.json</c> (the exact harness config), <c>lmharness_tokenizer.json</c>
-/// (the <see cref="TokenizerIdentity"/> the ids mean) and the scale-out configs of <see cref="ScaleOutHandoff"/>.
+/// (the <see cref="TokenizerIdentity"/> the ids mean; an HF tokenizer's tokenizer.json is copied too) and the scale-out configs of <see cref="ScaleOutHandoff"/>.
 /// Import reads any Llama- or GPT-2-family folder (e.g. SmolLM, TinyLlama, GPT-2 safetensors) into a
 /// <see cref="CausalLM"/> to sample from or to continue training.
 /// </summary>
@@ -45,7 +45,7 @@ public static class HfCheckpoint
         Safetensors.Save(Path.Combine(dir, WeightsFile), tensors, new Dictionary<string, string> { ["format"] = "pt" });
         AtomicFile.WriteAllText(Path.Combine(dir, ConfigFile), HfConfig.ToJson(config, arch, dtype, eot).ToJsonString(new() { WriteIndented = true }));
         AtomicFile.WriteAllText(Path.Combine(dir, HarnessConfigFile), config.ToJson());
-        if (tokenizer is not null) AtomicFile.WriteAllText(Path.Combine(dir, TokenizerFile), tokenizer.ToJson());
+        if (tokenizer is not null) AtomicFile.WriteAllText(Path.Combine(dir, TokenizerFile), HfBpeTokenizer.CopyFiles(tokenizer, dir).ToJson());
         ScaleOutHandoff.Write(dir, config, arch);
         return arch;
     }

@@ -15,7 +15,7 @@ public static class NativeCheckpoint
 {
     public const string Format = "lmharness";
 
-    /// <summary>Saves weights, config and (when not null) tokenizer identity into <paramref name="dir"/>.</summary>
+    /// <summary>Saves weights, config and (when not null) tokenizer identity into <paramref name="dir"/> (an HF tokenizer's files are copied beside them).</summary>
     public static void Save(CausalLM model, string dir, TokenizerIdentity? tokenizer)
     {
         using var scope = torch.NewDisposeScope();
@@ -23,7 +23,7 @@ public static class NativeCheckpoint
         Safetensors.Save(Path.Combine(dir, HfCheckpoint.WeightsFile), ModelWeights.Snapshot(model),
             new Dictionary<string, string> { ["format"] = Format });
         AtomicFile.WriteAllText(Path.Combine(dir, HfCheckpoint.HarnessConfigFile), model.Config.ToJson());
-        if (tokenizer is not null) AtomicFile.WriteAllText(Path.Combine(dir, HfCheckpoint.TokenizerFile), tokenizer.ToJson());
+        if (tokenizer is not null) AtomicFile.WriteAllText(Path.Combine(dir, HfCheckpoint.TokenizerFile), HfBpeTokenizer.CopyFiles(tokenizer, dir).ToJson());
     }
 
     /// <summary>True when <paramref name="dir"/> holds a native checkpoint (harness config, no HF config.json).</summary>

@@ -118,6 +118,28 @@ public sealed class HfBpeTokenizer : ITokenizer
         return new HfBpeTokenizer(vocab2, merges2, special2, false, false, eosToken, eosId, id2);
     }
 
+    /// <summary>
+    /// Copies the tokenizer files an hf_bpe identity names (tokenizer.json or vocab.json + merges.txt, and
+    /// tokenizer_config.json) into <paramref name="dir"/> and returns the identity pointing there, so an export is
+    /// self-contained (HF loaders find tokenizer.json beside the weights). Other kinds are returned unchanged.
+    /// </summary>
+    public static TokenizerIdentity CopyFiles(TokenizerIdentity identity, string dir)
+    {
+        if (identity.Kind != TokenizerKind.HfBpe || identity.Source is null) return identity;
+        var target = Path.GetFullPath(dir);
+        if (string.Equals(Path.GetFullPath(identity.Source), target, StringComparison.Ordinal)) return identity;
+        Directory.CreateDirectory(target);
+        foreach (var name in new[] { TokenizerJson, VocabJson, MergesTxt, "tokenizer_config.json" })
+        {
+            var from = Path.Combine(identity.Source, name);
+            if (!File.Exists(from)) continue;
+            var tmp = Path.Combine(target, name + ".tmp");
+            File.Copy(from, tmp, overwrite: true);
+            File.Move(tmp, Path.Combine(target, name), overwrite: true);
+        }
+        return identity with { Source = target };
+    }
+
     static string Sha(byte[] bytes) => Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant();
 
     static (string, string) SplitMerge(string line, string path)

@@ -52,8 +52,20 @@ public class ModelSourceTests : IDisposable
         tok.Encode("hello the").Should().Equal(256, 259, 'o', 258);
         tok.EndOfText.Should().Be(LMHarness.Tests.Tokenizers.TinyHfBpe.ImStart);
 
+        // Re-exporting (HF and native) copies tokenizer.json so the export stands alone, with the same hash.
+        var again = Path.Combine(dir, "again");
+        HfCheckpoint.Export(loaded.Model, again, loaded.Tokenizer);
+        File.ReadAllBytes(Path.Combine(again, "tokenizer.json")).Should().Equal(File.ReadAllBytes(Path.Combine(hf, "tokenizer.json")));
+        var reloaded = ModelSource.Load(again).Tokenizer!;
+        reloaded.Should().Be(loaded.Tokenizer with { Source = Path.GetFullPath(again) });
+        reloaded.Matches(loaded.Tokenizer).Should().BeTrue();
+        var native = Path.Combine(dir, "native");
+        NativeCheckpoint.Save(loaded.Model, native, loaded.Tokenizer);
+        Directory.Delete(hf, recursive: true);
+        ModelSource.TokenizerFor(ModelSource.Load(native), null).Encode("hello the").Should().Equal(256, 259, 'o', 258);
+
         // A tokenizer larger than the model's embedding table cannot be right: refused naming both sizes.
-        var small = new LoadedModel(TinyModels.Build(TinyModels.Llama, 32), loaded.Tokenizer, "small");
+        var small = new LoadedModel(TinyModels.Build(TinyModels.Llama, 32), reloaded, "small");
         FluentActions.Invoking(() => ModelSource.TokenizerFor(small, null)).Should().Throw<InvalidDataException>().WithMessage("*264*256*");
     }
 
