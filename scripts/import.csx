@@ -1,7 +1,8 @@
 // Import a Llama- or GPT-2-family HF checkpoint folder (config.json + model.safetensors), e.g. a downloaded SmolLM
 // or GPT-2, and sample from it / score a text. To continue training, build the Trainer with
 // `_ => HfCheckpoint.Import(dir)` as its model factory (see docs/generation.md).
-// ./lmh scripts/import.csx path/to/hf-folder --tokenizer gpt2 --prompt "Hello" [--text file.txt] [--save DIR]
+// The folder's tokenizer.json (or vocab.json + merges.txt) is used when present; --tokenizer NAME otherwise.
+// ./lmh scripts/import.csx path/to/hf-folder --prompt "Hello" [--tokenizer gpt2] [--text file.txt] [--save DIR]
 #r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/LMHarness.Core.dll"
 #r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/TorchSharp.dll"
 using LMHarness.Analysis;
@@ -16,6 +17,7 @@ var (model, notes) = HfCheckpoint.ImportWithNotes(Args[0]);
 foreach (var n in notes) Console.Error.WriteLine("note: " + n);
 var loaded = new LoadedModel(model, HfCheckpoint.ReadTokenizer(Args[0]), Args[0]);
 var tokenizer = ModelSource.TokenizerFor(loaded, Opt("tokenizer", ""));
+Console.Error.WriteLine($"tokenizer {tokenizer.Identity}");
 Console.WriteLine(model.Config.ToJson());
 if (Opt("text", "") is { Length: > 0 } text)
 {
