@@ -11,9 +11,10 @@ namespace LMHarness.Tokenizers;
 /// Text is split on special tokens (<c>added_tokens</c>, e.g. &lt;|endoftext|&gt;, &lt;|im_start|&gt;), then by the
 /// pre-tokenizer (optional per-digit split, then the GPT-2 pattern of <see cref="Gpt2PreTokenizer"/>); each piece's
 /// UTF-8 bytes become GPT-2's printable byte symbols and the adjacent pair with the lowest merge rank is merged
-/// until none is left; symbols are then looked up in the vocab. Hand-written rather than Microsoft.ML.Tokenizers'
-/// CodeGenTokenizer because the vocab ids of an HF BPE are not its merge ranks and special tokens come from
-/// tokenizer.json; both are read here exactly as the HF <c>tokenizers</c> library reads them.
+/// until none is left; symbols are then looked up in the vocab. Written here (reusing <see cref="Gpt2PreTokenizer"/>)
+/// rather than through Microsoft.ML.Tokenizers' CodeGenTokenizer so that tokenizer.json's added_tokens, its
+/// Digits + ByteLevel pre-tokenizer sequence and both merge formats are read exactly as written; a GPT-2
+/// tokenizer.json rebuilt from the library's tiktoken ranks gives the library's ids (tested).
 /// The identity records the folder and the SHA-256 of the tokenizer files, so a changed tokenizer is refused.
 /// </summary>
 public sealed class HfBpeTokenizer : ITokenizer
