@@ -20,18 +20,23 @@ namespace LMHarness.Model;
 /// </summary>
 public sealed record LeftPadding
 {
-    private readonly long[] pads;
+    private readonly int[] pads;
 
     public LeftPadding(IReadOnlyList<int> pads)
     {
         if (pads.Count == 0) throw new ArgumentException("left padding needs one pad count per row (got none)");
         for (int r = 0; r < pads.Count; r++)
             if (pads[r] < 0) throw new ArgumentException($"row {r} has a negative pad count ({pads[r]})");
-        this.pads = pads.Select(p => (long)p).ToArray();
+        this.pads = pads.ToArray();
     }
 
     /// <summary>Filler columns at the start of each row.</summary>
-    public IReadOnlyList<int> Pads => pads.Select(p => (int)p).ToArray();
+    public IReadOnlyList<int> Pads => pads;
+
+    /// <summary>Equal when the pad counts are (a record would otherwise compare the array by reference).</summary>
+    public bool Equals(LeftPadding? other) => other is not null && pads.SequenceEqual(other.pads);
+
+    public override int GetHashCode() => pads.Aggregate(17, (h, p) => h * 31 + p);
 
     public int Batch => pads.Length;
 
@@ -89,5 +94,5 @@ public sealed record LeftPadding
                 throw new ArgumentException($"row {r} is all padding ({pads[r]} pads in {columns} columns): every row needs a real token");
     }
 
-    private Tensor PadTensor(Device device) => tensor(pads, [pads.Length, 1], device: device);
+    private Tensor PadTensor(Device device) => tensor(pads.Select(p => (long)p).ToArray(), [pads.Length, 1], device: device);
 }

@@ -101,6 +101,8 @@ public class LeftPaddingTests
         wrongRows.Should().Throw<ArgumentException>().WithMessage("*3 rows*batch has 2*");
         var allPad = () => model.forward(ids, new LeftPadding([0, 4]));
         allPad.Should().Throw<ArgumentException>().WithMessage("*row 1 is all padding*");
+        new LeftPadding([0, 2]).Should().Be(new LeftPadding([0, 2]));
+        new LeftPadding([3, 0]).Drop(1).Should().Be(new LeftPadding([2, 0]));
         var negative = () => new LeftPadding([0, -1]);
         negative.Should().Throw<ArgumentException>().WithMessage("*negative*");
     }
