@@ -9,12 +9,13 @@ namespace LMHarness.Generation;
 /// Autoregressive decoding: x_{t+1} ~ Sampler(logits(x_1..x_t)), repeated until max_new_tokens, a stop token or a
 /// stop string. With the KV cache (<see cref="CausalLM.ForwardCached"/>) the prompt is run once and each new token
 /// costs one position, O(T) per step instead of O(T^2) for re-running the whole prefix (the uncached path, kept as
-/// the reference the cache is tested against). Several prompts decode as one batch: prompts of the same token length
-/// share a batch (the model has no padding mask, so unequal lengths would attend to padding), and a row that stops
-/// keeps riding along until all rows are done. Text is streamed through a callback as it becomes final: bytes of an
+/// the reference the cache is tested against). Several prompts decode as one batch: prompts of different token
+/// lengths are left-padded (<see cref="LeftPadding"/>: per-row positions and a mask that hides the filler), so each
+/// row decodes as it would alone, and a row that stops keeps riding along until all rows are done. Text is streamed through a callback as it becomes final: bytes of an
 /// unfinished UTF-8 character and any tail that could still grow into a stop string are held back.
 /// Beyond the trained context the window slides: the uncached path keeps the last context_length tokens (nanoGPT),
-/// the cached path refills its cache from the last half context.
+/// the cached path refills its cache from the last half context. In a padded batch the window is counted in columns of
+/// the longest row, so shorter rows slide at the same step as it does.
 /// </summary>
 public sealed class Generator
 {
@@ -59,7 +60,7 @@ public sealed class Generator
         }
     }
 
-    /// <summary>Continues several prompts in batches (one per prompt token length) with the KV cache.</summary>
+    /// <summary>Continues several prompts as one left-padded batch with the KV cache.</summary>
     public IReadOnlyList<GenerationResult> Generate(IReadOnlyList<string> prompts, SamplingOptions options) => Generate(prompts, options, true, null);
 
     /// <summary>
@@ -91,14 +92,8 @@ public sealed class Generator
         {
             using var sampler = new Sampler(options);
             using var _ = torch.no_grad();
-            // Equal lengths batch together; order of first appearance keeps runs reproducible.
-            foreach (var group in Enumerable.Range(0, prompts.Count).GroupBy(i => prompts[i].Length))
-            {
-                var rows = group.ToArray();
-                var outs = DecodeBatch(rows.Select(i => prompts[i]).ToArray(), options, sampler, useCache,
-                    onText is null ? null : (r, s) => onText(rows[r], s));
-                for (int r = 0; r < rows.Length; r++) results[rows[r]] = outs[r];
-            }
+            var outs = DecodeBatch(prompts.ToArray(), options, sampler, useCache, onText);
+            for (int r = 0; r < outs.Length; r++) results[r] = outs[r];
         }
         finally
         {
@@ -113,32 +108,42 @@ public sealed class Generator
         var device = model.parameters().First().device;
         var rows = prompts.Select(p => new RowState(options, tokenizer)).ToArray();
         using var seen = torch.zeros(batch, model.Config.VocabSize, ScalarType.Bool, device);
-        using var history = new DisposableTensor(torch.tensor(prompts.SelectMany(p => p.Select(x => (long)x)).ToArray(), [batch, prompts[0].Length], device: device));
+        // Shorter prompts are left-padded with their own first token, so the filler marks nothing new as seen.
+        var (packed, padded) = LeftPadding.Pack(prompts, device);
+        LeftPadding? padding = padded.IsEmpty ? null : padded;   // equal lengths keep the unpadded path
+        using var history = new DisposableTensor(packed);
         seen.scatter_(1, history.Value, torch.ones_like(history.Value, dtype: ScalarType.Bool));
         using var cache = useCache ? model.NewCache(batch) : null;
         long consumed = 0;   // history tokens already in the cache
+        LeftPadding? cachePadding = null;   // the padding counted from the cache's first column
+
+        // The padding of the columns from `start` on (a window drops filler first), or null when none is left.
+        LeftPadding? PaddingFrom(long start) => padding?.Drop(start) is { IsEmpty: false } p ? p : null;
 
         Tensor Step()
         {
             using var scope = torch.NewDisposeScope();
             Tensor logits;
+            long length = history.Value.shape[1];
             if (cache is null)
             {
-                var window = history.Value.shape[1] > ctx ? history.Value[.., ^ctx..] : history.Value;
-                logits = model.ForwardLast(window);
+                long start = Math.Max(0, length - ctx);
+                var window = history.Value[.., (int)start..];
+                logits = PaddingFrom(start) is { } p ? model.ForwardLast(window, p) : model.ForwardLast(window);
             }
             else
             {
-                long length = history.Value.shape[1], fresh = length - consumed;
+                long fresh = length - consumed;
                 if (consumed == 0 || cache.Position + fresh > ctx)
                 {
                     // (Re)fill: the whole prompt, or the last half context once the cache would overflow.
                     cache.Reset();
                     long start = length > ctx ? length - ctx / 2 : 0;
-                    logits = model.ForwardCached(history.Value[.., (int)start..], cache)[.., -1];
+                    cachePadding = PaddingFrom(start);
+                    logits = model.ForwardCached(history.Value[.., (int)start..], cache, cachePadding)[.., -1];
                 }
                 else
-                    logits = model.ForwardCached(history.Value[.., (int)consumed..], cache)[.., -1];
+                    logits = model.ForwardCached(history.Value[.., (int)consumed..], cache, cachePadding)[.., -1];
                 consumed = length;
             }
             return logits.MoveToOuterDisposeScope();

@@ -74,12 +74,29 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>
             throw new ArgumentException($"idx must be int64 token ids, got {idx.dtype}: call .to(ScalarType.Int64)");
     }
 
+    private void CheckInput(Tensor idx, LeftPadding padding, long offset)
+    {
+        CheckInput(idx);
+        padding.Check(idx.shape[0], offset + idx.shape[1]);
+    }
+
     /// <summary>idx (B,T) int64 -> logits (B,T,vocab) float32.</summary>
     public override Tensor forward(Tensor idx)
     {
         CheckInput(idx);
         using var scope = NewDisposeScope();
         return Head(model.Hidden(idx, 0, null)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Logits (B,T,vocab) of a left-padded batch (<see cref="LeftPadding.Pack"/>): each row's real columns get the
+    /// logits that row would get alone; filler columns get finite values that mean nothing.
+    /// </summary>
+    public Tensor forward(Tensor idx, LeftPadding padding)
+    {
+        CheckInput(idx, padding, 0);
+        using var scope = NewDisposeScope();
+        return Head(model.Hidden(idx, 0, null, padding)).MoveToOuterDisposeScope();
     }
 
     /// <summary>Logits and mean next-token cross entropy; targets equal to <see cref="IgnoreIndex"/> do not count.</summary>
@@ -114,6 +131,15 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>
         return Head(hidden.select(1, -1).unsqueeze(1)).squeeze(1).MoveToOuterDisposeScope();
     }
 
+    /// <summary>Logits (B,vocab) of the last column of a left-padded batch, which is every row's last real token.</summary>
+    public Tensor ForwardLast(Tensor idx, LeftPadding padding)
+    {
+        CheckInput(idx, padding, 0);
+        using var scope = NewDisposeScope();
+        var hidden = model.Hidden(idx, 0, null, padding);
+        return Head(hidden.select(1, -1).unsqueeze(1)).squeeze(1).MoveToOuterDisposeScope();
+    }
+
     /// <summary>An empty KV cache for <paramref name="batch"/> sequences decoded with <see cref="ForwardCached"/>.</summary>
     public KVCache NewCache(int batch) => new(Config.NLayer, batch, Config.ContextLength);
 
@@ -123,16 +149,23 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>
     /// (inference only). Feeding a prompt then one token at a time gives the logits of <see cref="forward"/> on the
     /// whole sequence.
     /// </summary>
-    public Tensor ForwardCached(Tensor idx, KVCache cache)
+    public Tensor ForwardCached(Tensor idx, KVCache cache) => ForwardCached(idx, cache, null);
+
+    /// <summary>
+    /// <see cref="ForwardCached(Tensor, KVCache)"/> for a left-padded batch: give the same <paramref name="padding"/>
+    /// (pad counts from the first cached column) on every call for this cache; null means no padding.
+    /// </summary>
+    public Tensor ForwardCached(Tensor idx, KVCache cache, LeftPadding? padding)
     {
-        CheckInput(idx);
+        if (padding is null) CheckInput(idx);
+        else CheckInput(idx, padding, cache.Position);
         if (cache.LayerCount != Config.NLayer)
             throw new ArgumentException($"cache has {cache.LayerCount} layers but the model has {Config.NLayer}: build it with NewCache");
         if (idx.shape[0] != cache.Batch)
             throw new ArgumentException($"idx batch {idx.shape[0]} differs from the cache batch {cache.Batch}");
         using var _ = no_grad();
         using var scope = NewDisposeScope();
-        var logits = Head(model.Hidden(idx, cache.Position, cache));
+        var logits = Head(model.Hidden(idx, cache.Position, cache, padding));
         cache.Advance(idx.shape[1]);
         return logits.MoveToOuterDisposeScope();
     }

@@ -42,17 +42,27 @@ public sealed class DecoderStack : nn.Module
     public nn.Module<Tensor, Tensor> FinalNorm => norm;
 
     /// <summary>idx (B,T) at absolute positions offset.. -> residual stream (B,T,d_model), final norm not applied.</summary>
-    public Tensor Hidden(Tensor idx, long offset, KVCache? cache)
+    public Tensor Hidden(Tensor idx, long offset, KVCache? cache) => Hidden(idx, offset, cache, null);
+
+    /// <summary>
+    /// As <see cref="Hidden(Tensor, long, KVCache?)"/>, with columns offset.. of a left-padded batch when
+    /// <paramref name="padding"/> is given: per-row positions and a per-row mask so filler is never attended to.
+    /// </summary>
+    public Tensor Hidden(Tensor idx, long offset, KVCache? cache, LeftPadding? padding)
     {
         using var scope = NewDisposeScope();
+        long t = idx.shape[1];
+        // Built once here and shared by every layer; keys span the cached columns plus the new ones.
+        var positionIds = padding?.PositionIds(offset, t, idx.device);
+        var mask = padding?.AttentionMask(t, offset + t, idx.device);
         var x = embed_tokens.forward(idx);
         if (embed_positions is not null)
-            x = x + embed_positions.forward(offset, idx.shape[1]);
+            x = x + (positionIds is null ? embed_positions.forward(offset, t) : embed_positions.At(positionIds));
         x = drop.forward(x);
         for (int i = 0; i < layers.Count; i++)
         {
             var block = layers[i];
-            var input = new AttentionInput(offset, cache?.Layer(i));
+            var input = new AttentionInput(offset, cache?.Layer(i), positionIds, mask);
             // Recompute only when a graph is being recorded for training; a cache means inference.
             if (checkpoint && training && cache is null && is_grad_enabled())
                 x = ActivationCheckpoint.Apply(h => block.forward(h, input), x, block.parameters().ToList());

@@ -53,6 +53,25 @@ public class GeneratorTests
             batched[i].Tokens.Should().Equal(gen.Generate(prompts[i], opts).Tokens, prompts[i]);
     }
 
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public void Prompts_of_different_lengths_in_one_padded_batch_equal_one_prompt_at_a_time(string kind)
+    {
+        var gen = new Generator(TinyModels.Build(Config(kind), 3), Bytes);
+        var prompts = new[] { Bytes.Encode("O Romeo, Romeo"), Bytes.Encode("KING"), Bytes.Encode("a"), Bytes.Encode("Thou art") };
+        var opts = SamplingOptions.Greedy with { MaxNewTokens = 16 };
+        foreach (var useCache in new[] { true, false })
+        {
+            var batched = gen.GenerateIds(prompts, opts, useCache, null);
+            for (int i = 0; i < prompts.Length; i++)
+            {
+                var alone = gen.GenerateIds([prompts[i]], opts, useCache, null)[0];
+                alone.Tokens.Should().HaveCount(16);
+                batched[i].Tokens.Should().Equal(alone.Tokens, $"prompt {i}, {kind}, cache {useCache}");
+            }
+        }
+    }
+
     [Fact]
     public void Repetition_penalty_changes_greedy_output_and_cache_still_matches()
     {

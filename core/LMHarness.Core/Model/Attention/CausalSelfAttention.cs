@@ -48,8 +48,9 @@ public abstract class CausalSelfAttention : nn.Module<Tensor, AttentionInput, Te
     protected int QkSplit { get; }
     protected double AttentionDropout => training ? Config.Dropout : 0.0;
 
-    /// <summary>q (B, n_head*split, Tq, d/split), k (B, n_kv*split, Tk, d/split), v (B, n_kv, Tk, d) -> (B, n_head, Tq, d).</summary>
-    protected abstract Tensor Attend(Tensor q, Tensor k, Tensor v);
+    /// <summary>q (B, n_head*split, Tq, d/split), k (B, n_kv*split, Tk, d/split), v (B, n_kv, Tk, d) -> (B, n_head, Tq, d).
+    /// <paramref name="mask"/> (B, 1, Tq, Tk) bool (true = may attend) for a padded batch, or null for the plain causal mask.</summary>
+    protected abstract Tensor Attend(Tensor q, Tensor k, Tensor v, Tensor? mask);
 
     public override Tensor forward(Tensor x, AttentionInput input)
     {
@@ -61,13 +62,16 @@ public abstract class CausalSelfAttention : nn.Module<Tensor, AttentionInput, Te
         var v = v_proj.forward(x).view(b, t, NKvHead, HeadDim).transpose(1, 2);
         if (rotary is not null)
         {
-            var (cos, sin) = rotary.CosSin(input.Offset, t, x.device, q.dtype);
+            // Per-row positions (left padding) gather one angle row per token; otherwise all rows share offset.. .
+            var (cos, sin) = input.PositionIds is null
+                ? rotary.CosSin(input.Offset, t, x.device, q.dtype)
+                : rotary.CosSin(input.PositionIds, q.dtype);
             q = RotaryEmbedding.Apply(q, cos, sin);
             k = RotaryEmbedding.Apply(k, cos, sin);
         }
         if (input.Cache is not null)
             (k, v) = input.Cache.Append(k, v);
-        var y = Attend(q, k, v);
+        var y = Attend(q, k, v, input.Mask);
         y = y.transpose(1, 2).contiguous().view(b, t, NHead * HeadDim);
         return o_proj.forward(y).MoveToOuterDisposeScope();
     }

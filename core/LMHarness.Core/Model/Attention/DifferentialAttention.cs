@@ -51,12 +51,12 @@ public sealed class DifferentialAttention : CausalSelfAttention
         return (l1 - l2 + LambdaInit).MoveToOuterDisposeScope();
     }
 
-    protected override Tensor Attend(Tensor q, Tensor k, Tensor v)
+    protected override Tensor Attend(Tensor q, Tensor k, Tensor v, Tensor? mask)
     {
         using var scope = NewDisposeScope();
         long b = q.shape[0], tq = q.shape[2], tk = k.shape[2];
         var scores = q.matmul(k.transpose(-2, -1)) * (1.0 / Math.Sqrt(q.shape[^1]));
-        var allowed = CausalMask.Allowed(tq, tk, q.device);
+        var allowed = mask ?? CausalMask.Allowed(tq, tk, q.device);
         scores = scores.masked_fill(allowed.logical_not(), double.NegativeInfinity);
         var probs = nn.functional.softmax(scores, -1).view(b, NHead, 2, tq, tk);
         var diff = probs.select(2, 0) - Lambda().to(probs.dtype) * probs.select(2, 1);

@@ -18,17 +18,18 @@ public class GroupedQueryAttention : CausalSelfAttention
         RegisterComponents();
     }
 
-    protected override Tensor Attend(Tensor q, Tensor k, Tensor v)
+    protected override Tensor Attend(Tensor q, Tensor k, Tensor v, Tensor? mask)
     {
         using var scope = NewDisposeScope();
         long rep = NHead / NKvHead;
         k = RepeatKv.Apply(k, rep);
         v = RepeatKv.Apply(v, rep);
         long tq = q.shape[2], tk = k.shape[2];
-        // The kernel's is_causal mask is aligned top-left; with cached keys (tk > tq) pass the shifted mask instead.
-        var y = tq == tk
+        // The kernel's is_causal mask is aligned top-left; with cached keys (tk > tq) pass the shifted mask instead,
+        // and a padded batch brings its own per-row mask.
+        var y = mask is null && tq == tk
             ? nn.functional.scaled_dot_product_attention(q, k, v, p: AttentionDropout, is_casual: true)
-            : nn.functional.scaled_dot_product_attention(q, k, v, CausalMask.Allowed(tq, tk, q.device), AttentionDropout);
+            : nn.functional.scaled_dot_product_attention(q, k, v, mask ?? CausalMask.Allowed(tq, tk, q.device), AttentionDropout);
         return y.MoveToOuterDisposeScope();
     }
 }

@@ -16,11 +16,11 @@ public sealed class RawAttention : CausalSelfAttention
         RegisterComponents();
     }
 
-    protected override Tensor Attend(Tensor q, Tensor k, Tensor v)
+    protected override Tensor Attend(Tensor q, Tensor k, Tensor v, Tensor? mask)
     {
         using var scope = NewDisposeScope();
         var scores = q.matmul(k.transpose(-2, -1)) * (1.0 / Math.Sqrt(q.shape[^1]));
-        var allowed = CausalMask.Allowed(q.shape[2], k.shape[2], q.device);
+        var allowed = mask ?? CausalMask.Allowed(q.shape[2], k.shape[2], q.device);
         scores = scores.masked_fill(allowed.logical_not(), double.NegativeInfinity);
         var probs = nn.functional.dropout(nn.functional.softmax(scores, -1), AttentionDropout, training);
         return probs.matmul(v).MoveToOuterDisposeScope();

@@ -30,4 +30,15 @@ public sealed class LearnedPositionEmbedding : nn.Module<long, long, Tensor>
                 $"keep prompt + generated tokens <= context_length ({max}), or use rope/none positions");
         return weight.narrow(0, offset, length);
     }
+
+    /// <summary>Rows for per-row position ids (B, T) (a left-padded batch), shape (B, T, d_model).</summary>
+    public Tensor At(Tensor positionIds)
+    {
+        long max = weight.shape[0], last = positionIds.max().item<long>();
+        if (last >= max)
+            throw new ArgumentException(
+                $"learned positions cover {max} tokens but position {last} was asked for: " +
+                $"keep prompt + generated tokens <= context_length ({max}), or use rope/none positions");
+        return weight.index_select(0, positionIds.reshape(-1)).view(positionIds.shape[0], positionIds.shape[1], weight.shape[1]);
+    }
 }

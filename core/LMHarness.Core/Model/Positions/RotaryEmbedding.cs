@@ -82,6 +82,18 @@ public sealed class RotaryEmbedding
         return (table.Cos.narrow(0, offset, length), table.Sin.narrow(0, offset, length));
     }
 
+    /// <summary>cos and sin for per-row positions (B, T) (a left-padded batch), each (B, 1, T, dim): broadcast over heads.</summary>
+    public (Tensor Cos, Tensor Sin) CosSin(Tensor positionIds, ScalarType dtype)
+    {
+        using var scope = NewDisposeScope();
+        long b = positionIds.shape[0], t = positionIds.shape[1];
+        long length = positionIds.max().item<long>() + 1;
+        var (cos, sin) = CosSin(0, length, positionIds.device, dtype);
+        var flat = positionIds.reshape(-1);
+        return (cos.index_select(0, flat).view(b, 1, t, Dim).MoveToOuterDisposeScope(),
+                sin.index_select(0, flat).view(b, 1, t, Dim).MoveToOuterDisposeScope());
+    }
+
     private (Tensor Cos, Tensor Sin) Table(long size, Device device, ScalarType dtype)
     {
         using var scope = NewDisposeScope();
@@ -94,7 +106,7 @@ public sealed class RotaryEmbedding
         return (cos.DetachFromDisposeScope(), sin.DetachFromDisposeScope());
     }
 
-    /// <summary>Rotates x (B, H, T, dim) whose T positions match cos/sin (T, dim): x cos + rotate_half(x) sin.</summary>
+    /// <summary>Rotates x (B, H, T, dim) whose T positions match cos/sin (T, dim), or (B, 1, T, dim) per row: x cos + rotate_half(x) sin.</summary>
     /// <remarks>rotate_half(x) = [-x2, x1] is the halves of x swapped with the first negated; the sign is folded into
     /// a signed sin table, so the rotation costs one flip and one fused multiply-add (these small element-wise ops,
     /// not the matmuls, dominate a tiny model's step on CPU).</remarks>
