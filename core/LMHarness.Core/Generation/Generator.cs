@@ -7,7 +7,7 @@ namespace LMHarness.Generation;
 
 /// <summary>
 /// Autoregressive decoding: x_{t+1} ~ Sampler(logits(x_1..x_t)), repeated until max_new_tokens, a stop token or a
-/// stop string. With the KV cache (<see cref="CausalLM.ForwardCached"/>) the prompt is run once and each new token
+/// stop string. With the KV cache (<see cref="CausalLM.ForwardCached(Tensor, KVCache)"/>) the prompt is run once and each new token
 /// costs one position, O(T) per step instead of O(T^2) for re-running the whole prefix (the uncached path, kept as
 /// the reference the cache is tested against). Several prompts decode as one batch: prompts of different token
 /// lengths are left-padded (<see cref="LeftPadding"/>: per-row positions and a mask that hides the filler), so each

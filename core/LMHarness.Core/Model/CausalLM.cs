@@ -140,13 +140,13 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>
         return Head(hidden.select(1, -1).unsqueeze(1)).squeeze(1).MoveToOuterDisposeScope();
     }
 
-    /// <summary>An empty KV cache for <paramref name="batch"/> sequences decoded with <see cref="ForwardCached"/>.</summary>
+    /// <summary>An empty KV cache for <paramref name="batch"/> sequences decoded with <see cref="ForwardCached(Tensor, KVCache)"/>.</summary>
     public KVCache NewCache(int batch) => new(Config.NLayer, batch, Config.ContextLength);
 
     /// <summary>
     /// Incremental decoding: logits (B,T_new,vocab) for the new tokens idx (B,T_new), which sit at positions
     /// cache.Position.. ; their K/V are appended and the cache advances by T_new. Runs without autograd
-    /// (inference only). Feeding a prompt then one token at a time gives the logits of <see cref="forward"/> on the
+    /// (inference only). Feeding a prompt then one token at a time gives the logits of <see cref="forward(Tensor)"/> on the
     /// whole sequence.
     /// </summary>
     public Tensor ForwardCached(Tensor idx, KVCache cache) => ForwardCached(idx, cache, null);

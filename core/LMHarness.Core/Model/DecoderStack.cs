@@ -12,7 +12,7 @@ namespace LMHarness.Model;
 /// <summary>
 /// The body of the causal LM (HF <c>LlamaModel</c>, the <c>model.</c> prefix of checkpoint keys): token embedding
 /// (+ learned positions when configured), embedding dropout, the decoder blocks, and the final norm.
-/// <see cref="Hidden"/> returns the residual stream before the final norm, so callers can normalise only the
+/// <see cref="Hidden(Tensor, long, KVCache?)"/> returns the residual stream before the final norm, so callers can normalise only the
 /// positions they need.
 /// </summary>
 public sealed class DecoderStack : nn.Module
