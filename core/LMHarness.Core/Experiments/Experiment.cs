@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using LMHarness.Config;
 using LMHarness.Data;
 using LMHarness.Model;
@@ -20,8 +19,7 @@ namespace LMHarness.Experiments;
 /// </summary>
 public sealed class Experiment
 {
-    readonly Dictionary<string, string> _args = new(StringComparer.Ordinal);
-    readonly HashSet<string> _used = new(StringComparer.Ordinal) { "smoke", "seeds", "out", "data" };
+    readonly ScriptArgs _args;
     readonly List<(string Name, ModelConfig Model, TrainingConfig Training)> _variants = [];
     string? _tokenFile;
     int? _vocab;
@@ -32,21 +30,15 @@ public sealed class Experiment
     public Experiment(string name, IList<string> args)
     {
         Name = name;
-        for (int i = 0; i < args.Count; i++)
-        {
-            var a = args[i];
-            if (!a.StartsWith("--", StringComparison.Ordinal))
-                throw new ArgumentException($"experiment {name}: unexpected argument '{a}'. Knobs are given as --key value (e.g. --seeds 3), flags as --smoke.");
-            var key = a[2..].Replace('-', '_');
-            var hasValue = i + 1 < args.Count && !args[i + 1].StartsWith("--", StringComparison.Ordinal);
-            _args[key] = hasValue ? args[++i] : "true";
-        }
-        Smoke = _args.ContainsKey("smoke") || Environment.GetEnvironmentVariable("LMHARNESS_SMOKE") == "1";
+        _args = new ScriptArgs(args);
+        if (_args.Positional.Count > 0)
+            throw new ArgumentException($"experiment {name}: unexpected argument '{_args.Positional[0]}'. Knobs are given as --key value (e.g. --seeds 3), flags as --smoke.");
+        Smoke = _args.Has("smoke") || Environment.GetEnvironmentVariable("LMHARNESS_SMOKE") == "1";
         Seeds = Knob("seeds", Smoke ? 1 : 2); // smoke: one seed, the plumbing is the same
         if (Seeds < 1) throw new ArgumentException($"experiment {name}: --seeds must be >= 1 (got {Seeds}).");
-        var runs = _args.TryGetValue("out", out var o) ? o : Environment.GetEnvironmentVariable("LMHARNESS_RUNS") ?? Path.Combine(RepoRoot(), "runs");
+        var runs = _args.Get<string?>("out", null) ?? Environment.GetEnvironmentVariable("LMHARNESS_RUNS") ?? Path.Combine(RepoRoot(), "runs");
         Folder = Path.GetFullPath(Path.Combine(runs, name));
-        if (_args.TryGetValue("data", out var d)) _tokenFile = Path.GetFullPath(d);
+        if (_args.Get<string?>("data", null) is { } d) _tokenFile = Path.GetFullPath(d);
         Console.WriteLine($"== experiment {name}{(Smoke ? " (smoke mode: " + SmokeSteps + " steps per run)" : "")}: {Seeds} seed(s), runs in {Folder}");
     }
 
@@ -65,17 +57,8 @@ public sealed class Experiment
     /// </summary>
     public T Knob<T>(string key, T defaultValue)
     {
-        _used.Add(key);
-        if (!_args.TryGetValue(key, out var text)) return defaultValue;
-        try
-        {
-            var type = Nullable.GetUnderlyingType(typeof(T)) ?? typeof(T);
-            return (T)(type.IsEnum ? Enum.Parse(type, text, ignoreCase: true) : Convert.ChangeType(text, type, CultureInfo.InvariantCulture));
-        }
-        catch (Exception e) when (e is FormatException or InvalidCastException or OverflowException or ArgumentException)
-        {
-            throw new ArgumentException($"experiment {Name}: --{key} {text} is not a valid {typeof(T).Name} (default {defaultValue}).");
-        }
+        try { return _args.Get(key, defaultValue); }
+        catch (ArgumentException e) { throw new ArgumentException($"experiment {Name}: {e.Message}"); }
     }
 
     /// <summary>
@@ -142,9 +125,9 @@ public sealed class Experiment
     public ComparisonReport Run()
     {
         if (_variants.Count == 0) throw new InvalidOperationException($"experiment {Name}: no variants: call Variant(name, model, training) first.");
-        var unknown = _args.Keys.Where(k => !_used.Contains(k)).ToList();
+        var unknown = _args.Unused;
         if (unknown.Count > 0)
-            throw new ArgumentException($"experiment {Name}: unknown knob(s) {string.Join(", ", unknown.Select(k => "--" + k))}; this recipe reads {string.Join(", ", _used.Order().Select(k => "--" + k))}.");
+            throw new ArgumentException($"experiment {Name}: unknown knob(s) {string.Join(", ", unknown.Select(k => "--" + k))}; this recipe reads {string.Join(", ", _args.Used.Select(k => "--" + k))}.");
         var tokenFile = TokenFile;
         var peak = Throughput.MeasurePeakFlops(torch.CPU, torch.ScalarType.Float32); // once, so MFU is comparable across runs
         var clock = Stopwatch.StartNew();

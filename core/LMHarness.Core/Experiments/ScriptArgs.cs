@@ -58,11 +58,17 @@ public sealed class ScriptArgs
     /// <summary>Marks keys as read by code that consumes <see cref="Options"/> wholesale (e.g. config overrides).</summary>
     public void MarkUsed(IEnumerable<string> keys) => _used.UnionWith(keys);
 
+    /// <summary>Options given on the command line that no one has read (misspelt knobs), in order given.</summary>
+    public IReadOnlyList<string> Unused => _options.Keys.Where(k => !_used.Contains(k)).ToList();
+
+    /// <summary>The keys read so far, sorted: what a script accepts.</summary>
+    public IReadOnlyList<string> Used => _used.Order().ToList();
+
     /// <summary>Throws naming every option no one read, and the ones that are read.</summary>
     public void EnsureAllUsed(string what)
     {
-        var unknown = _options.Keys.Where(k => !_used.Contains(k)).ToList();
+        var unknown = Unused;
         if (unknown.Count > 0)
-            throw new ArgumentException($"{what}: unknown option(s) {string.Join(", ", unknown.Select(k => "--" + k))}; it reads {string.Join(", ", _used.Order().Select(k => "--" + k))}.");
+            throw new ArgumentException($"{what}: unknown option(s) {string.Join(", ", unknown.Select(k => "--" + k))}; it reads {string.Join(", ", Used.Select(k => "--" + k))}.");
     }
 }

@@ -35,12 +35,3 @@ static class DataFixtures
         return path;
     }
 }
-
-/// <summary>A fresh temp folder, deleted on dispose.</summary>
-sealed class TempDir : IDisposable
-{
-    public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "lmh-data-" + Guid.NewGuid().ToString("N")[..10]);
-    public TempDir() => Directory.CreateDirectory(Path);
-    public string File(string name) => System.IO.Path.Combine(Path, name);
-    public void Dispose() { try { Directory.Delete(Path, true); } catch (IOException) { } }
-}

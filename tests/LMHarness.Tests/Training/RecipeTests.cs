@@ -26,15 +26,15 @@ public class RecipeTests
     [Fact]
     public void Char_token_file_is_nanoGPTs_65_char_tokenisation_with_a_10_percent_val_split()
     {
-        using var dir = new TempRunDir();
+        using var dir = new TempDir();
         var text = DataFixtures.TinyShakespeare;
-        var path = Recipes.PrepareCharTokenFile(DataFixtures.TinyShakespearePath(), dir.Sub("chars.bin"));
+        var path = Recipes.PrepareCharTokenFile(DataFixtures.TinyShakespearePath(), dir.File("chars.bin"));
         using var f = TokenFile.Open(path);
         f.Tokenizer.VocabSize.Should().Be(65);
         f.Count.Should().Be(text.Length);
         f.ValTokens.Should().Be(text.Length - (long)(text.Length * 0.9)); // nanoGPT: train = data[:int(n * 0.9)]
         var expected = CharTokenizer.FromText(text).Encode(text[..1000]);
         f.Read(0, 1000).Should().Equal(expected);
-        Recipes.PrepareCharTokenFile(DataFixtures.TinyShakespearePath(), dir.Sub("chars.bin")).Should().Be(path); // reused
+        Recipes.PrepareCharTokenFile(DataFixtures.TinyShakespearePath(), dir.File("chars.bin")).Should().Be(path); // reused
     }
 }

@@ -24,25 +24,25 @@ public class TrainerTests
     [Fact]
     public void Metrics_csv_has_the_contract_columns_and_one_row_per_log_or_eval_step()
     {
-        using var dir = new TempRunDir();
+        using var dir = new TempDir();
         var t = TrainingFixtures.TinyTraining with { LogInterval = 3, GradAccumulation = 1 };
-        var s = Train(TrainingFixtures.TinyModel, t, TrainingFixtures.TokenFile(dir.Path), dir.Sub("run"));
+        var s = Train(TrainingFixtures.TinyModel, t, TrainingFixtures.TokenFile(dir.Path), dir.File("run"));
 
-        File.ReadLines(dir.Sub("run/metrics.csv")).First().Should().Be("step,tokens,train_loss,val_loss,lr,grad_norm,tokens_per_s,mfu,elapsed_s,rss_mb");
-        var rows = MetricsCsv.Read(dir.Sub("run/metrics.csv"));
+        File.ReadLines(dir.File("run/metrics.csv")).First().Should().Be("step,tokens,train_loss,val_loss,lr,grad_norm,tokens_per_s,mfu,elapsed_s,rss_mb");
+        var rows = MetricsCsv.Read(dir.File("run/metrics.csv"));
         rows.Select(r => r.Step).Should().Equal(3, 4, 6, 8, 9, 12);                 // log every 3, eval every 4
         rows.Where(r => r.ValLoss is not null).Select(r => r.Step).Should().Equal(4, 8, 12);
         rows.Select(r => r.Tokens).Should().Equal(rows.Select(r => r.Step * 4 * 8));
         rows.Should().OnlyContain(r => r.RssMb > 0 && r.TokensPerS > 0 && r.Mfu > 0 && double.IsFinite(r.TrainLoss));
         rows[^1].Lr.Should().BeApproximately(new LMHarness.Training.Schedules.LearningRateSchedule(ScheduleKind.Cosine, 3e-3, 3e-4, 2, 12, 0.2).At(11), 1e-15);
 
-        File.ReadLines(dir.Sub("run/gradflow.csv")).First().Should().Be("step,param,mean_abs_grad,max_abs_grad");
-        var flow = GradFlowCsv.Read(dir.Sub("run/gradflow.csv"));
+        File.ReadLines(dir.File("run/gradflow.csv")).First().Should().Be("step,param,mean_abs_grad,max_abs_grad");
+        var flow = GradFlowCsv.Read(dir.File("run/gradflow.csv"));
         var nParams = new CausalLM(TrainingFixtures.TinyModel).parameters().Count();
         flow.Should().HaveCount(2 * nParams);                                      // steps 5 and 10
         flow.Should().OnlyContain(r => r.MaxAbsGrad >= r.MeanAbsGrad && r.MeanAbsGrad >= 0);
 
-        var config = JsonNode.Parse(File.ReadAllText(dir.Sub("run/config.json")))!;
+        var config = JsonNode.Parse(File.ReadAllText(dir.File("run/config.json")))!;
         config["model"]!["d_model"]!.GetValue<int>().Should().Be(16);
         config["training"]!["log_interval"]!.GetValue<int>().Should().Be(3);
         config["data"]!["token_file"]!.GetValue<string>().Should().EndWith("tokens.bin");
@@ -52,30 +52,30 @@ public class TrainerTests
         s.FinalValLoss.Should().Be(rows[^1].ValLoss);
         s.BestValLoss.Should().Be(rows.Min(r => r.ValLoss));
         s.Interrupted.Should().BeFalse();
-        Checkpoint.List(dir.Sub("run/checkpoints")).Select(Path.GetFileName).Should().Equal("step_0000012.ckpt");
+        Checkpoint.List(dir.File("run/checkpoints")).Select(Path.GetFileName).Should().Equal("step_0000012.ckpt");
     }
 
     [Fact]
     public void Training_lowers_the_validation_loss()
     {
-        using var dir = new TempRunDir();
+        using var dir = new TempDir();
         var t = TrainingFixtures.TinyTraining with { MaxSteps = 60, EvalInterval = 10, LogInterval = 10, GradFlowInterval = 0 };
-        Train(TrainingFixtures.TinyModel, t, TrainingFixtures.TokenFile(dir.Path), dir.Sub("run"));
-        var val = MetricsCsv.Read(dir.Sub("run/metrics.csv")).Where(r => r.ValLoss is not null).Select(r => r.ValLoss!.Value).ToList();
+        Train(TrainingFixtures.TinyModel, t, TrainingFixtures.TokenFile(dir.Path), dir.File("run"));
+        var val = MetricsCsv.Read(dir.File("run/metrics.csv")).Where(r => r.ValLoss is not null).Select(r => r.ValLoss!.Value).ToList();
         val[^1].Should().BeLessThan(val[0] - 0.3, "the counting sequence is learnable");
     }
 
     [Fact]
     public void Stopped_and_resumed_run_reproduces_the_uninterrupted_losses_bitwise()
     {
-        using var dir = new TempRunDir();
+        using var dir = new TempDir();
         var tokens = TrainingFixtures.TokenFile(dir.Path);
         var m = TrainingFixtures.TinyModel; // dropout 0.1: the torch RNG state must be restored too
         foreach (var optimizer in new[] { OptimizerKind.AdamW, OptimizerKind.Muon, OptimizerKind.AdEMAMix })
         {
             var t = TrainingFixtures.TinyTraining with { Optimizer = optimizer };
-            var whole = dir.Sub($"whole-{optimizer}");
-            var split = dir.Sub($"split-{optimizer}");
+            var whole = dir.File($"whole-{optimizer}");
+            var split = dir.File($"split-{optimizer}");
             Train(m, t, tokens, whole);
 
             var first = Train(m, t, tokens, split, tr => tr.StepCompleted += row => { if (row.Step == 5) tr.RequestStop(); });
@@ -122,7 +122,7 @@ public class TrainerTests
     [Fact]
     public void Accumulating_k_micro_batches_equals_one_batch_k_times_larger()
     {
-        using var dir = new TempRunDir();
+        using var dir = new TempDir();
         var m = TrainingFixtures.TinyModel with { Dropout = 0 };
         torch.manual_seed(1);
         var x = torch.randint(0, 32, [12, 8], dtype: ScalarType.Int64);
@@ -130,19 +130,19 @@ public class TrainerTests
         var baseCfg = TrainingFixtures.TinyTraining with { MaxSteps = 3, WarmupSteps = 0, EvalInterval = 100, GradFlowInterval = 0 };
 
         RunSummary Run(string name, int micro, int accum) =>
-            new Trainer(m, baseCfg with { MicroBatch = micro, GradAccumulation = accum }, new FixedBatches(x, y, accum), dir.Sub(name), c => new CausalLM(c)).Train();
+            new Trainer(m, baseCfg with { MicroBatch = micro, GradAccumulation = accum }, new FixedBatches(x, y, accum), dir.File(name), c => new CausalLM(c)).Train();
         Run("big", 12, 1);
         Run("accumulated", 4, 3);
 
-        var big = MetricsCsv.Read(dir.Sub("big/metrics.csv"));
-        var acc = MetricsCsv.Read(dir.Sub("accumulated/metrics.csv"));
+        var big = MetricsCsv.Read(dir.File("big/metrics.csv"));
+        var acc = MetricsCsv.Read(dir.File("accumulated/metrics.csv"));
         acc.Select(r => r.TrainLoss).Should().Equal(big.Select(r => r.TrainLoss), (p, q) => Math.Abs(p - q) < 1e-5);
         acc.Select(r => r.GradNorm).Should().Equal(big.Select(r => r.GradNorm), (p, q) => Math.Abs(p - q) < 1e-5 * Math.Max(1, q));
         acc.Select(r => r.Tokens).Should().Equal(big.Select(r => r.Tokens));
         using var ma = new CausalLM(m);
         using var mb = new CausalLM(m);
-        Checkpoint.LoadModel(Checkpoint.Latest(dir.Sub("big/checkpoints"))!, ma);
-        Checkpoint.LoadModel(Checkpoint.Latest(dir.Sub("accumulated/checkpoints"))!, mb);
+        Checkpoint.LoadModel(Checkpoint.Latest(dir.File("big/checkpoints"))!, ma);
+        Checkpoint.LoadModel(Checkpoint.Latest(dir.File("accumulated/checkpoints"))!, mb);
         foreach (var ((n, p), (_, q)) in ma.named_parameters().Zip(mb.named_parameters()))
             (p - q).abs().max().item<float>().Should().BeLessThan(1e-5f, n);
     }
@@ -163,10 +163,10 @@ public class TrainerTests
     [Fact]
     public void Checkpoint_for_another_model_shape_is_refused_naming_the_tensor()
     {
-        using var dir = new TempRunDir();
+        using var dir = new TempDir();
         var t = TrainingFixtures.TinyTraining with { MaxSteps = 2, WarmupSteps = 0, GradFlowInterval = 0 };
-        Train(TrainingFixtures.TinyModel, t, TrainingFixtures.TokenFile(dir.Path), dir.Sub("run"));
-        var ckpt = Checkpoint.Latest(dir.Sub("run/checkpoints"))!;
+        Train(TrainingFixtures.TinyModel, t, TrainingFixtures.TokenFile(dir.Path), dir.File("run"));
+        var ckpt = Checkpoint.Latest(dir.File("run/checkpoints"))!;
 
         using var wider = new CausalLM(TrainingFixtures.TinyModel with { DModel = 32, NHead = 2, NKvHead = 2 });
         var before = wider.named_parameters().First().Item2.clone();
@@ -180,11 +180,11 @@ public class TrainerTests
         act2.Should().Throw<InvalidDataException>().WithMessage("*tensor 'model.layers.1.*' is missing from the checkpoint*");
 
         // The trainer refuses to continue a run folder with a different config instead of mixing them.
-        var act3 = () => Train(TrainingFixtures.TinyModel with { DModel = 32 }, t with { MaxSteps = 3 }, TrainingFixtures.TokenFile(dir.Path), dir.Sub("run"));
+        var act3 = () => Train(TrainingFixtures.TinyModel with { DModel = 32 }, t with { MaxSteps = 3 }, TrainingFixtures.TokenFile(dir.Path), dir.File("run"));
         act3.Should().Throw<InvalidOperationException>().WithMessage("*different model config*");
 
-        File.WriteAllBytes(dir.Sub("bad.ckpt"), File.ReadAllBytes(ckpt)[..1000]);
-        var act4 = () => Checkpoint.LoadModel(dir.Sub("bad.ckpt"), new CausalLM(TrainingFixtures.TinyModel));
+        File.WriteAllBytes(dir.File("bad.ckpt"), File.ReadAllBytes(ckpt)[..1000]);
+        var act4 = () => Checkpoint.LoadModel(dir.File("bad.ckpt"), new CausalLM(TrainingFixtures.TinyModel));
         act4.Should().Throw<InvalidDataException>().WithMessage("*truncated or corrupt*");
     }
 
@@ -201,53 +201,53 @@ public class TrainerTests
     [Fact]
     public void NaN_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint()
     {
-        using var dir = new TempRunDir();
+        using var dir = new TempDir();
         var t = TrainingFixtures.TinyTraining with { GradAccumulation = 1, CheckpointInterval = 2, EvalInterval = 100, GradFlowInterval = 0 };
         using var data = TokenFileBatches.Open(TrainingFixtures.TokenFile(dir.Path), t);
-        var trainer = new Trainer(TrainingFixtures.TinyModel, t, data, dir.Sub("run"), c => new PoisonAfter(c, 6));
+        var trainer = new Trainer(TrainingFixtures.TinyModel, t, data, dir.File("run"), c => new PoisonAfter(c, 6));
         var act = () => trainer.Train();
         var e = act.Should().Throw<TrainingDivergedException>().Which;
         e.Step.Should().Be(6);
         e.Message.Should().Contain("training loss is NaN at step 6").And.Contain("step_0000004.ckpt").And.Contain("Lower learning_rate");
-        Checkpoint.List(dir.Sub("run/checkpoints")).Select(Path.GetFileName).Should().Equal("step_0000002.ckpt", "step_0000004.ckpt");
-        Checkpoint.ReadState(Checkpoint.Latest(dir.Sub("run/checkpoints"))!).Step.Should().Be(4);
-        MetricsCsv.Read(dir.Sub("run/metrics.csv")).Select(r => r.Step).Should().Equal(1, 2, 3, 4, 5);
-        Directory.GetFiles(dir.Sub("run/checkpoints"), "*.tmp").Should().BeEmpty();
+        Checkpoint.List(dir.File("run/checkpoints")).Select(Path.GetFileName).Should().Equal("step_0000002.ckpt", "step_0000004.ckpt");
+        Checkpoint.ReadState(Checkpoint.Latest(dir.File("run/checkpoints"))!).Step.Should().Be(4);
+        MetricsCsv.Read(dir.File("run/metrics.csv")).Select(r => r.Step).Should().Equal(1, 2, 3, 4, 5);
+        Directory.GetFiles(dir.File("run/checkpoints"), "*.tmp").Should().BeEmpty();
     }
 
     [Fact]
     public void Resume_reads_the_run_folder_and_finishes_the_run()
     {
-        using var dir = new TempRunDir();
+        using var dir = new TempDir();
         var t = TrainingFixtures.TinyTraining with { MaxSteps = 6, GradFlowInterval = 0, KeepCheckpoints = 1 };
         var tokens = TrainingFixtures.TokenFile(dir.Path);
-        Train(TrainingFixtures.TinyModel, t, tokens, dir.Sub("run"), tr => tr.StepCompleted += r => { if (r.Step == 3) tr.RequestStop(); });
-        var s = Trainer.Resume(dir.Sub("run"));
+        Train(TrainingFixtures.TinyModel, t, tokens, dir.File("run"), tr => tr.StepCompleted += r => { if (r.Step == 3) tr.RequestStop(); });
+        var s = Trainer.Resume(dir.File("run"));
         s.Steps.Should().Be(6);
         s.Interrupted.Should().BeFalse();
-        Checkpoint.List(dir.Sub("run/checkpoints")).Select(Path.GetFileName).Should().Equal("step_0000006.ckpt"); // keep last 1
-        var act = () => Trainer.Resume(dir.Sub("nothing-here"));
+        Checkpoint.List(dir.File("run/checkpoints")).Select(Path.GetFileName).Should().Equal("step_0000006.ckpt"); // keep last 1
+        var act = () => Trainer.Resume(dir.File("nothing-here"));
         act.Should().Throw<FileNotFoundException>().WithMessage("*no config.json*");
     }
 
     [Fact]
     public void Bf16_run_keeps_fp32_master_weights_and_tracks_the_fp32_losses()
     {
-        using var dir = new TempRunDir();
+        using var dir = new TempDir();
         var tokens = TrainingFixtures.TokenFile(dir.Path);
         var m = TrainingFixtures.TinyModel with { Dropout = 0 };
         var t = TrainingFixtures.TinyTraining with { MaxSteps = 20, EvalInterval = 20, GradFlowInterval = 0, TensorBoard = true };
-        Train(m, t, tokens, dir.Sub("fp32"));
-        var s = Train(m, t with { Dtype = TrainingDtype.Bf16 }, tokens, dir.Sub("bf16"));
-        var a = MetricsCsv.Read(dir.Sub("fp32/metrics.csv"));
-        var b = MetricsCsv.Read(dir.Sub("bf16/metrics.csv"));
+        Train(m, t, tokens, dir.File("fp32"));
+        var s = Train(m, t with { Dtype = TrainingDtype.Bf16 }, tokens, dir.File("bf16"));
+        var a = MetricsCsv.Read(dir.File("fp32/metrics.csv"));
+        var b = MetricsCsv.Read(dir.File("bf16/metrics.csv"));
         b.Select(r => r.TrainLoss).Should().Equal(a.Select(r => r.TrainLoss), (p, q) => Math.Abs(p - q) < 0.05, "bf16 rounding moves the loss a little, not a lot");
         b.Select(r => r.TrainLoss).Should().NotEqual(a.Select(r => r.TrainLoss), "the bf16 path really computes in bf16");
         s.FinalValLoss.Should().BeLessThan(a[0].TrainLoss);
         using var model = new CausalLM(m);
-        Checkpoint.LoadModel(Checkpoint.Latest(dir.Sub("bf16/checkpoints"))!, model);
+        Checkpoint.LoadModel(Checkpoint.Latest(dir.File("bf16/checkpoints"))!, model);
         model.parameters().Should().OnlyContain(p => p.dtype == ScalarType.Float32);
         // TensorBoard event files were written next to the CSVs.
-        Directory.GetFiles(dir.Sub("bf16/tb"), "events.out.tfevents.*", SearchOption.AllDirectories).Should().NotBeEmpty();
+        Directory.GetFiles(dir.File("bf16/tb"), "events.out.tfevents.*", SearchOption.AllDirectories).Should().NotBeEmpty();
     }
 }

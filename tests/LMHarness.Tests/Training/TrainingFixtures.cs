@@ -37,12 +37,3 @@ static class TrainingFixtures
         return path;
     }
 }
-
-/// <summary>A fresh temp folder, deleted on dispose.</summary>
-sealed class TempRunDir : IDisposable
-{
-    public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "lmh-train-" + Guid.NewGuid().ToString("N")[..10]);
-    public TempRunDir() => Directory.CreateDirectory(Path);
-    public string Sub(string name) => System.IO.Path.Combine(Path, name);
-    public void Dispose() { try { Directory.Delete(Path, true); } catch (IOException) { } }
-}
