@@ -4,10 +4,13 @@ using CsvHelper;
 
 namespace LMHarness.Reports;
 
-/// <summary>One row of a run's <c>metrics.csv</c> (columns as written by training; <see cref="ValLoss"/> is null on rows without evaluation).</summary>
+/// <summary>
+/// One row of a run's <c>metrics.csv</c> (columns as written by training; <see cref="ValLoss"/> and
+/// <see cref="TrainEvalLoss"/> are null on rows without evaluation, and TrainEvalLoss in files written before it existed).
+/// </summary>
 public sealed record MetricsPoint(
     long Step, long Tokens, double TrainLoss, double? ValLoss, double Lr, double GradNorm,
-    double TokensPerS, double Mfu, double ElapsedS, double RssMb);
+    double TokensPerS, double Mfu, double ElapsedS, double RssMb, double? TrainEvalLoss = null);
 
 /// <summary>One row of a run's <c>gradflow.csv</c>: mean and max |gradient| of one parameter tensor at one step.</summary>
 public sealed record GradFlowPoint(long Step, string Param, double MeanAbsGrad, double MaxAbsGrad);
@@ -18,7 +21,7 @@ public sealed record GradFlowPoint(long Step, string Param, double MeanAbsGrad, 
 /// </summary>
 public sealed record RunData(string Folder, string Variant, int Seed, IReadOnlyList<MetricsPoint> Metrics, IReadOnlyList<GradFlowPoint> GradFlow, long? Params)
 {
-    /// <summary>metrics.csv columns, in order.</summary>
+    /// <summary>metrics.csv columns every reader needs (training also writes train_eval_loss after val_loss).</summary>
     public static readonly IReadOnlyList<string> MetricsColumns =
         ["step", "tokens", "train_loss", "val_loss", "lr", "grad_norm", "tokens_per_s", "mfu", "elapsed_s", "rss_mb"];
 
@@ -52,11 +55,13 @@ public sealed record RunData(string Folder, string Variant, int Seed, IReadOnlyL
     public static IReadOnlyList<MetricsPoint> ReadMetrics(string path)
     {
         using var csv = Open(path, MetricsColumns);
+        var hasTrainEval = csv.Headers.Contains("train_eval_loss");
         var rows = new List<MetricsPoint>();
         while (csv.Read())
             rows.Add(new MetricsPoint(
                 csv.Parse<long>("step"), csv.Parse<long>("tokens"), D(csv, "train_loss"), OptD(csv, "val_loss"),
-                D(csv, "lr"), D(csv, "grad_norm"), D(csv, "tokens_per_s"), D(csv, "mfu"), D(csv, "elapsed_s"), D(csv, "rss_mb")));
+                D(csv, "lr"), D(csv, "grad_norm"), D(csv, "tokens_per_s"), D(csv, "mfu"), D(csv, "elapsed_s"), D(csv, "rss_mb"),
+                hasTrainEval ? OptD(csv, "train_eval_loss") : null));
         return rows;
     }
 

@@ -4,15 +4,18 @@ using static TorchSharp.torch;
 namespace LMHarness.Training;
 
 /// <summary>
-/// Where the trainer's token batches come from. Training batches are drawn from the source's own seeded RNG (never
-/// torch's global one) so that <see cref="SaveState"/> / <see cref="LoadState"/> make a resumed run draw exactly the
-/// batches the uninterrupted run would have drawn. Validation batches are the same fixed batches on every call.
+/// Where the trainer's token batches come from. <see cref="SaveState"/> / <see cref="LoadState"/> (together with
+/// the torch RNG state every checkpoint holds) make a resumed run draw exactly the batches the uninterrupted run
+/// would have drawn. At each evaluation the trainer reads <see cref="TrainSample"/> first, then
+/// <see cref="Validation"/> (nanoGPT's order, which a source replaying nanoGPT's random stream relies on).
 /// </summary>
 public interface IBatchSource
 {
     /// <summary>Next training batch: inputs X and next-token targets Y, both int64 (micro_batch, context_length).</summary>
     (Tensor X, Tensor Y) NextTrain();
-    /// <summary>The first <paramref name="batches"/> validation batches, identical on every call.</summary>
+    /// <summary>Batches of the train split for the training-loss estimate at an evaluation (the train_eval_loss column).</summary>
+    IEnumerable<(Tensor X, Tensor Y)> TrainSample(int batches);
+    /// <summary>Batches of the validation split for the validation loss at an evaluation.</summary>
     IEnumerable<(Tensor X, Tensor Y)> Validation(int batches);
     JsonNode SaveState();
     void LoadState(JsonNode state);

@@ -7,8 +7,9 @@ namespace LMHarness.Training;
 
 /// <summary>
 /// The standard <see cref="IBatchSource"/>: random training windows from a token file's train split
-/// (<see cref="BatchSampler"/>, seeded by the training seed, its own counter-based RNG) and the first N fixed
-/// windows of its validation split (<see cref="ValidationBatches"/>).
+/// (<see cref="BatchSampler"/>, seeded by the training seed, its own counter-based RNG), the first N fixed
+/// windows of its validation split (<see cref="ValidationBatches"/>), and for the training-loss estimate N batches
+/// of random train windows that are the same at every evaluation (a second sampler on a seed of their own).
 /// </summary>
 public sealed class TokenFileBatches : IBatchSource, IDisposable
 {
@@ -31,6 +32,15 @@ public sealed class TokenFileBatches : IBatchSource, IDisposable
     public TokenFile File => _file;
     public (Tensor X, Tensor Y) NextTrain() => _sampler.Next();
     public IEnumerable<(Tensor X, Tensor Y)> Validation(int batches) => new ValidationBatches(_file, _batch, _context, batches);
+
+    public IEnumerable<(Tensor X, Tensor Y)> TrainSample(int batches)
+    {
+        var sampler = new BatchSampler(_file, _batch, _context, new SamplerState(_sampler.Seed ^ TrainSampleSeed, 0));
+        for (var k = 0; k < batches; k++) yield return sampler.Next();
+    }
+
+    // Any fixed value works; it only keeps the estimate's windows apart from the training stream of the same seed.
+    const long TrainSampleSeed = 0x5EED_E5A1;
     public JsonNode SaveState() => JsonNode.Parse(_sampler.State.ToJson())!;
     public void LoadState(JsonNode state) => _sampler = new BatchSampler(_file, _batch, _context, SamplerState.FromJson(state.ToJsonString()));
     public JsonNode? Tokenizer => JsonNode.Parse(_file.Tokenizer.ToJson());

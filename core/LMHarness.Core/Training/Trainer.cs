@@ -3,7 +3,9 @@ using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using LMHarness.Config;
+using LMHarness.Data;
 using LMHarness.Model;
+using LMHarness.Replay;
 using LMHarness.Training.Checkpoints;
 using LMHarness.Training.Metrics;
 using LMHarness.Training.Optimizers;
@@ -23,6 +25,10 @@ namespace LMHarness.Training;
 /// bf16: a bf16 copy of the model does forward and backward; its gradients are added into fp32 gradients of the
 /// fp32 master model, which the optimizer (with fp32 state) updates and which is copied back into the bf16 model
 /// after every step (mixed precision, Micikevicius et al. 2018; bf16 needs no loss scaling, its range is fp32's).
+/// Evaluation (before the first step of a fresh run, every eval_interval steps and at the end) reports the
+/// validation loss and a train-split estimate, both over eval_batches batches, as nanoGPT's estimate_loss does.
+/// With replay nanogpt the initial weights and every batch come from torch's global generator exactly as in
+/// nanoGPT's train.py (<see cref="NanoGptInit"/>, <see cref="NanoGptBatches"/>), so nanoGPT's logged losses come out.
 /// </summary>
 public sealed class Trainer
 {
@@ -47,6 +53,8 @@ public sealed class Trainer
         _config = training.Validated();
         if (_config.ContextLength > _modelConfig.ContextLength)
             throw new ArgumentException($"training context_length ({_config.ContextLength}) exceeds the model's context_length ({_modelConfig.ContextLength}): lower the training one or raise the model's.");
+        if (_config.Replay == ReplayKind.NanoGpt && NanoGptInit.Problems(_modelConfig) is { Count: > 0 } problems)
+            throw new ArgumentException($"replay nanogpt needs a model nanoGPT can build: {string.Join("; ", problems)}. Start from preset nanogpt-cpu or gpt2-124M, or set replay none.");
         _data = data;
         _runDir = runDir;
         _build = build;
@@ -59,10 +67,14 @@ public sealed class Trainer
     /// </summary>
     public static RunSummary Run(ModelConfig model, TrainingConfig training, string tokenFile, string runDir)
     {
-        using var data = TokenFileBatches.Open(tokenFile, training.Validated());
-        if (data.File.Tokenizer.VocabSize > model.VocabSize)
-            throw new ArgumentException($"The token file {tokenFile} uses {data.File.Tokenizer.Describe()} ({data.File.Tokenizer.VocabSize} ids) but the model's vocab_size is {model.VocabSize}: set vocab_size >= {data.File.Tokenizer.VocabSize}.");
-        return new Trainer(model, training, data, runDir, c => new CausalLM(c)).Train();
+        var config = training.Validated();
+        using var file = TokenFile.Open(tokenFile);
+        if (file.Tokenizer.VocabSize > model.VocabSize)
+            throw new ArgumentException($"The token file {tokenFile} uses {file.Tokenizer.Describe()} ({file.Tokenizer.VocabSize} ids) but the model's vocab_size is {model.VocabSize}: set vocab_size >= {file.Tokenizer.VocabSize}.");
+        IBatchSource data = config.Replay == ReplayKind.NanoGpt
+            ? new NanoGptBatches(file, config.MicroBatch, config.ContextLength)
+            : new TokenFileBatches(file, config.MicroBatch, config.ContextLength, config.Seed);
+        return new Trainer(model, config, data, runDir, c => new CausalLM(c)).Train();
     }
 
     /// <summary>Continues the run in <paramref name="runDir"/> from its newest checkpoint, with the configs and token file its config.json records.</summary>
@@ -94,15 +106,20 @@ public sealed class Trainer
 
         torch.manual_seed(_config.Seed);
         var master = _build(_modelConfig);
+        if (_config.Replay == ReplayKind.NanoGpt)
+            NanoGptInit.Apply(master as CausalLM ?? throw new ArgumentException("replay nanogpt initialises a CausalLM: build one (c => new CausalLM(c))."), _config.Seed);
         master.to(device);
         master.train();
         var computeDtype = _config.Dtype == TrainingDtype.Bf16 ? ScalarType.BFloat16 : ScalarType.Float32;
         var compute = master;
         if (computeDtype != ScalarType.Float32)
         {
+            // The copy's own initial draws are overwritten by the master's weights; keep them off the random stream.
+            using var rng = torch.random.get_rng_state();
             compute = _build(_modelConfig);
             compute.to(device).to(computeDtype);
             compute.train();
+            torch.random.set_rng_state(rng);
         }
         var masterParams = master.named_parameters().ToList();
         var computeParams = compute == master ? masterParams : compute.named_parameters().ToList();
@@ -140,8 +157,18 @@ public sealed class Trainer
         var clock = Stopwatch.StartNew();
         double lastLogTime = 0, trainLoss = double.NaN, peakRss = Throughput.RssMb();
         long lastLogTokens = tokens;
-        double? lastVal = null;
+        double? lastVal = null, lastTrainEval = null;
         var interrupted = false;
+
+        if (latest is null)
+        {
+            // Step 0: the untrained model (about ln(vocab) when the initialisation is sound), as nanoGPT reports it.
+            var (train0, val0) = Evaluate(master, device);
+            var row0 = new MetricsRow(0, 0, train0, val0, train0, schedule.At(0), 0, 0, 0, clock.Elapsed.TotalSeconds, Throughput.RssMb());
+            metrics.Write(row0);
+            if (tb is not null) WriteTensorBoard(tb, row0);
+            progress.Report(row0, total, TimeSpan.Zero);
+        }
 
         while (step < total)
         {
@@ -175,18 +202,18 @@ public sealed class Trainer
                 step++;
                 tokens += _config.TokensPerStep;
 
-                double? val = null;
+                double? val = null, trainEval = null;
                 if (step % _config.EvalInterval == 0 || step == total)
                 {
-                    val = Evaluate(master, device);
-                    lastVal = val;
-                    if (best is null || val < best) best = val;
+                    var (t, v) = Evaluate(master, device);
+                    (val, trainEval, lastVal, lastTrainEval) = (v, t, v, t);
+                    if (best is null || v < best) best = v;
                 }
                 var now = clock.Elapsed.TotalSeconds;
                 var rss = Throughput.RssMb();
                 peakRss = Math.Max(peakRss, rss);
                 var tokPerS = (tokens - lastLogTokens) / Math.Max(now - lastLogTime, 1e-9);
-                var row = new MetricsRow(step, tokens, trainLoss, val, lr, gradNorm, tokPerS, tokPerS * flopsPerToken / peak, priorElapsed + now, rss);
+                var row = new MetricsRow(step, tokens, trainLoss, val, trainEval, lr, gradNorm, tokPerS, tokPerS * flopsPerToken / peak, priorElapsed + now, rss);
                 if (step % _config.LogInterval == 0 || val is not null || step == total || _stop)
                 {
                     metrics.Write(row);
@@ -207,7 +234,7 @@ public sealed class Trainer
 
         var wall = clock.Elapsed.TotalSeconds;
         var stepsRun = Math.Max(step - startStep, 1);
-        var summary = new RunSummary(_runDir, step, tokens, trainLoss, lastVal, best, priorElapsed + wall,
+        var summary = new RunSummary(_runDir, step, tokens, trainLoss, lastVal, lastTrainEval, best, priorElapsed + wall,
             (step - startStep) * (double)_config.TokensPerStep / Math.Max(wall, 1e-9), wall * 1000 / stepsRun, parameters, peakRss, interrupted);
         AtomicFile.WriteAllText(Path.Combine(_runDir, "summary.json"), summary.ToJson());
         if (compute != master) compute.Dispose();
@@ -240,25 +267,35 @@ public sealed class Trainer
         return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[^1]).to(ScalarType.Float32), y.reshape(-1), ignore_index: -1);
     }
 
-    /// <summary>Mean cross-entropy over the fixed validation batches, in eval mode (no dropout), with the fp32 master weights.</summary>
-    double Evaluate(nn.Module<Tensor, Tensor> model, Device device)
+    /// <summary>
+    /// Mean cross-entropy over eval_batches train-split batches, then over eval_batches validation batches (this
+    /// order: a replayed random stream depends on it), in eval mode (no dropout), with the fp32 master weights.
+    /// </summary>
+    (double Train, double Val) Evaluate(nn.Module<Tensor, Tensor> model, Device device)
     {
         model.eval();
         try
         {
             using var _ = torch.no_grad();
-            double sum = 0;
-            var n = 0;
-            foreach (var (x, y) in _data.Validation(_config.EvalBatches))
-            {
-                using var scope = torch.NewDisposeScope();
-                sum += CrossEntropy(model, x.to(device), y.to(device)).item<float>();
-                n++;
-            }
-            if (n == 0) throw new InvalidOperationException("The validation split yields no batches: give the token file a validation split at least context_length + 1 tokens long.");
-            return sum / n;
+            var train = MeanLoss(model, _data.TrainSample(_config.EvalBatches), device, "train");
+            var val = MeanLoss(model, _data.Validation(_config.EvalBatches), device, "validation");
+            return (train, val);
         }
         finally { model.train(); }
+    }
+
+    static double MeanLoss(nn.Module<Tensor, Tensor> model, IEnumerable<(Tensor X, Tensor Y)> batches, Device device, string split)
+    {
+        double sum = 0;
+        var n = 0;
+        foreach (var (x, y) in batches)
+        {
+            using var scope = torch.NewDisposeScope();
+            sum += CrossEntropy(model, x.to(device), y.to(device)).item<float>();
+            n++;
+        }
+        if (n == 0) throw new InvalidOperationException($"The {split} split yields no batches: give the token file a {split} split at least context_length + 1 tokens long.");
+        return sum / n;
     }
 
     static void CopyWeights(List<(string, Parameter)> from, List<(string, Parameter)> to)
@@ -285,6 +322,7 @@ public sealed class Trainer
         var s = (int)row.Step;
         tb.add_scalar("train/loss", (float)row.TrainLoss, s);
         if (row.ValLoss is { } v) tb.add_scalar("val/loss", (float)v, s);
+        if (row.TrainEvalLoss is { } e) tb.add_scalar("train/eval_loss", (float)e, s);
         tb.add_scalar("train/lr", (float)row.Lr, s);
         tb.add_scalar("train/grad_norm", (float)row.GradNorm, s);
         tb.add_scalar("perf/tokens_per_s", (float)row.TokensPerS, s);

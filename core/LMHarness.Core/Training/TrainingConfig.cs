@@ -41,6 +41,25 @@ public enum TrainingDtype
     Bf16,
 }
 
+/// <summary>Whose random stream a run follows: where initial weights and batches come from, and how evaluation samples.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<ReplayKind>))]
+public enum ReplayKind
+{
+    /// <summary>
+    /// The harness's own: GPT-2 initialisation in parameter order, training windows from the batch source's own
+    /// counter-based RNG, fixed evaluation windows (the whole val split when eval_batches allows).
+    /// </summary>
+    [JsonStringEnumMemberName("none")]
+    None,
+    /// <summary>
+    /// nanoGPT's train.py draw for draw: initial weights, training batches and evaluation batches all come from torch's
+    /// global generator in the order nanoGPT consumes it (<see cref="Replay.NanoGptInit"/>,
+    /// <see cref="Replay.NanoGptBatches"/>), so the same seed gives nanoGPT's numbers.
+    /// </summary>
+    [JsonStringEnumMemberName("nanogpt")]
+    NanoGpt,
+}
+
 /// <summary>
 /// Everything that decides how a model is trained, and nothing about the model itself. Immutable; serialises to
 /// JSON with snake_case names (<see cref="ToJson"/>, <see cref="FromJson"/>). One optimizer step consumes
@@ -95,6 +114,8 @@ public sealed record TrainingConfig
     public int KeepCheckpoints { get; init; } = 2;
 
     public long Seed { get; init; } = 1337;
+    /// <summary>Follow a reference implementation's random stream (none = the harness's own; nanogpt = nanoGPT's train.py).</summary>
+    public ReplayKind Replay { get; init; } = ReplayKind.None;
     public TrainingDtype Dtype { get; init; } = TrainingDtype.Fp32;
     /// <summary>Torch intra-op threads; 0 keeps the default.</summary>
     public int Threads { get; init; }

@@ -9,7 +9,7 @@ namespace LMHarness.Training.Metrics;
 /// </summary>
 public sealed class MetricsCsv : IDisposable
 {
-    public static readonly string[] Columns = ["step", "tokens", "train_loss", "val_loss", "lr", "grad_norm", "tokens_per_s", "mfu", "elapsed_s", "rss_mb"];
+    public static readonly string[] Columns = ["step", "tokens", "train_loss", "val_loss", "train_eval_loss", "lr", "grad_norm", "tokens_per_s", "mfu", "elapsed_s", "rss_mb"];
 
     readonly CsvWriter _csv;
 
@@ -25,12 +25,13 @@ public sealed class MetricsCsv : IDisposable
 
     public void Write(MetricsRow r)
     {
-        _csv.WriteRecord([S(r.Step), S(r.Tokens), S(r.TrainLoss), r.ValLoss is { } v ? S(v) : "", S(r.Lr), S(r.GradNorm),
+        _csv.WriteRecord([S(r.Step), S(r.Tokens), S(r.TrainLoss), Opt(r.ValLoss), Opt(r.TrainEvalLoss), S(r.Lr), S(r.GradNorm),
             S(r.TokensPerS), S(r.Mfu), S(r.ElapsedS), S(r.RssMb)]);
         _csv.Flush();
     }
 
     static string S(double x) => x.ToString("R", CultureInfo.InvariantCulture);
+    static string Opt(double? x) => x is { } v ? S(v) : "";
     static string S(long x) => x.ToString(CultureInfo.InvariantCulture);
 
     /// <summary>Reads a metrics.csv back (for reports and tests).</summary>
@@ -41,9 +42,9 @@ public sealed class MetricsCsv : IDisposable
         double D(string c) => double.Parse(r.GetString(c), CultureInfo.InvariantCulture);
         while (r.Read())
         {
-            var val = r.GetString("val_loss");
+            double? Opt(string c) => r.GetString(c) is { Length: > 0 } t ? double.Parse(t, CultureInfo.InvariantCulture) : null;
             rows.Add(new MetricsRow(long.Parse(r.GetString("step"), CultureInfo.InvariantCulture), long.Parse(r.GetString("tokens"), CultureInfo.InvariantCulture),
-                D("train_loss"), val.Length == 0 ? null : double.Parse(val, CultureInfo.InvariantCulture), D("lr"), D("grad_norm"),
+                D("train_loss"), Opt("val_loss"), Opt("train_eval_loss"), D("lr"), D("grad_norm"),
                 D("tokens_per_s"), D("mfu"), D("elapsed_s"), D("rss_mb")));
         }
         return rows;

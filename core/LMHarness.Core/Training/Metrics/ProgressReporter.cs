@@ -19,7 +19,7 @@ public abstract class ProgressReporter : IDisposable
 
     public static string Describe(MetricsRow r, long total, TimeSpan eta) =>
         string.Create(CultureInfo.InvariantCulture,
-            $"step {r.Step}/{total} | loss {r.TrainLoss:F4}{(r.ValLoss is { } v ? $" | val {v:F4}" : "")} | lr {r.Lr:0.00e+00} | " +
+            $"step {r.Step}/{total} | loss {r.TrainLoss:F4}{(r.ValLoss is { } v ? $" | val {v:F4}" : "")}{(r.TrainEvalLoss is { } e ? $" (train {e:F4})" : "")} | lr {r.Lr:0.00e+00} | " +
             $"{r.TokensPerS:N0} tok/s | mfu {r.Mfu:P1} | rss {r.RssMb:F0} MB | eta {eta:hh\\:mm\\:ss}");
 
     sealed class Lines : ProgressReporter
