@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
 using LMHarness.Config;
 using LMHarness.Data;
@@ -28,12 +29,16 @@ public class TrainerTests
         var t = TrainingFixtures.TinyTraining with { LogInterval = 3, GradAccumulation = 1 };
         var s = Train(TrainingFixtures.TinyModel, t, TrainingFixtures.TokenFile(dir.Path), dir.File("run"));
 
-        File.ReadLines(dir.File("run/metrics.csv")).First().Should().Be("step,tokens,train_loss,val_loss,lr,grad_norm,tokens_per_s,mfu,elapsed_s,rss_mb");
+        File.ReadLines(dir.File("run/metrics.csv")).First().Should().Be("step,tokens,train_loss,val_loss,train_eval_loss,lr,grad_norm,tokens_per_s,mfu,elapsed_s,rss_mb");
         var rows = MetricsCsv.Read(dir.File("run/metrics.csv"));
-        rows.Select(r => r.Step).Should().Equal(3, 4, 6, 8, 9, 12);                 // log every 3, eval every 4
-        rows.Where(r => r.ValLoss is not null).Select(r => r.Step).Should().Equal(4, 8, 12);
+        rows.Select(r => r.Step).Should().Equal(0, 3, 4, 6, 8, 9, 12);              // step 0, log every 3, eval every 4
+        rows.Where(r => r.ValLoss is not null).Select(r => r.Step).Should().Equal(0, 4, 8, 12);
+        rows.Where(r => r.TrainEvalLoss is not null).Select(r => r.Step).Should().Equal(0, 4, 8, 12);
         rows.Select(r => r.Tokens).Should().Equal(rows.Select(r => r.Step * 4 * 8));
-        rows.Should().OnlyContain(r => r.RssMb > 0 && r.TokensPerS > 0 && r.Mfu > 0 && double.IsFinite(r.TrainLoss));
+        rows.Skip(1).Should().OnlyContain(r => r.RssMb > 0 && r.TokensPerS > 0 && r.Mfu > 0 && double.IsFinite(r.TrainLoss));
+        rows[0].TrainLoss.Should().Be(rows[0].TrainEvalLoss!.Value, "before the first update the train loss is the train-split estimate");
+        rows[0].ValLoss!.Value.Should().BeApproximately(Math.Log(TrainingFixtures.TinyModel.VocabSize), 0.15, "an untrained model is about uniform");
+        rows[0].GradNorm.Should().Be(0);
         rows[^1].Lr.Should().BeApproximately(new LMHarness.Training.Schedules.LearningRateSchedule(ScheduleKind.Cosine, 3e-3, 3e-4, 2, 12, 0.2).At(11), 1e-15);
 
         File.ReadLines(dir.File("run/gradflow.csv")).First().Should().Be("step,param,mean_abs_grad,max_abs_grad");
@@ -53,6 +58,32 @@ public class TrainerTests
         s.BestValLoss.Should().Be(rows.Min(r => r.ValLoss));
         s.Interrupted.Should().BeFalse();
         Checkpoint.List(dir.File("run/checkpoints")).Select(Path.GetFileName).Should().Equal("step_0000012.ckpt");
+    }
+
+    [Fact]
+    public void Train_estimate_windows_are_the_same_at_every_evaluation_come_from_the_train_split_and_leave_training_batches_alone()
+    {
+        using var dir = new TempDir();
+        var t = TrainingFixtures.TinyTraining;
+        using var data = TokenFileBatches.Open(TrainingFixtures.TokenFile(dir.Path), t);
+        using var reference = TokenFileBatches.Open(TrainingFixtures.TokenFile(dir.Path), t);
+        long[] Ids(IEnumerable<(Tensor X, Tensor Y)> batches) => batches.SelectMany(b => b.X.data<long>().ToArray().Concat(b.Y.data<long>().ToArray())).ToArray();
+
+        var first = Ids(data.TrainSample(3));
+        first.Should().HaveCount(2 * 3 * t.MicroBatch * t.ContextLength);
+        Ids(data.TrainSample(3)).Should().Equal(first, "the estimate must compare across evaluations");
+        Ids([data.NextTrain()]).Should().Equal(Ids([reference.NextTrain()]), "estimating draws nothing from the training stream");
+        Ids(data.TrainSample(3)).Should().Equal(first);
+        var train = data.File.Read(0, (int)data.File.TrainTokens).Select(v => (long)v).ToArray();
+        int T = t.ContextLength;
+        foreach (var (x, y) in data.TrainSample(3))
+            for (long r = 0; r < x.shape[0]; r++)
+            {
+                var (xr, yr) = (x[r].data<long>().ToArray(), y[r].data<long>().ToArray());
+                Enumerable.Range(0, train.Length - T)
+                    .Any(i => new ArraySegment<long>(train, i, T).SequenceEqual(xr) && new ArraySegment<long>(train, i + 1, T).SequenceEqual(yr))
+                    .Should().BeTrue("inputs and their next-token targets lie inside the train split");
+            }
     }
 
     [Fact]
@@ -113,6 +144,7 @@ public class TrainerTests
             return (x.narrow(0, i * rows, rows), y.narrow(0, i * rows, rows));
         }
         public IEnumerable<(Tensor X, Tensor Y)> Validation(int batches) { yield return (x, y); }
+        public IEnumerable<(Tensor X, Tensor Y)> TrainSample(int batches) { yield return (x, y); }
         public JsonNode SaveState() => JsonValue.Create(_next);
         public void LoadState(JsonNode state) => _next = state.GetValue<int>();
         public JsonNode Describe() => new JsonObject { ["kind"] = "fixed" };
@@ -195,7 +227,8 @@ public class TrainerTests
         readonly int _after;
         int _calls;
         public PoisonAfter(ModelConfig c, int after) : base("poison") { inner = new CausalLM(c); _after = after; RegisterComponents(); }
-        public override Tensor forward(Tensor x) => ++_calls >= _after && training ? inner.forward(x) * float.NaN : inner.forward(x);
+        // Counts training forwards only: evaluations (step 0 included) run in eval mode.
+        public override Tensor forward(Tensor x) => training && ++_calls >= _after ? inner.forward(x) * float.NaN : inner.forward(x);
     }
 
     [Fact]
@@ -211,8 +244,28 @@ public class TrainerTests
         e.Message.Should().Contain("training loss is NaN at step 6").And.Contain("step_0000004.ckpt").And.Contain("Lower learning_rate");
         Checkpoint.List(dir.File("run/checkpoints")).Select(Path.GetFileName).Should().Equal("step_0000002.ckpt", "step_0000004.ckpt");
         Checkpoint.ReadState(Checkpoint.Latest(dir.File("run/checkpoints"))!).Step.Should().Be(4);
-        MetricsCsv.Read(dir.File("run/metrics.csv")).Select(r => r.Step).Should().Equal(1, 2, 3, 4, 5);
+        MetricsCsv.Read(dir.File("run/metrics.csv")).Select(r => r.Step).Should().Equal(0, 1, 2, 3, 4, 5);
         Directory.GetFiles(dir.File("run/checkpoints"), "*.tmp").Should().BeEmpty();
+    }
+
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    static extern int Kill(int pid, int signal);
+
+    [Fact]
+    public void Sigint_finishes_the_step_writes_a_checkpoint_and_returns_instead_of_killing_the_process()
+    {
+        using var dir = new TempDir();
+        var t = TrainingFixtures.TinyTraining with { MaxSteps = 2_000, EvalInterval = 100_000, LogInterval = 100_000, GradFlowInterval = 0 };
+        var sent = false;
+        var s = Train(TrainingFixtures.TinyModel, t, TrainingFixtures.TokenFile(dir.Path), dir.File("run"), tr => tr.StepCompleted += r =>
+        {
+            if (r.Step == 3 && !sent) { sent = true; Kill(Environment.ProcessId, 2).Should().Be(0); } // SIGINT = 2: what Ctrl-C sends
+        });
+        sent.Should().BeTrue();
+        s.Interrupted.Should().BeTrue("the handler turned Ctrl-C into a stop request; this test process is still alive");
+        s.Steps.Should().BeInRange(3, 1_999);
+        Checkpoint.Latest(dir.File("run/checkpoints")).Should().EndWith(Checkpoint.FileName(s.Steps));
+        JsonNode.Parse(File.ReadAllText(dir.File("run/summary.json")))!["interrupted"]!.GetValue<bool>().Should().BeTrue();
     }
 
     [Fact]
