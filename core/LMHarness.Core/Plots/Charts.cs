@@ -52,7 +52,7 @@ public static class Charts
     {
         var model = NewModel("Training throughput", XAxis("tokens seen", false), YAxis("throughput (tokens/s)", false), "training tokens processed per second of wall time, as logged");
         foreach (var (variant, seeds, color) in ByVariant(runs))
-            AddMeanAndBand(model, seeds, m => m.Tokens, m => m.TokensPerS, variant, color, 2.5, LineStyle.Solid);
+            AddMeanAndBand(model, seeds, m => m.Tokens, m => m.Step > 0 ? m.TokensPerS : null, variant, color, 2.5, LineStyle.Solid); // step 0 only evaluates
         return model;
     }
 
