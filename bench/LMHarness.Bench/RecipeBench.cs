@@ -25,8 +25,29 @@ public sealed class RecipeBench : IBench
         }
         var summary = Recipes.Run(recipe, text, runDir);
         Console.WriteLine($"{recipe.Name}: {summary}");
+        if (recipe.Training.Replay == ReplayKind.NanoGpt && recipe.Training.Seed == 1337 && recipe.Training.MaxSteps == 2000)
+            CompareWithNanoGptLog(Path.Combine(runDir, "metrics.csv"));
         Console.WriteLine($"val loss {summary.FinalValLoss:F4}, train estimate {summary.FinalTrainEvalLoss:F4} " +
             "(nanoGPT's README: 1.88; its own log of this recipe at seed 1337: step 2000: train loss 1.7648, val loss 1.8857)");
+    }
+
+    // nanoGPT's log of its README CPU command (seed 1337): "step N: train loss A, val loss B" every 250 steps.
+    static readonly (long Step, double Train, double Val)[] NanoGptLog =
+    [
+        (0, 4.1676, 4.1649), (250, 2.4293, 2.4447), (500, 2.2732, 2.3141), (750, 2.1338, 2.1905), (1000, 1.9714, 2.0528),
+        (1250, 1.8756, 2.0089), (1500, 1.8557, 1.9225), (1750, 1.7790, 1.8921), (2000, 1.7648, 1.8857),
+    ];
+
+    static void CompareWithNanoGptLog(string metricsPath)
+    {
+        var ours = Training.Metrics.MetricsCsv.Read(metricsPath).Where(r => r.ValLoss is not null).ToDictionary(r => r.Step);
+        Console.WriteLine("step   nanoGPT train/val   LMHarness train/val   |diff| max");
+        foreach (var (step, train, val) in NanoGptLog)
+        {
+            if (!ours.TryGetValue(step, out var r)) continue;
+            var diff = Math.Max(Math.Abs(r.TrainEvalLoss!.Value - train), Math.Abs(r.ValLoss!.Value - val));
+            Console.WriteLine($"{step,4}   {train:F4} / {val:F4}     {r.TrainEvalLoss:F4} / {r.ValLoss:F4}       {diff:F4}");
+        }
     }
 
     static string FindText()

@@ -35,6 +35,23 @@ public sealed class ComparisonTests : IDisposable
     }
 
     [Fact]
+    public void Train_estimate_column_is_read_when_present_and_null_in_files_written_before_it()
+    {
+        var old = RunData.Load(SyntheticRuns.Write(_root, "old", 0, steps: 10));
+        old.Metrics.Should().OnlyContain(m => m.TrainEvalLoss == null);
+
+        var dir = Directory.CreateDirectory(Path.Combine(_root, "new", "seed0")).FullName;
+        File.WriteAllText(Path.Combine(dir, "metrics.csv"),
+            "step,tokens,train_loss,val_loss,train_eval_loss,lr,grad_norm,tokens_per_s,mfu,elapsed_s,rss_mb\n" +
+            "0,0,4.1676,4.1649,4.1676,1e-05,0,0,0,1.5,230\n" +
+            "10,7680,3.2,,,1e-4,1.1,15000,0.5,2.0,231\n" +
+            "250,192000,2.4449,2.4447,2.4293,9.86e-4,0.4,15000,0.5,9.0,232\n");
+        var rows = RunData.Load(dir).Metrics;
+        rows.Select(m => m.TrainEvalLoss).Should().Equal(4.1676, null, 2.4293);
+        rows.Select(m => m.ValLoss).Should().Equal(4.1649, null, 2.4447);
+    }
+
+    [Fact]
     public void Aggregate_is_the_mean_and_range_over_seeds_at_steps_every_seed_logged()
     {
         var a = RunData.Load(SyntheticRuns.Write(_root, "v", 0, steps: 40));
