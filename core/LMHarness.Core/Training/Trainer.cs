@@ -168,6 +168,7 @@ public sealed class Trainer
             metrics.Write(row0);
             if (tb is not null) WriteTensorBoard(tb, row0);
             progress.Report(row0, total, TimeSpan.Zero);
+            lastLogTime = clock.Elapsed.TotalSeconds; // the first row's tokens/s counts training time only
         }
 
         while (step < total)
