@@ -13,7 +13,7 @@ namespace LMHarness.Data;
 public sealed class BatchSampler
 {
     readonly TokenFile _file;
-    readonly long[] _x, _y, _window;
+    readonly long[] _x, _y, _starts;
 
     public BatchSampler(TokenFile file, int batchSize, int contextLength, long seed)
         : this(file, batchSize, contextLength, new SamplerState(seed, 0)) { }
@@ -33,7 +33,7 @@ public sealed class BatchSampler
         BatchesDrawn = state.BatchesDrawn;
         _x = new long[batchSize * contextLength];
         _y = new long[batchSize * contextLength];
-        _window = new long[contextLength + 1];
+        _starts = new long[batchSize];
     }
 
     public int BatchSize { get; }
@@ -69,15 +69,10 @@ public sealed class BatchSampler
     /// <summary>Fills the next batch into row-major (B*T) arrays without making tensors.</summary>
     public void NextInto(Span<long> x, Span<long> y)
     {
-        int t = ContextLength;
-        if (x.Length != BatchSize * t || y.Length != BatchSize * t)
-            throw new ArgumentException($"x and y must hold B*T = {BatchSize * t} ids.");
-        for (int r = 0; r < BatchSize; r++)
-        {
-            _file.CopyTo(Offset(BatchesDrawn, r), _window);
-            _window.AsSpan(0, t).CopyTo(x.Slice(r * t, t));
-            _window.AsSpan(1, t).CopyTo(y.Slice(r * t, t));
-        }
+        if (x.Length != BatchSize * ContextLength || y.Length != BatchSize * ContextLength)
+            throw new ArgumentException($"x and y must hold B*T = {BatchSize * ContextLength} ids.");
+        for (int r = 0; r < BatchSize; r++) _starts[r] = Offset(BatchesDrawn, r);
+        _file.CopyWindows(_starts, ContextLength, x, y);
         BatchesDrawn++;
     }
 }

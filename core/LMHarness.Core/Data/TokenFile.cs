@@ -150,6 +150,43 @@ public sealed unsafe class TokenFile : IDisposable
         }
     }
 
+    /// <summary>
+    /// Next-token windows: row r of <paramref name="x"/> is ids [s, s + T) and of <paramref name="y"/> ids
+    /// [s + 1, s + T + 1), with s = <paramref name="starts"/>[r] and T = <paramref name="contextLength"/>;
+    /// x and y are row-major (starts.Length x T).
+    /// </summary>
+    public void CopyWindows(ReadOnlySpan<long> starts, int contextLength, Span<long> x, Span<long> y)
+    {
+        int t = contextLength;
+        if (x.Length != starts.Length * t || y.Length != starts.Length * t)
+            throw new ArgumentException($"x and y must hold {starts.Length} x {t} ids.");
+        Span<long> window = t < 1024 ? stackalloc long[t + 1] : new long[t + 1];
+        for (int r = 0; r < starts.Length; r++)
+        {
+            CopyTo(starts[r], window);
+            window[..t].CopyTo(x.Slice(r * t, t));
+            window[1..].CopyTo(y.Slice(r * t, t));
+        }
+    }
+
+    /// <summary><see cref="CopyWindows"/> into new int64 tensors X and Y of shape (starts.Length, T).</summary>
+    public (TorchSharp.torch.Tensor X, TorchSharp.torch.Tensor Y) Windows(ReadOnlySpan<long> starts, int contextLength)
+    {
+        var x = new long[starts.Length * contextLength];
+        var y = new long[starts.Length * contextLength];
+        CopyWindows(starts, contextLength, x, y);
+        return (TorchSharp.torch.tensor(x, [starts.Length, contextLength]), TorchSharp.torch.tensor(y, [starts.Length, contextLength]));
+    }
+
+    /// <summary>What a run's config.json records about its data: path, tokenizer identity and split sizes.</summary>
+    public System.Text.Json.Nodes.JsonObject Describe() => new()
+    {
+        ["token_file"] = System.IO.Path.GetFullPath(Path),
+        ["tokenizer"] = System.Text.Json.Nodes.JsonNode.Parse(Tokenizer.ToJson()),
+        ["train_tokens"] = TrainTokens,
+        ["val_tokens"] = ValTokens,
+    };
+
     /// <summary>Ids [start, start + count) as an int array (for decoding).</summary>
     public int[] Read(long start, int count)
     {

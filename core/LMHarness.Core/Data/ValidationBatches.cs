@@ -42,19 +42,11 @@ public sealed class ValidationBatches : IEnumerable<(Tensor X, Tensor Y)>
     public IEnumerator<(Tensor X, Tensor Y)> GetEnumerator()
     {
         int t = ContextLength;
-        var window = new long[t + 1];
         for (long first = 0; first < Windows; first += BatchSize)
         {
-            int rows = (int)Math.Min(BatchSize, Windows - first);
-            var x = new long[rows * t];
-            var y = new long[rows * t];
-            for (int r = 0; r < rows; r++)
-            {
-                _file.CopyTo(_file.TrainTokens + (first + r) * t, window);
-                window.AsSpan(0, t).CopyTo(x.AsSpan(r * t, t));
-                window.AsSpan(1, t).CopyTo(y.AsSpan(r * t, t));
-            }
-            yield return (torch.tensor(x, [rows, t]), torch.tensor(y, [rows, t]));
+            var starts = new long[(int)Math.Min(BatchSize, Windows - first)];
+            for (int r = 0; r < starts.Length; r++) starts[r] = _file.TrainTokens + (first + r) * t;
+            yield return _file.Windows(starts, t);
         }
     }
 

@@ -71,20 +71,8 @@ public sealed class NanoGptBatches : IBatchSource, IDisposable
         return starts.data<long>().ToArray();
     }
 
-    (Tensor X, Tensor Y) Windows(long[] starts, long splitOffset)
-    {
-        int t = _context;
-        var window = new long[t + 1];
-        var x = new long[starts.Length * t];
-        var y = new long[starts.Length * t];
-        for (var r = 0; r < starts.Length; r++)
-        {
-            _file.CopyTo(splitOffset + starts[r], window);
-            window.AsSpan(0, t).CopyTo(x.AsSpan(r * t, t));
-            window.AsSpan(1, t).CopyTo(y.AsSpan(r * t, t));
-        }
-        return (torch.tensor(x, [starts.Length, t]), torch.tensor(y, [starts.Length, t]));
-    }
+    (Tensor X, Tensor Y) Windows(long[] starts, long splitOffset) =>
+        _file.Windows(starts.Select(s => splitOffset + s).ToArray(), _context);
 
     public JsonNode SaveState() => new JsonObject { ["next"] = _next is null ? null : new JsonArray(_next.Select(s => (JsonNode)s).ToArray()) };
 
@@ -98,14 +86,12 @@ public sealed class NanoGptBatches : IBatchSource, IDisposable
 
     public JsonNode? Tokenizer => JsonNode.Parse(_file.Tokenizer.ToJson());
 
-    public JsonNode Describe() => new JsonObject
+    public JsonNode Describe()
     {
-        ["token_file"] = Path.GetFullPath(_file.Path),
-        ["sampler"] = "nanogpt",
-        ["tokenizer"] = JsonNode.Parse(_file.Tokenizer.ToJson()),
-        ["train_tokens"] = _file.TrainTokens,
-        ["val_tokens"] = _file.ValTokens,
-    };
+        var d = _file.Describe();
+        d["sampler"] = "nanogpt";
+        return d;
+    }
 
     public void Dispose() => _file.Dispose();
 }

@@ -39,6 +39,14 @@ public static class NanoGptInit
         return problems;
     }
 
+    /// <summary>Throws one error naming every <see cref="Problems"/> entry of <paramref name="config"/>, if any.</summary>
+    public static void Require(ModelConfig config)
+    {
+        var problems = Problems(config);
+        if (problems.Count > 0)
+            throw new ArgumentException($"replay nanogpt needs a model nanoGPT can build: {string.Join("; ", problems)}. Start from preset nanogpt-cpu or gpt2-124M, or set replay none.");
+    }
+
     /// <summary>
     /// Seeds torch's global generator with <paramref name="seed"/> and overwrites every weight of
     /// <paramref name="model"/> with the value nanoGPT's GPT would have after construction under that seed; the
@@ -47,9 +55,7 @@ public static class NanoGptInit
     public static void Apply(CausalLM model, long seed)
     {
         var config = model.Config;
-        var problems = Problems(config);
-        if (problems.Count > 0)
-            throw new ArgumentException($"nanoGPT replay needs a model nanoGPT can build: {string.Join("; ", problems)}. Use preset nanogpt-cpu (or gpt2-124M) shapes, or train with replay none.");
+        Require(config);
         long d = config.DModel, v = config.VocabSize, t = config.ContextLength, f = config.FfnHidden, layers = config.NLayer;
         var p = model.named_parameters().ToDictionary(x => x.name, x => x.parameter);
         string L(long i, string name) => $"model.layers.{i}.{name}";

@@ -45,13 +45,7 @@ public sealed class TokenFileBatches : IBatchSource, IDisposable
     public void LoadState(JsonNode state) => _sampler = new BatchSampler(_file, _batch, _context, SamplerState.FromJson(state.ToJsonString()));
     public JsonNode? Tokenizer => JsonNode.Parse(_file.Tokenizer.ToJson());
 
-    public JsonNode Describe() => new JsonObject
-    {
-        ["token_file"] = Path.GetFullPath(_file.Path),
-        ["tokenizer"] = JsonNode.Parse(_file.Tokenizer.ToJson()),
-        ["train_tokens"] = _file.TrainTokens,
-        ["val_tokens"] = _file.ValTokens,
-    };
+    public JsonNode Describe() => _file.Describe();
 
     public void Dispose() => _file.Dispose();
 }

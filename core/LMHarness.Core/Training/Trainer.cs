@@ -53,8 +53,7 @@ public sealed class Trainer
         _config = training.Validated();
         if (_config.ContextLength > _modelConfig.ContextLength)
             throw new ArgumentException($"training context_length ({_config.ContextLength}) exceeds the model's context_length ({_modelConfig.ContextLength}): lower the training one or raise the model's.");
-        if (_config.Replay == ReplayKind.NanoGpt && NanoGptInit.Problems(_modelConfig) is { Count: > 0 } problems)
-            throw new ArgumentException($"replay nanogpt needs a model nanoGPT can build: {string.Join("; ", problems)}. Start from preset nanogpt-cpu or gpt2-124M, or set replay none.");
+        if (_config.Replay == ReplayKind.NanoGpt) NanoGptInit.Require(_modelConfig);
         _data = data;
         _runDir = runDir;
         _build = build;
