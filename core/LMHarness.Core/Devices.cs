@@ -28,4 +28,18 @@ public static class Devices
                                         "CPU backend unless built with -p:TorchBackend=cuda): unset it or set it to cpu");
         return device;
     }
+
+    /// <summary>
+    /// On a CUDA device, lets fp32 matmuls and convolutions use TF32 tensor cores (10-bit mantissa inputs, fp32
+    /// accumulation; what PyTorch's <c>set_float32_matmul_precision("high")</c> does): several times the fp32 rate
+    /// on Ampere and later, at a precision training does not notice. bf16 matmuls are unaffected. Does nothing on other
+    /// devices; returns whether TF32 is now on for <paramref name="device"/>.
+    /// </summary>
+    public static bool EnableTf32(Device device)
+    {
+        if (device.type != DeviceType.CUDA) return false;
+        backends.cuda.matmul.allow_tf32 = true;
+        backends.cudnn.allow_tf32 = true;
+        return true;
+    }
 }
