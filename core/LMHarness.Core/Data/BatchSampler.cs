@@ -63,7 +63,8 @@ public sealed class BatchSampler
     public (Tensor X, Tensor Y) Next()
     {
         NextInto(_x, _y);
-        return (torch.tensor(_x, [BatchSize, ContextLength]), torch.tensor(_y, [BatchSize, ContextLength]));
+        // Host batches: the trainer copies them to its device.
+        return (torch.tensor(_x, [BatchSize, ContextLength], device: CPU), torch.tensor(_y, [BatchSize, ContextLength], device: CPU));
     }
 
     /// <summary>Fills the next batch into row-major (B*T) arrays without making tensors.</summary>

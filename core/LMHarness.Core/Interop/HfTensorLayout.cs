@@ -33,7 +33,7 @@ public static class HfTensorLayout
             return result;
         }
 
-        Tensor BiasOr(string key, long size) => state.TryGetValue(key, out var b) ? b : torch.zeros(size);
+        Tensor BiasOr(string key, long size) => state.TryGetValue(key, out var b) ? b : torch.zeros(size, device: CPU); // state dicts here are CPU snapshots
         long d = config.DModel;
         Add("transformer.wte.weight", Need("model.embed_tokens.weight"));
         Add("transformer.wpe.weight", Need("model.embed_positions.weight"));

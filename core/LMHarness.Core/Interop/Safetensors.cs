@@ -186,7 +186,7 @@ public static class Safetensors
         var result = new Dictionary<string, Tensor>();
         foreach (var e in header.Entries)
         {
-            var t = torch.empty(e.Shape, SafetensorsDType.ToTorch(e.DType));
+            var t = torch.empty(e.Shape, SafetensorsDType.ToTorch(e.DType), device: CPU); // read into host memory; callers move it
             if (e.ByteLength > 0)
             {
                 var buffer = new byte[e.ByteLength];

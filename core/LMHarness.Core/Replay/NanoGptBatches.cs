@@ -67,7 +67,7 @@ public sealed class NanoGptBatches : IBatchSource, IDisposable
 
     long[] Draw(long splitTokens)
     {
-        using var starts = torch.randint(splitTokens - _context, [_batch], dtype: ScalarType.Int64);
+        using var starts = torch.randint(splitTokens - _context, [_batch], dtype: ScalarType.Int64, device: CPU); // nanoGPT draws on the CPU generator
         return starts.data<long>().ToArray();
     }
 

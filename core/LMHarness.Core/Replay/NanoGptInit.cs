@@ -102,12 +102,13 @@ public static class NanoGptInit
         }
     }
 
-    static Tensor Scratch(long rows, long cols) => empty(rows, cols);
+    // On the CPU on purpose: nanoGPT initialises on the CPU generator before moving the model, and so does Apply.
+    static Tensor Scratch(long rows, long cols) => empty(rows, cols, device: CPU);
 
     /// <summary>nn.Linear(in, out).reset_parameters: kaiming_uniform_ on the weight, then uniform_ on the bias.</summary>
     static void ConstructLinear(long outFeatures, long inFeatures, bool bias)
     {
         Scratch(outFeatures, inFeatures).uniform_(-1, 1);
-        if (bias) empty(outFeatures).uniform_(-1, 1);
+        if (bias) empty(outFeatures, device: CPU).uniform_(-1, 1);
     }
 }

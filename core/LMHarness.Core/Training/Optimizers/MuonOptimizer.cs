@@ -41,8 +41,12 @@ public sealed class MuonOptimizer : IOptimizer
                 using var scope = torch.NewDisposeScope();
                 var g = p.grad;
                 if (g is null) continue;
-                m.lerp_(g, 1 - _momentum);
-                var update = _nesterov ? g.lerp(m, _momentum) : m;
+                // lerp takes its weight as a tensor: an implicit double -> Tensor lands on the default device (the
+                // CPU), which a CUDA momentum buffer cannot be mixed with; build it on the buffer's device.
+                var toGrad = torch.tensor(1 - _momentum, dtype: m.dtype, device: m.device);
+                var toMomentum = torch.tensor(_momentum, dtype: m.dtype, device: m.device);
+                m.lerp_(g, toGrad);
+                var update = _nesterov ? g.lerp(m, toMomentum) : m;
                 var o = NewtonSchulz.Orthogonalize(update);
                 var scale = Math.Sqrt(Math.Max(1.0, (double)p.shape[0] / p.shape[1]));
                 if (_weightDecay > 0) p.mul_(1 - lr * _weightDecay);
