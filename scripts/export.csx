@@ -1,13 +1,14 @@
 // Export a model as a Hugging Face checkpoint (model.safetensors + config.json + tokenizer identity + scaleout/).
 // Models HF cannot express (differential attention, NoPE, mixed layers, YaRN) are refused with the reason and
 // saved in the harness's own safetensors format instead.
-// ./lmh scripts/export.csx runs/shakespeare/base/seed0 --out exports/shakespeare [--dtype bf16] [--native]
+// The scale-out files in scaleout/ train on the run's token file (from its config.json) or on --tokens FILE.
+// ./lmh scripts/export.csx runs/shakespeare/base/seed0 --out exports/shakespeare [--dtype bf16] [--native] [--tokens FILE]
 #r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/LMHarness.Core.dll"
 #r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/TorchSharp.dll"
 using LMHarness.Interop;
 using TorchSharp;
 
-if (Args.Count == 0 || Args[0].StartsWith("--")) { Console.Error.WriteLine("usage: export.csx <model> --out DIR [--dtype f32|bf16|f16] [--native]"); return; }
+if (Args.Count == 0 || Args[0].StartsWith("--")) { Console.Error.WriteLine("usage: export.csx <model> --out DIR [--dtype f32|bf16|f16] [--native] [--tokens FILE]"); return; }
 string Opt(string name, string fallback) { int i = Args.ToList().LastIndexOf("--" + name); return i >= 0 && i + 1 < Args.Count ? Args[i + 1] : fallback; }
 
 var loaded = ModelSource.Load(Args[0]);
@@ -21,7 +22,13 @@ var dtype = Opt("dtype", "f32") switch
 };
 if (!Args.Contains("--native") && HfArchitectures.CanExport(loaded.Model.Config))
 {
-    var arch = HfCheckpoint.Export(loaded.Model, outDir, loaded.Tokenizer, dtype);
+    // The token file the run trained on, as its config.json records it (a run folder), unless --tokens names one.
+    var runConfig = Path.Combine(Args[0], "config.json");
+    var recorded = File.Exists(runConfig)
+        ? System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(runConfig))?["data"]?["token_file"]?.GetValue<string>()
+        : null;
+    var tokens = Opt("tokens", recorded ?? "");
+    var arch = HfCheckpoint.Export(loaded.Model, outDir, loaded.Tokenizer, dtype, tokens == "" ? null : tokens);
     Console.WriteLine($"exported {loaded.Description} as HF {arch} to {outDir}:");
 }
 else

@@ -30,7 +30,15 @@ public static class HfCheckpoint
     /// or float16). Throws <see cref="NotSupportedException"/> before writing anything when no HF architecture
     /// expresses the model (use <see cref="NativeCheckpoint.Save(CausalLM, string, TokenizerIdentity)"/> then).
     /// </summary>
-    public static HfArchitecture Export(CausalLM model, string dir, TokenizerIdentity? tokenizer, ScalarType dtype)
+    public static HfArchitecture Export(CausalLM model, string dir, TokenizerIdentity? tokenizer, ScalarType dtype) =>
+        Export(model, dir, tokenizer, dtype, tokenFile: null);
+
+    /// <summary>
+    /// As <see cref="Export(CausalLM, string, TokenizerIdentity?, ScalarType)"/>; <paramref name="tokenFile"/> (the run's token
+    /// file, when known) is what the scale-out files train on. A tied Llama also gets <c>lm_head.weight</c> as a real
+    /// copy of the embedding: transformers ties it either way, but torchtitan's HF loader reads the key.
+    /// </summary>
+    public static HfArchitecture Export(CausalLM model, string dir, TokenizerIdentity? tokenizer, ScalarType dtype, string? tokenFile)
     {
         var config = model.Config;
         var arch = HfArchitectures.Choose(config);
@@ -41,12 +49,14 @@ public static class HfCheckpoint
         using var scope = torch.NewDisposeScope();
         var state = ModelWeights.Snapshot(model);
         var tensors = HfTensorLayout.ToHf(config, arch, state).Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value.to(dtype).contiguous())).ToList();
+        if (arch == HfArchitecture.Llama && config.TieEmbeddings && tensors.All(kv => kv.Key != "lm_head.weight"))
+            tensors.Add(new("lm_head.weight", tensors.Single(kv => kv.Key == "model.embed_tokens.weight").Value.clone()));
         Directory.CreateDirectory(dir);
         Safetensors.Save(Path.Combine(dir, WeightsFile), tensors, new Dictionary<string, string> { ["format"] = "pt" });
         AtomicFile.WriteAllText(Path.Combine(dir, ConfigFile), HfConfig.ToJson(config, arch, dtype, eot).ToJsonString(new() { WriteIndented = true }));
         AtomicFile.WriteAllText(Path.Combine(dir, HarnessConfigFile), config.ToJson());
         if (tokenizer is not null) AtomicFile.WriteAllText(Path.Combine(dir, TokenizerFile), HfBpeTokenizer.CopyFiles(tokenizer, dir).ToJson());
-        ScaleOutHandoff.Write(dir, config, arch);
+        ScaleOutHandoff.Write(dir, config, arch, tokenFile);
         return arch;
     }
 

@@ -68,12 +68,12 @@ public class HfCheckpointTests : IDisposable
     }
 
     [Fact]
-    public void Tied_llama_omits_lm_head_and_bf16_export_is_bf16()
+    public void Tied_llama_carries_lm_head_as_a_copy_for_torchtitan_and_bf16_export_is_bf16()
     {
         var model = TinyModels.Build(TinyModels.Llama, 11);
         HfCheckpoint.Export(model, dir, null, ScalarType.BFloat16);
         var header = Safetensors.ReadHeader(Path.Combine(dir, "model.safetensors"));
-        header.Entries.Select(e => e.Name).Should().NotContain("lm_head.weight");
+        header.Entries.Select(e => e.Name).Should().Contain("lm_head.weight"); // torchtitan's HF loader reads the key
         header.Entries.Should().OnlyContain(e => e.DType == "BF16");
         Config(dir).GetProperty("torch_dtype").GetString().Should().Be("bfloat16");
         Config(dir).GetProperty("tie_word_embeddings").GetBoolean().Should().BeTrue();
@@ -226,7 +226,7 @@ public class HfCheckpointTests : IDisposable
         HfCheckpoint.Export(model, dir, TokenizerIdentity.Bytes);
         var so = Path.Combine(dir, "scaleout");
         File.ReadAllText(Path.Combine(so, "torchtitan.toml")).Should().Contain("seq_len = 64").And.Contain("initial_load_in_hf = true");
-        var flavor = File.ReadAllText(Path.Combine(so, "torchtitan_flavor.py"));
+        var flavor = File.ReadAllText(Path.Combine(so, "lmharness_torchtitan.py"));
         flavor.Should().Contain("dim=32").And.Contain("n_layers=2").And.Contain("n_kv_heads=2").And.Contain("vocab_size=256");
         File.ReadAllText(Path.Combine(so, "accelerate_fsdp.yaml")).Should().Contain("fsdp_transformer_layer_cls_to_wrap: LlamaDecoderLayer");
         File.Exists(Path.Combine(so, "train_fsdp.py")).Should().BeTrue();
