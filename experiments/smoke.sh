@@ -51,5 +51,13 @@ if [ $# -eq 0 ]; then
   if dotnet fsi experiments/gqa_vs_mha.fsx > "$LMHARNESS_RUNS/fsharp.log" 2>&1; then verify gqa_vs_mha_fsharp; else echo "FAIL [fsharp]: log:" >&2; tail -20 "$LMHARNESS_RUNS/fsharp.log" >&2; fail=1; fi
   echo "    fsharp: $((SECONDS-t0)) s"
 fi
+if [ $# -eq 0 ]; then
+  # The GPU smoke script's CPU path: everything a GPU user runs except the CUDA build (scripts/gpu_smoke.sh).
+  name=gpu_smoke_cpu; t0=$SECONDS
+  echo "=== smoke: scripts/gpu_smoke.sh --device cpu"
+  if bash scripts/gpu_smoke.sh --device cpu --steps 4 --work "$LMHARNESS_RUNS/gpu_smoke" > "$LMHARNESS_RUNS/gpu_smoke.log" 2>&1 \
+     && grep -q '^GPU SMOKE OK$' "$LMHARNESS_RUNS/gpu_smoke.log"; then :; else echo "FAIL [$name]: log:" >&2; tail -20 "$LMHARNESS_RUNS/gpu_smoke.log" >&2; fail=1; fi
+  echo "    $name: $((SECONDS-t0)) s"
+fi
 echo "smoke outputs in $LMHARNESS_RUNS ($((SECONDS-start)) s)"
 [ $fail -eq 0 ] && echo "SMOKE OK" || { echo "SMOKE FAILED" >&2; exit 1; }
