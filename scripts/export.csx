@@ -2,8 +2,7 @@
 // Models HF cannot express (differential attention, NoPE, mixed layers, YaRN) are refused with the reason and
 // saved in the harness's own safetensors format instead.
 // ./lmh scripts/export.csx runs/shakespeare/base/seed0 --out exports/shakespeare [--dtype bf16] [--native]
-#r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/LMHarness.Core.dll"
-#r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/TorchSharp.dll"
+#load "../lmharness.csx"
 using LMHarness.Interop;
 using TorchSharp;
 
@@ -21,14 +20,14 @@ var dtype = Opt("dtype", "f32") switch
 };
 if (!Args.Contains("--native") && HfArchitectures.CanExport(loaded.Model.Config))
 {
-    var arch = HfCheckpoint.Export(loaded.Model, outDir, loaded.Tokenizer, dtype);
+    var arch = HfModel.Export(loaded.Model, outDir, loaded.Tokenizer, dtype);
     Console.WriteLine($"exported {loaded.Description} as HF {arch} to {outDir}:");
 }
 else
 {
     if (!Args.Contains("--native"))
         try { HfArchitectures.Choose(loaded.Model.Config); } catch (NotSupportedException e) { Console.Error.WriteLine(e.Message); }
-    NativeCheckpoint.Save(loaded.Model, outDir, loaded.Tokenizer);
+    HarnessExport.Save(loaded.Model, outDir, loaded.Tokenizer);
     Console.WriteLine($"saved {loaded.Description} in the harness format to {outDir}:");
 }
 foreach (var f in Directory.EnumerateFiles(outDir, "*", SearchOption.AllDirectories).OrderBy(f => f))

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using LMHarness.Config;
+using LMHarness.IO;
 
 namespace LMHarness.Interop;
 
