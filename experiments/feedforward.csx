@@ -1,8 +1,7 @@
 // Feed-forward block: GPT-2's GELU MLP (W2 GELU(W1 x), hidden 4d) vs SwiGLU (Shazeer 2020: W_down (SiLU(W_gate x) * W_up x)),
 // at EQUAL parameter count: SwiGLU has three matrices, so its hidden width is 2/3 of the MLP's (8d/3 vs 4d).
 // Run:   ./lmh experiments/feedforward.csx        Smoke: ./lmh experiments/feedforward.csx --smoke
-#r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/LMHarness.Core.dll"
-#r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/TorchSharp.dll"
+#load "../lmharness.csx"
 using LMHarness.Config;
 using LMHarness.Experiments;
 using LMHarness.Training;

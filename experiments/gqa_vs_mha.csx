@@ -3,8 +3,7 @@
 // and what do we get back in parameters, speed and memory?
 // Run:   ./lmh experiments/gqa_vs_mha.csx            (or: dotnet script experiments/gqa_vs_mha.csx -- --steps 600)
 // Smoke: ./lmh experiments/gqa_vs_mha.csx --smoke
-#r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/LMHarness.Core.dll"
-#r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/TorchSharp.dll"
+#load "../lmharness.csx"
 using LMHarness.Config;
 using LMHarness.Experiments;
 using LMHarness.Training;
@@ -40,7 +39,7 @@ exp.Variant("mha", baseModel with { AttentionKinds = [AttentionKind.Mha], NKvHea
 exp.Variant($"gqa{gqaKv}", baseModel with { AttentionKinds = [AttentionKind.Gqa], NKvHead = gqaKv }, training);
 exp.Variant("mqa", baseModel with { AttentionKinds = [AttentionKind.Gqa], NKvHead = 1 }, training);
 
-// ---- run all variants x seeds, then compare (PNGs + summary.md/csv in runs/gqa_vs_mha/) ----
+// ---- run all variants x seeds, then compare (PNGs + comparison.md/csv in runs/gqa_vs_mha/) ----
 var report = exp.Run();
 if (report.Best is { } best)
     Console.WriteLine($"headline: at {report.Rows[0].Tokens:N0} tokens each, {best.Variant} has the lowest final val loss ({best.ValLoss:F4}).");

@@ -1,11 +1,8 @@
 // The GQA-vs-MHA experiment from F#: the same core, through `dotnet fsi` (no extra install).
 // Build the core once (./lmh builds it, or: dotnet build core/LMHarness.Core -c Release), then:
 //   dotnet fsi experiments/gqa_vs_mha.fsx              Smoke: dotnet fsi experiments/gqa_vs_mha.fsx --smoke
-#r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/LMHarness.Core.dll"
-#r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/TorchSharp.dll"
+#load "../lmharness.fsx"
 
-// F# Interactive may touch TorchSharp before any LMHarness type runs its module initializer: load natives first.
-LMHarness.Native.NativeLoader.EnsureLoaded()
 
 open LMHarness.Config
 open LMHarness.Experiments

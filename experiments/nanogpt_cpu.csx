@@ -6,10 +6,10 @@
 // --replay: the nanoGPT variant draws its initial weights and batches from torch's generator as nanoGPT does; with
 //   --steps 2000 --eval_interval 250 --seeds 1 it logs nanoGPT's own run number for number (val 1.8857 at step 2000).
 // Run:   ./lmh experiments/nanogpt_cpu.csx        Smoke: ./lmh experiments/nanogpt_cpu.csx --smoke
-#r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/LMHarness.Core.dll"
-#r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/TorchSharp.dll"
+#load "../lmharness.csx"
 using LMHarness.Config;
 using LMHarness.Experiments;
+using LMHarness.Replay;
 using LMHarness.Training;
 
 var exp = new Experiment("nanogpt_cpu", Args);
@@ -30,7 +30,7 @@ TrainingConfig Shorter(TrainingConfig t) => t with
 };
 var gpt = Recipes.NanoGptCpu();
 exp.Variant("nanogpt", gpt.Model with { VocabSize = exp.VocabSize },
-    Shorter(gpt.Training) with { Replay = replay ? ReplayKind.NanoGpt : ReplayKind.None });
+    Shorter(gpt.Training), replay ? NanoGptStream.Instance : null);
 if (llama)
 {
     var twin = Recipes.LlamaCpu();

@@ -1,8 +1,7 @@
 // Optimizers on the same model and data: AdamW (Loshchilov and Hutter 2019) vs Muon for hidden matrices + AdamW for
 // the rest (Jordan et al. 2024) vs AdEMAMix (Pagliardini et al. 2024: Adam plus a slow momentum EMA).
 // Run:   ./lmh experiments/optimizers.csx        Smoke: ./lmh experiments/optimizers.csx --smoke
-#r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/LMHarness.Core.dll"
-#r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/TorchSharp.dll"
+#load "../lmharness.csx"
 using LMHarness.Config;
 using LMHarness.Experiments;
 using LMHarness.Training;

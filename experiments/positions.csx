@@ -1,8 +1,7 @@
 // Positional schemes: learned absolute (GPT-2) vs rotary (RoPE, Su et al. 2021) vs none (NoPE, Kazemnejad et al. 2023),
 // and what each does at TWICE the context it was trained on (Press et al. 2022, "Train Short, Test Long").
 // Run:   ./lmh experiments/positions.csx        Smoke: ./lmh experiments/positions.csx --smoke
-#r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/LMHarness.Core.dll"
-#r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/TorchSharp.dll"
+#load "../lmharness.csx"
 using LMHarness.Config;
 using LMHarness.Experiments;
 using LMHarness.Training;
@@ -46,8 +45,8 @@ foreach (var variant in new[] { "learned", "rope", "nope" })
     var at1 = new List<double>(); var at2 = new List<double>();
     for (int k = 0; k < exp.Seeds; k++)
     {
-        at1.Add(Evaluation.ValLoss(exp.RunFolder(variant, k), context, evalBatches));
-        at2.Add(Evaluation.ValLoss(exp.RunFolder(variant, k), 2 * context, evalBatches));
+        at1.Add(RunEvaluation.ValLoss(exp.RunFolder(variant, k), context, evalBatches));
+        at2.Add(RunEvaluation.ValLoss(exp.RunFolder(variant, k), 2 * context, evalBatches));
         lines.Add($"{variant},{k},{at1[^1]:R},{at2[^1]:R}");
     }
     Console.WriteLine($"| {variant} | {at1.Average():F4} | {at2.Average():F4} | {at2.Average() - at1.Average():+0.0000;-0.0000} |");

@@ -1,8 +1,7 @@
 // Model size vs tokens at FIXED compute: C ~ 6 N D (N parameters, D training tokens; Kaplan et al. 2020,
 // Hoffmann et al. 2022). A small model sees many tokens, a large one few; which spends the budget best?
 // Run:   ./lmh experiments/size_vs_tokens.csx        Smoke: ./lmh experiments/size_vs_tokens.csx --smoke
-#r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/LMHarness.Core.dll"
-#r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/TorchSharp.dll"
+#load "../lmharness.csx"
 using LMHarness.Config;
 using LMHarness.Experiments;
 using LMHarness.Training;

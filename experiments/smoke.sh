@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CI smoke test of the scripting environment: every recipe in experiments/ in smoke mode (a few steps, one seed)
 # through the same `./lmh` -> `dotnet script` path users take, plus the F# recipe through `dotnet fsi`, then checks
-# what they left: run folders with metrics.csv of the right columns, summary.csv/summary.md, PNGs of the fixed size.
+# what they left: run folders with metrics.csv of the right columns, comparison.csv/comparison.md, PNGs of the fixed size.
 # Usage: experiments/smoke.sh [recipe.csx ...]      (default: all). Runs go to a temp folder (LMHARNESS_RUNS).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -11,24 +11,25 @@ export LMHARNESS_RUNS="${LMHARNESS_RUNS:-$(mktemp -d /tmp/lmh-smoke-XXXXXX)}"
 mkdir -p "$LMHARNESS_RUNS"
 recipes=("$@")
 [ ${#recipes[@]} -gt 0 ] || recipes=(experiments/*.csx)
-metrics_header="step,tokens,train_loss,val_loss,train_eval_loss,lr,grad_norm,tokens_per_s,mfu,elapsed_s,rss_mb"
-summary_header="variant,seed,final_val_loss,best_val_loss,tokens,wall_s,tokens_per_s,params,peak_rss_mb,folder"
+metrics_header="step,tokens,train_loss,val_loss,train_eval_loss,val_bpb,lr,grad_norm,tokens_per_s,mfu,elapsed_s,train_s,eval_s,rss_mb"
+comparison_header="variant,seed,final_val_loss,best_val_loss,tokens,wall_s,tokens_per_s,params,peak_rss_mb,folder"
 fail=0
 check() { if ! eval "$1"; then echo "FAIL [$name]: $2" >&2; fail=1; fi; }
 png_size() { python3 -c 'import struct,sys; b=open(sys.argv[1],"rb").read(24); assert b[:8]==b"\x89PNG\r\n\x1a\n"; print("%dx%d"%struct.unpack(">II",b[16:24]))' "$1"; }
 
 verify() { # $1 = experiment name
-  local dir="$LMHARNESS_RUNS/$1" n=0
+  local dir="$LMHARNESS_RUNS/smoke/$1" n=0
   check "[ -d '$dir' ]" "no folder $dir"
   for m in "$dir"/*/seed*/metrics.csv; do
     n=$((n+1))
-    check "[ \"\$(head -1 '$m' | tr -d '\\r')\" = '$metrics_header' ]" "$m header is '$(head -1 "$m")'"
+    check "[ \"\$(head -1 '$m')\" = '$metrics_header' ]" "$m header is '$(head -1 "$m")'"
+    check "! grep -q \$'\\r' '$m'" "$m has CR line ends"
     check "[ \$(wc -l < '$m') -ge 2 ]" "$m has no rows"
   done
   check "[ $n -ge 1 ]" "no run folders with metrics.csv under $dir"
-  check "[ \"\$(head -1 '$dir/summary.csv' | tr -d '\\r')\" = '$summary_header' ]" "summary.csv header"
-  check "[ \$(wc -l < '$dir/summary.csv') -eq $((n+1)) ]" "summary.csv should have $n rows"
-  check "grep -q '^| variant | seeds |' '$dir/summary.md'" "summary.md has no table"
+  check "[ \"\$(head -1 '$dir/comparison.csv')\" = '$comparison_header' ]" "comparison.csv header"
+  check "[ \$(wc -l < '$dir/comparison.csv') -eq $((n+1)) ]" "comparison.csv should have $n rows"
+  check "grep -q '^| variant | seeds |' '$dir/comparison.md'" "comparison.md has no table"
   for p in loss_vs_tokens loss_vs_time lr_schedule throughput; do
     check "[ \"\$(png_size '$dir/$p.png')\" = 1200x750 ]" "$dir/$p.png missing or not 1200x750"
   done

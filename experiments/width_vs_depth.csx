@@ -1,8 +1,7 @@
 // Width vs depth at (about) equal parameters: a wide, shallow transformer vs a narrow, deep one.
 // Per block, attention + 4x MLP hold ~12 d^2 weights, so n_layer x d_model^2 is held fixed: 2 x 128^2 = 8 x 64^2.
 // Run:   ./lmh experiments/width_vs_depth.csx        Smoke: ./lmh experiments/width_vs_depth.csx --smoke
-#r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/LMHarness.Core.dll"
-#r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/TorchSharp.dll"
+#load "../lmharness.csx"
 using LMHarness.Config;
 using LMHarness.Experiments;
 using LMHarness.Training;

@@ -2,9 +2,10 @@
 //   dotnet script scripts/compare.csx -- runs/gqa_vs_mha/mha/seed0 runs/gqa_vs_mha/mqa/seed0 --out runs/cmp
 //   dotnet script scripts/compare.csx -- runs/gqa_vs_mha              (a folder of runs: every run below it)
 // Variant = the folder above seed<k>; seeds of a variant are averaged (line) with a min-max band.
-#r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/LMHarness.Core.dll"
+#load "../lmharness.csx"
 using LMHarness.Experiments;
 using LMHarness.Reports;
+using LMHarness.Runs;
 
 var a = new ScriptArgs(Args);
 string output = a.Get("out", Path.Combine(Experiment.RepoRoot(), "runs", "compare"));
@@ -18,5 +19,5 @@ var folders = a.Positional.SelectMany(p => File.Exists(Path.Combine(p, "metrics.
         : Directory.EnumerateFiles(p, "metrics.csv", SearchOption.AllDirectories).Select(Path.GetDirectoryName).Order().ToArray())
     .ToList();
 var report = Comparison.Write(folders.Select(RunData.Load).ToList(), output, log);
-Console.WriteLine(File.ReadAllText(report.SummaryMarkdown));
+Console.WriteLine(File.ReadAllText(report.MarkdownPath));
 Console.WriteLine(report);

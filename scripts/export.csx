@@ -3,8 +3,7 @@
 // saved in the harness's own safetensors format instead.
 // The scale-out files in scaleout/ train on the run's token file (from its config.json) or on --tokens FILE.
 // ./lmh scripts/export.csx runs/shakespeare/base/seed0 --out exports/shakespeare [--dtype bf16] [--native] [--tokens FILE]
-#r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/LMHarness.Core.dll"
-#r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/TorchSharp.dll"
+#load "../lmharness.csx"
 using LMHarness.Interop;
 using TorchSharp;
 
@@ -23,19 +22,16 @@ var dtype = Opt("dtype", "f32") switch
 if (!Args.Contains("--native") && HfArchitectures.CanExport(loaded.Model.Config))
 {
     // The token file the run trained on, as its config.json records it (a run folder), unless --tokens names one.
-    var runConfig = Path.Combine(Args[0], "config.json");
-    var recorded = File.Exists(runConfig)
-        ? System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(runConfig))?["data"]?["token_file"]?.GetValue<string>()
-        : null;
-    var tokens = Opt("tokens", recorded ?? "");
-    var arch = HfCheckpoint.Export(loaded.Model, outDir, loaded.Tokenizer, dtype, tokens == "" ? null : tokens);
+    var run = new LMHarness.Runs.RunFolder(Args[0]);
+    var tokens = Opt("tokens", run.HasConfig ? run.ReadConfig().TokenFile ?? "" : "");
+    var arch = HfModel.Export(loaded.Model, outDir, loaded.Tokenizer, dtype, tokens == "" ? null : tokens);
     Console.WriteLine($"exported {loaded.Description} as HF {arch} to {outDir}:");
 }
 else
 {
     if (!Args.Contains("--native"))
         try { HfArchitectures.Choose(loaded.Model.Config); } catch (NotSupportedException e) { Console.Error.WriteLine(e.Message); }
-    NativeCheckpoint.Save(loaded.Model, outDir, loaded.Tokenizer);
+    HarnessExport.Save(loaded.Model, outDir, loaded.Tokenizer);
     Console.WriteLine($"saved {loaded.Description} in the harness format to {outDir}:");
 }
 foreach (var f in Directory.EnumerateFiles(outDir, "*", SearchOption.AllDirectories).OrderBy(f => f))

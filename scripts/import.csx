@@ -1,10 +1,9 @@
 // Import a Llama- or GPT-2-family HF checkpoint folder (config.json + model.safetensors), e.g. a downloaded SmolLM
 // or GPT-2, and sample from it / score a text. To continue training, build the Trainer with
-// `_ => HfCheckpoint.Import(dir)` as its model factory (see docs/generation.md).
+// `_ => HfModel.Import(dir)` as its model factory (see docs/generation.md).
 // The folder's tokenizer.json (or vocab.json + merges.txt) is used when present; --tokenizer NAME otherwise.
 // ./lmh scripts/import.csx path/to/hf-folder --prompt "Hello" [--tokenizer gpt2] [--text file.txt] [--save DIR]
-#r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/LMHarness.Core.dll"
-#r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/TorchSharp.dll"
+#load "../lmharness.csx"
 using LMHarness.Analysis;
 using LMHarness.Generation;
 using LMHarness.Interop;
@@ -13,9 +12,9 @@ using TorchSharp;
 if (Args.Count == 0 || Args[0].StartsWith("--")) { Console.Error.WriteLine("usage: import.csx <hf folder> [--tokenizer NAME] [--prompt TEXT] [--max N] [--text FILE] [--save DIR]"); return; }
 string Opt(string name, string fallback) { int i = Args.ToList().LastIndexOf("--" + name); return i >= 0 && i + 1 < Args.Count ? Args[i + 1] : fallback; }
 
-var (model, notes) = HfCheckpoint.ImportWithNotes(Args[0]);
+var (model, notes) = HfModel.ImportWithNotes(Args[0]);
 foreach (var n in notes) Console.Error.WriteLine("note: " + n);
-var loaded = new LoadedModel(model, HfCheckpoint.ReadTokenizer(Args[0]), Args[0]);
+var loaded = new LoadedModel(model, HfModel.ReadTokenizer(Args[0]), Args[0]);
 var tokenizer = ModelSource.TokenizerFor(loaded, Opt("tokenizer", ""));
 Console.Error.WriteLine($"tokenizer {tokenizer.Identity}");
 Console.WriteLine(model.Config.ToJson());
@@ -32,6 +31,6 @@ new Generator(model.to(LMHarness.Devices.Default()), tokenizer)
 transcript.End();
 if (Opt("save", "") is { Length: > 0 } save)
 {
-    NativeCheckpoint.Save(model.cpu(), save, loaded.Tokenizer ?? tokenizer.Identity);
+    HarnessExport.Save(model.cpu(), save, loaded.Tokenizer ?? tokenizer.Identity);
     Console.WriteLine($"saved as a harness export in {save}");
 }

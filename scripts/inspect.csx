@@ -1,17 +1,17 @@
 // Inspect a model before training it: layer table with parameters, FLOPs per token, memory, a batch-size suggestion.
 //   dotnet script scripts/inspect.csx -- --preset llama3-220M --batch 8 --context 1024 --memory_gb 16
 //   dotnet script scripts/inspect.csx -- --run runs/train/nanogpt-cpu/seed1337
-#r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/LMHarness.Core.dll"
-using System.Text.Json.Nodes;
+#load "../lmharness.csx"
 using LMHarness.Config;
 using LMHarness.Experiments;
+using LMHarness.Runs;
 using LMHarness.Summary;
 
 var a = new ScriptArgs(Args);
 string preset = a.Get("preset", "nanogpt-cpu");
 string run = a.Get("run", "");
 var config = run != ""
-    ? ModelConfig.FromJson(JsonNode.Parse(File.ReadAllText(Path.Combine(run, "config.json")))!["model"]!.ToJsonString())
+    ? new RunFolder(run).ReadConfig().Model
     : Presets.Get(preset);
 (config, var applied) = ConfigOverrides.Apply(config, a.Options, ModelConfig.Json);  // e.g. --n_layer 24
 a.MarkUsed(applied);

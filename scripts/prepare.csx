@@ -3,7 +3,8 @@
 //   dotnet script scripts/prepare.csx -- --source my_notes/ --tokenizer gpt2 --out runs/data/notes-gpt2.bin --val 0.05
 // Sources: default (.NET SDK docs), tinyshakespeare, a text file, a directory, file.jsonl[:field], file.parquet[:column].
 // Tokenizers: char, bytes, gpt2, cl100k_base, o200k_base.
-#r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/LMHarness.Core.dll"
+#load "../lmharness.csx"
+using LMHarness.Corpora;
 using LMHarness.Data;
 using LMHarness.Experiments;
 
@@ -15,6 +16,6 @@ string name      = Path.GetFileNameWithoutExtension(source.TrimEnd('/').Split(':
 string output    = a.Get("out", Path.Combine(Experiment.RepoRoot(), "runs", "data", $"{name}-{tokenizer}.bin"));
 a.EnsureAllUsed("prepare.csx");
 
-var info = Preparer.Prepare(Corpora.Source(source), tokenizer, output, new PrepareOptions { ValFraction = val });
+var info = Preparer.Prepare(Corpus.Source(source), tokenizer, output, new PrepareOptions { ValFraction = val });
 Console.WriteLine($"{output}: {info.TokenCount:N0} tokens ({info.TrainTokens:N0} train, {info.ValTokens:N0} val), " +
                   $"{info.Tokenizer.Describe()} with {info.Tokenizer.VocabSize:N0} ids; sidecar {TokenFileInfo.SidecarPath(output)}");

@@ -2,8 +2,7 @@
 // ./lmh scripts/sample.csx runs/shakespeare/base/seed0 --prompt "ROMEO:" --max 200 --temperature 0.8 --top_k 40
 // Options: --prompt TEXT (repeatable: prompts decode as a batch) --max N --temperature T (0 = greedy) --top_k K --top_p P
 //          --min_p P --penalty R --stop TEXT (repeatable) --seed S --tokenizer NAME (when the source has none) --no-cache
-#r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/LMHarness.Core.dll"
-#r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/TorchSharp.dll"
+#load "../lmharness.csx"
 using LMHarness.Generation;
 using LMHarness.Interop;
 using TorchSharp;

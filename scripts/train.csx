@@ -1,12 +1,17 @@
 // Train one model into a run folder, then plot it. Every field of ModelConfig and TrainingConfig is a knob, by its
 // JSON name: edit the defaults below, or override on the command line, e.g.
 //   dotnet script scripts/train.csx -- --preset nanogpt-cpu --max_steps 300 --n_layer 6 --position rope --optimizer muon
-// context_length sets both the model's and the training one. Running again on the same --out resumes from its checkpoint.
-#r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/LMHarness.Core.dll"
+// context_length sets both the model's and the training one. Running again on the same --out resumes from its
+// checkpoint; a finished run says so and changes nothing; a larger --max_steps extends it. --replay nanogpt follows
+// nanoGPT's random stream; --overwrite trains into a folder that holds something else.
+#load "../lmharness.csx"
 using LMHarness.Config;
+using LMHarness.Corpora;
 using LMHarness.Data;
 using LMHarness.Experiments;
+using LMHarness.Replay;
 using LMHarness.Reports;
+using LMHarness.Terminal;
 using LMHarness.Training;
 
 var a = new ScriptArgs(Args);
@@ -14,6 +19,8 @@ var a = new ScriptArgs(Args);
 string preset    = a.Get("preset", "nanogpt-cpu");            // see Presets.Names
 string data      = a.Get("data", "tinyshakespeare");          // a corpus spec (see prepare.csx) or a prepared .bin
 string tokenizer = a.Get("tokenizer", "char");
+string replay    = a.Get("replay", "none");                   // none | nanogpt
+bool overwrite   = a.Get("overwrite", false);
 ModelConfig model = Presets.Get(preset);
 TrainingConfig training = Recipes.NanoGptCpuTraining with { MaxSteps = 500, EvalInterval = 100, EvalBatches = 20 };
 
@@ -24,10 +31,18 @@ a.MarkUsed(m.Concat(t));
 string output = a.Get("out", Path.Combine(Experiment.RepoRoot(), "runs", "train", preset, $"seed{training.Seed}"));
 a.EnsureAllUsed("train.csx (options are --preset --data --tokenizer --out and any ModelConfig/TrainingConfig field)");
 
-string tokens = data.EndsWith(".bin") ? data : Corpora.Prepared(data, tokenizer);
+string tokens = data.EndsWith(".bin") ? data : Corpus.Prepared(data, tokenizer);
 using (var file = TokenFile.Open(tokens, checkIds: false))
     if (!m.Contains("vocab_size")) model = model with { VocabSize = file.Tokenizer.VocabSize };  // fit the head to the data
 Console.WriteLine($"training {preset} ({Experiment.Parameters(model):N0} params) on {tokens} -> {output}");
-var summary = Trainer.Run(model, training, tokens, output);
-Console.WriteLine(summary);
+IRunStream stream = replay switch
+{
+    "none" => HarnessStream.Instance,
+    "nanogpt" => NanoGptStream.Instance,
+    _ => throw new ArgumentException($"--replay {replay}: use none or nanogpt"),
+};
+var trainer = Trainer.For(model, training, tokens, output, stream);
+trainer.Progress = TrainingProgressBar.ForConsole();
+trainer.Overwrite = overwrite;
+Console.WriteLine(trainer.Train());
 Console.WriteLine(Comparison.Write([output], output));

@@ -1,11 +1,11 @@
 // "Language as a signal": PCA trajectories of a prompt and its continuation through the token embeddings and the
 // hidden state after each layer, as one PNG (rows: depths, columns: PC1-PC2 and PC2-PC3), plus per-token losses.
 // ./lmh scripts/trajectory.csx runs/shakespeare/base/seed0 --prompt "First Citizen:" --max 40 --out trajectory.png
-#r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/LMHarness.Core.dll"
-#r "../core/LMHarness.Core/bin/Release/net10.0/linux-x64/TorchSharp.dll"
+#load "../lmharness.csx"
 using LMHarness.Analysis;
 using LMHarness.Generation;
 using LMHarness.Interop;
+using LMHarness.Plots;
 using TorchSharp;
 
 if (Args.Count == 0 || Args[0].StartsWith("--")) { Console.Error.WriteLine("usage: trajectory.csx <model> [--prompt TEXT] [--max N] [--out file.png] [--tokenizer NAME]"); return; }

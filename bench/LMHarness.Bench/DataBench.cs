@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using LMHarness.Data;
 using LMHarness.Tokenizers;
+using LMHarness.Corpora;
 
 namespace LMHarness.Bench;
 
@@ -88,12 +89,12 @@ public sealed class DataBench : IBench
     static void Sampling(string work)
     {
         var path = Path.Combine(work, "shakespeare_gpt2.bin");
-        Preparer.Prepare(TinyShakespeare.Source(), "gpt2", path, new PrepareOptions { Progress = false });
+        Preparer.Prepare(TinyShakespeare.Source(), "gpt2", path, new PrepareOptions { Progress = null });
         using var file = TokenFile.Open(path);
         Console.WriteLine($"== Batch sampling from {file.TrainTokens:N0} train tokens (uint16, memory-mapped)");
         foreach (var (b, t) in new[] { (12, 1024), (64, 256) })
         {
-            var sampler = new BatchSampler(file, b, t, 1337);
+            var sampler = new RandomWindows(file, b, t, 1337);
             for (int i = 0; i < 20; i++) { var (x, y) = sampler.Next(); x.Dispose(); y.Dispose(); }
             int batches = 2000;
             double s = Time(() =>
@@ -125,7 +126,7 @@ public sealed class DataBench : IBench
         });
         var sw = Stopwatch.StartNew();
         TokenFileInfo info = null!;
-        double cpu = CpuTime(() => info = Preparer.Prepare(new TextFileSource(big), "gpt2", Path.Combine(work, "big.bin"), new PrepareOptions { Progress = true }));
+        double cpu = CpuTime(() => info = Preparer.Prepare(new TextFileSource(big), "gpt2", Path.Combine(work, "big.bin"), new PrepareOptions()));
         double s = sw.Elapsed.TotalSeconds;
         stop.Cancel();
         sampler.Wait();
@@ -139,7 +140,7 @@ public sealed class DataBench : IBench
     {
         var source = new DotnetDocsSource();
         var sw = Stopwatch.StartNew();
-        var info = Preparer.Prepare(source, "gpt2", Path.Combine(work, "docs.bin"), new PrepareOptions { Progress = false });
+        var info = Preparer.Prepare(source, "gpt2", Path.Combine(work, "docs.bin"), new PrepareOptions { Progress = null });
         Console.WriteLine($"== Default corpus: {source.Path}");
         Console.WriteLine($"  {source.SizeBytes / 1e6:F1} MB of XML -> {info.Documents} documents, {info.TokenCount:N0} GPT-2 tokens ({info.TrainTokens:N0} train / {info.ValTokens:N0} val) in {sw.Elapsed.TotalSeconds:F1} s");
     }

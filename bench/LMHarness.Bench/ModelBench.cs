@@ -29,7 +29,7 @@ public sealed class ModelBench : IBench
             ("nanogpt-cpu", Presets.Get("nanogpt-cpu")),
             ("llama-cpu", Presets.Get("llama-cpu")),
             ("diff-cpu", Presets.Get("diff-cpu")),
-            ("nanogpt-cpu +ckpt", Presets.Get("nanogpt-cpu") with { ActivationCheckpointing = true }),
+            ("nanogpt-cpu +ckpt", Presets.Get("nanogpt-cpu") with { RecomputeActivations = true }),
         };
         Console.WriteLine($"device {device}, torch threads {get_num_threads()}, batch {batch} x context {context}, " +
                           $"{rounds} rounds x {steps} steps of forward+backward (median round)");

@@ -1,4 +1,6 @@
-using LMHarness.Training;
+using LMHarness.Experiments;
+using LMHarness.Replay;
+using LMHarness.Runs;
 
 namespace LMHarness.Bench;
 
@@ -25,7 +27,7 @@ public sealed class RecipeBench : IBench
         }
         var summary = Recipes.Run(recipe, text, runDir);
         Console.WriteLine($"{recipe.Name}: {summary}");
-        if (recipe.Training.Replay == ReplayKind.NanoGpt && recipe.Training.Seed == 1337 && recipe.Training.MaxSteps == 2000)
+        if (recipe.Stream is NanoGptStream && recipe.Training.Seed == 1337 && recipe.Training.MaxSteps == 2000)
             CompareWithNanoGptLog(Path.Combine(runDir, "metrics.csv"));
         Console.WriteLine($"val loss {summary.FinalValLoss:F4}, train estimate {summary.FinalTrainEvalLoss:F4} " +
             "(nanoGPT's README: 1.88; its own log of this recipe at seed 1337: step 2000: train loss 1.7648, val loss 1.8857)");
@@ -40,7 +42,7 @@ public sealed class RecipeBench : IBench
 
     static void CompareWithNanoGptLog(string metricsPath)
     {
-        var ours = Training.Metrics.MetricsCsv.Read(metricsPath).Where(r => r.ValLoss is not null).ToDictionary(r => r.Step);
+        var ours = MetricsRow.Read(metricsPath).Where(r => r.ValLoss is not null).ToDictionary(r => r.Step);
         Console.WriteLine("step   nanoGPT train/val   LMHarness train/val   |diff| max");
         foreach (var (step, train, val) in NanoGptLog)
         {

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using LMHarness.Config;
 using LMHarness.Training;
+using LMHarness.Experiments;
 
 namespace LMHarness.Bench;
 

@@ -10,7 +10,7 @@ namespace LMHarness;
 /// TorchSharp 0.107's <c>torch.manual_seed</c> seeds only the CPU generator: it calls
 /// <c>THSGenerator_manual_seed</c>, which sets <c>at::globalContext().defaultGenerator(CPU)</c> and nothing else
 /// (checked in the shipped libLibTorchSharp.so; libtorch's own <c>torch::manual_seed</c>, which would seed CUDA too,
-/// is exported as <c>THSTorch_manual_seed</c> but not bound). <see cref="SeedAll"/> therefore also calls
+/// is exported as <c>THSTorch_manual_seed</c> but not bound). <see cref="Seed"/> therefore also calls
 /// <c>torch.cuda.manual_seed_all</c>.
 /// </para>
 /// <para>
@@ -31,7 +31,7 @@ public static class RandomState
     internal static Func<bool> CudaAvailable = cuda.is_available;
 
     /// <summary>Seeds the CPU generator and the default generator of every CUDA device with <paramref name="seed"/>.</summary>
-    public static void SeedAll(long seed)
+    public static void Seed(long seed)
     {
         torch.manual_seed(seed);
         if (CudaAvailable()) SeedCudaGenerators(seed);

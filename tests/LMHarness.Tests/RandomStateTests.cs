@@ -21,12 +21,12 @@ public class RandomStateTests
     }
 
     [Fact]
-    public void SeedAll_seeds_the_cpu_generator_and_every_cuda_generator()
+    public void Seed_seeds_the_cpu_generator_and_every_cuda_generator()
     {
         manual_seed(11);
         using var expected = rand(5, device: CPU);
         manual_seed(99);
-        var seeded = WithFakeCuda(() => RandomState.SeedAll(11));
+        var seeded = WithFakeCuda(() => RandomState.Seed(11));
         using var actual = rand(5, device: CPU);
         actual.allclose(expected, rtol: 0, atol: 0).Should().BeTrue();
         seeded.Should().Equal(11L);
@@ -37,7 +37,7 @@ public class RandomStateTests
     {
         if (cuda.is_available()) return; // on a GPU build the real generators are seeded; that is the other test's case
         RandomState.SeedCudaForStep(1, 2).Should().BeNull();
-        RandomState.SeedAll(3); // must not throw on a CPU-only libtorch
+        RandomState.Seed(3); // must not throw on a CPU-only libtorch
     }
 
     [Fact]

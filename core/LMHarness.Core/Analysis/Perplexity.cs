@@ -44,8 +44,7 @@ public static class Perplexity
                     int len = chunk[0].Length;
                     var all = torch.tensor(chunk.SelectMany(w => w).ToArray(), [chunk.Length, len], device: device);
                     var logits = model.forward(all[.., ..^1]);
-                    var loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[^1]), all[.., 1..].reshape(-1), reduction: nn.Reduction.Sum);
-                    nll += loss.to(ScalarType.Float64).item<double>();
+                    nll += LanguageModelLoss.Sum(logits, all[.., 1..]).to(ScalarType.Float64).item<double>();
                     count += chunk.Length * (len - 1);
                 }
         }
@@ -82,7 +81,7 @@ public static class Perplexity
             using var scope = torch.NewDisposeScope();
             var all = torch.tensor(ids.Select(x => (long)x).ToArray(), [1, ids.Length], device: device);
             var logits = model.forward(all[.., ..^1]);
-            var losses = nn.functional.cross_entropy(logits[0], all[0, 1..], reduction: nn.Reduction.None).to(ScalarType.Float64).cpu().data<double>().ToArray();
+            var losses = LanguageModelLoss.PerPosition(logits, all[.., 1..])[0].to(ScalarType.Float64).cpu().data<double>().ToArray();
             return losses.Select((l, i) => new TokenLoss(i + 1, ids[i + 1], tokenizer.Decode([ids[i + 1]]), l)).ToList();
         }
         finally

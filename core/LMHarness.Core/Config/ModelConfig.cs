@@ -86,7 +86,7 @@ public sealed record ModelConfig
     /// <summary>LM head shares the token embedding matrix (Press and Wolf 2017).</summary>
     public bool TieEmbeddings { get; init; } = true;
     /// <summary>Recompute each block's activations in backward instead of storing them (Chen et al. 2016).</summary>
-    public bool ActivationCheckpointing { get; init; }
+    public bool RecomputeActivations { get; init; }
     public double InitStd { get; init; } = 0.02;
 
     /// <summary>Channels per attention head, d_model / n_head (derived, not serialised).</summary>

@@ -7,6 +7,6 @@ public sealed record PrepareOptions
     public double ValFraction { get; init; } = 0.1;
     /// <summary>Worker threads for tokenization (output order is kept whatever the count).</summary>
     public int Threads { get; init; } = Environment.ProcessorCount;
-    /// <summary>Progress bar on a terminal, one line per ~10% when output is redirected; false for none.</summary>
-    public bool Progress { get; init; } = true;
+    /// <summary>Where progress goes: plain lines about every 10 % by default; null for none (a terminal bar lives in LMHarness.Lab).</summary>
+    public IPrepareProgress? Progress { get; init; } = new PrepareProgressLines();
 }

@@ -49,22 +49,28 @@ public static class Preparer
         if (options.ValFraction is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(options), $"val fraction must be in [0, 1) (got {options.ValFraction}).");
         foreach (var p in parts)
             if (p.TokenBudget < 0) throw new ArgumentOutOfRangeException(nameof(parts), $"token budget of {p.Source.Path} must be >= 0 (got {p.TokenBudget}).");
-        return PrepareProgress.Run(options.Progress, progress =>
+        var progress = options.Progress ?? NoProgress.Instance;
+        using var writer = new TokenFileWriter(outPath, tokenizer.Identity);
+        long documents = 0;
+        var infos = new List<SourceInfo>();
+        foreach (var part in parts)
         {
-            using var writer = new TokenFileWriter(outPath, tokenizer.Identity);
-            long documents = 0;
-            var infos = new List<SourceInfo>();
-            foreach (var part in parts)
-            {
-                var (info, docs) = WritePart(part, tokenizer, writer, options, progress);
-                infos.Add(info);
-                documents += docs;
-            }
-            return writer.Complete(options.ValFraction, documents, infos);
-        });
+            var (info, docs) = WritePart(part, tokenizer, writer, options, progress);
+            infos.Add(info);
+            documents += docs;
+        }
+        return writer.Complete(options.ValFraction, documents, infos);
     }
 
-    static (SourceInfo Info, long Documents) WritePart(MixPart part, ITokenizer tokenizer, TokenFileWriter writer, PrepareOptions options, PrepareProgress progress)
+    sealed class NoProgress : IPrepareProgress
+    {
+        public static readonly NoProgress Instance = new();
+        public void Begin(string label, double max) { }
+        public void Report(double value, long tokens) { }
+        public void End() { }
+    }
+
+    static (SourceInfo Info, long Documents) WritePart(MixPart part, ITokenizer tokenizer, TokenFileWriter writer, PrepareOptions options, IPrepareProgress progress)
     {
         var source = part.Source;
         long budget = part.TokenBudget;

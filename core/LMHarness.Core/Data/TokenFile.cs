@@ -36,6 +36,9 @@ public sealed unsafe class TokenFile : IDisposable
     public long Count => Info.TokenCount;
     public long TrainTokens => Info.TrainTokens;
     public long ValTokens => Info.ValTokens;
+    /// <summary>What tells this file's contents from another's without reading them all: a hash of the sidecar, the
+    /// size and the write time. A run's identity includes it, so a re-prepared or different file is never mistaken for this one.</summary>
+    public string Identity { get; private init; } = "";
 
     /// <summary>Opens, validates size/dtype against the sidecar and checks every id is below the vocab size.</summary>
     public static TokenFile Open(string path) => Open(path, true);
@@ -55,14 +58,20 @@ public sealed unsafe class TokenFile : IDisposable
         }
         if (!File.Exists(sidecar))
             throw new InvalidDataException($"Token file {path} has no sidecar {sidecar}: it was not completely written (or the sidecar was removed), so it is not used. Prepare it again.");
-        var info = TokenFileInfo.FromJson(File.ReadAllText(sidecar), $"Sidecar {sidecar}");
+        var sidecarText = File.ReadAllText(sidecar);
+        var info = TokenFileInfo.FromJson(sidecarText, $"Sidecar {sidecar}");
         Validate(path, info);
 
         long bytes = new FileInfo(path).Length;
         var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
         var map = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
         var view = map.CreateViewAccessor(0, bytes, MemoryMappedFileAccess.Read);
-        var file = new TokenFile(path, info, map, view);
+        var file = new TokenFile(path, info, map, view)
+        {
+            // The sidecar (tokenizer, counts, sources) plus the file's size and write time: a re-prepared file differs.
+            Identity = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(
+                $"{sidecarText}|{bytes}|{File.GetLastWriteTimeUtc(path).Ticks}")))[..16].ToLowerInvariant(),
+        };
         if (checkIds)
         {
             try { file.CheckIds(); }
@@ -178,10 +187,11 @@ public sealed unsafe class TokenFile : IDisposable
         return (TorchSharp.torch.tensor(x, [starts.Length, contextLength]), TorchSharp.torch.tensor(y, [starts.Length, contextLength]));
     }
 
-    /// <summary>What a run's config.json records about its data: path, tokenizer identity and split sizes.</summary>
+    /// <summary>What a run's config.json records about its data: path, identity, tokenizer and split sizes.</summary>
     public System.Text.Json.Nodes.JsonObject Describe() => new()
     {
         ["token_file"] = System.IO.Path.GetFullPath(Path),
+        ["identity"] = Identity,
         ["tokenizer"] = System.Text.Json.Nodes.JsonNode.Parse(Tokenizer.ToJson()),
         ["train_tokens"] = TrainTokens,
         ["val_tokens"] = ValTokens,

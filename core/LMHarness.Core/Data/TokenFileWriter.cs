@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using LMHarness.IO;
 using LMHarness.Tokenizers;
 
 namespace LMHarness.Data;
@@ -24,13 +25,9 @@ public sealed class TokenFileWriter : IDisposable
         Tokenizer = tokenizer;
         _vocab = tokenizer.VocabSize;
         _wide = TokenFileInfo.DtypeFor(_vocab) == "uint32";
-        Directory.CreateDirectory(Path.GetDirectoryName(_path)!);
-        _tempPath = TempPathFor(_path);
+        _tempPath = AtomicFile.TempPath(_path);
         _stream = new FileStream(_tempPath, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
     }
-
-    /// <summary>The temp name a token file is written under until complete (one per process).</summary>
-    public static string TempPathFor(string path) => $"{path}.{Environment.ProcessId}.tmp";
 
     public TokenizerIdentity Tokenizer { get; }
     /// <summary>Ids written so far.</summary>
@@ -83,10 +80,8 @@ public sealed class TokenFileWriter : IDisposable
         var sidecar = TokenFileInfo.SidecarPath(_path);
         // Old sidecar goes first: at no moment may a sidecar describe ids it was not written for.
         File.Delete(sidecar);
-        File.Move(_tempPath, _path, overwrite: true);
-        var sidecarTemp = TempPathFor(sidecar);
-        File.WriteAllText(sidecarTemp, info.ToJson());
-        File.Move(sidecarTemp, sidecar, overwrite: true);
+        AtomicFile.Commit(_tempPath, _path);
+        AtomicFile.WriteAllText(sidecar, info.ToJson());
         _completed = true;
         return info;
     }

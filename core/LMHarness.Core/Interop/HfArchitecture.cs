@@ -26,7 +26,7 @@ public static class HfArchitectures
         if (arch is { } a) return a;
         throw new NotSupportedException(
             "This model cannot be exported as a Hugging Face checkpoint: " + string.Join("; ", problems) +
-            ". Save it in the harness's own safetensors format instead (NativeCheckpoint.Save, or scripts/export.csx --native), which keeps every block.");
+            ". Save it in the harness's own safetensors format instead (HarnessExport.Save, or scripts/export.csx --native), which keeps every block.");
     }
 
     /// <summary>True when <paramref name="config"/> maps exactly onto an HF architecture.</summary>

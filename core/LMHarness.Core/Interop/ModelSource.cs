@@ -1,4 +1,5 @@
 using LMHarness.Model;
+using LMHarness.Runs;
 using LMHarness.Tokenizers;
 using LMHarness.Training.Checkpoints;
 
@@ -19,15 +20,15 @@ public static class ModelSource
         if (File.Exists(path) && path.EndsWith(".ckpt", StringComparison.Ordinal)) return FromCheckpoint(path);
         if (!Directory.Exists(path))
             throw new FileNotFoundException($"no model at {path}: give a run folder, a checkpoints/step_*.ckpt file, an HF checkpoint folder or a harness export folder", path);
-        var ckptDir = Path.Combine(path, "checkpoints");
-        if (Directory.Exists(ckptDir))
-            return FromCheckpoint(Checkpoint.Latest(ckptDir)
-                ?? throw new FileNotFoundException($"{ckptDir} holds no complete checkpoint yet: train longer or point at another run", ckptDir));
-        if (File.Exists(Path.Combine(path, HfCheckpoint.ConfigFile)))
-            return new LoadedModel(HfCheckpoint.Import(path), HfCheckpoint.ReadTokenizer(path), $"HF checkpoint {path}");
-        if (NativeCheckpoint.IsNative(path))
-            return new LoadedModel(NativeCheckpoint.Load(path), HfCheckpoint.ReadTokenizer(path), $"harness export {path}");
-        throw new FileNotFoundException($"{path} is neither a run folder (checkpoints/), an HF checkpoint (config.json) nor a harness export ({HfCheckpoint.HarnessConfigFile})", path);
+        var run = new RunFolder(path);
+        if (Directory.Exists(run.CheckpointsPath))
+            return FromCheckpoint(run.LatestCheckpoint
+                ?? throw new FileNotFoundException($"{run.CheckpointsPath} holds no complete checkpoint yet: train longer or point at another run", run.CheckpointsPath));
+        if (File.Exists(Path.Combine(path, HfModel.ConfigFile)))
+            return new LoadedModel(HfModel.Import(path), HfModel.ReadTokenizer(path), $"HF checkpoint {path}");
+        if (HarnessExport.IsNative(path))
+            return new LoadedModel(HarnessExport.Load(path), HfModel.ReadTokenizer(path), $"harness export {path}");
+        throw new FileNotFoundException($"{path} is neither a run folder (checkpoints/), an HF checkpoint (config.json) nor a harness export ({HfModel.HarnessConfigFile})", path);
     }
 
     static LoadedModel FromCheckpoint(string file)

@@ -5,6 +5,8 @@ using System.Text.Json.Nodes;
 using TorchSharp;
 using static TorchSharp.torch;
 
+using LMHarness.IO;
+
 namespace LMHarness.Interop;
 
 /// <summary>
@@ -64,18 +66,14 @@ public static class Safetensors
             Array.Fill(headerBytes, (byte)' ');
             json.CopyTo(headerBytes, 0);
 
-            var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
-            Directory.CreateDirectory(dir);
-            var tmp = path + ".tmp";
-            using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write))
+            AtomicFile.Write(path, fs =>
             {
-                Span<byte> len = stackalloc byte[8];
+                var len = new byte[8];
                 BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)padded);
                 fs.Write(len);
                 fs.Write(headerBytes);
                 foreach (var c in cpu) if (c.numel() > 0) fs.Write(c.bytes);
-            }
-            File.Move(tmp, path, overwrite: true);
+            });
         }
         finally
         {

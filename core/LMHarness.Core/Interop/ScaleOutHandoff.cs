@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Reflection;
 using System.Text.RegularExpressions;
 using LMHarness.Config;
+using LMHarness.IO;
 
 namespace LMHarness.Interop;
 
@@ -117,9 +118,9 @@ public static class ScaleOutHandoff
     /// <summary>The embedded text <paramref name="name"/> with every <c>@@key@@</c> replaced; a placeholder without a value is an error.</summary>
     internal static string Template(string name, IReadOnlyDictionary<string, string> values)
     {
-        var resource = "LMHarness.ScaleOut." + name;
+        var resource = "scaleout/" + name; // the csproj names the embedded texts scaleout/FILE
         using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream(resource)
-            ?? throw new InvalidOperationException($"The scale-out template {resource} is not embedded in LMHarness.Core (see the csproj's EmbeddedResource items).");
+            ?? throw new InvalidOperationException($"The scale-out template {resource} is not embedded in the core assembly (see its csproj's EmbeddedResource items).");
         var text = new StreamReader(stream).ReadToEnd();
         return Regex.Replace(text, "@@([a-z_]+)@@", m => values.TryGetValue(m.Groups[1].Value, out var v)
             ? v

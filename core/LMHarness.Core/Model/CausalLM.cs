@@ -19,7 +19,7 @@ namespace LMHarness.Model;
 public sealed class CausalLM : nn.Module<Tensor, Tensor>
 {
     /// <summary>Targets equal to this are skipped by the loss (padding, prompt tokens).</summary>
-    public const long IgnoreIndex = -1;
+    public const long IgnoreIndex = LanguageModelLoss.IgnoreIndex;
 
     private readonly DecoderStack model;
     private readonly Linear? lm_head;
@@ -104,7 +104,7 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var logits = forward(idx);
-        var loss = CrossEntropy(logits, targets);
+        var loss = LanguageModelLoss.Mean(logits, targets);
         return (logits.MoveToOuterDisposeScope(), loss.MoveToOuterDisposeScope());
     }
 
@@ -112,14 +112,7 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>
     public Tensor Loss(Tensor idx, Tensor targets)
     {
         using var scope = NewDisposeScope();
-        return CrossEntropy(forward(idx), targets).MoveToOuterDisposeScope();
-    }
-
-    private Tensor CrossEntropy(Tensor logits, Tensor targets)
-    {
-        if (!targets.shape.SequenceEqual(logits.shape[..^1]))
-            throw new ArgumentException($"targets shape [{string.Join(", ", targets.shape)}] must equal idx shape [{string.Join(", ", logits.shape[..^1])}]");
-        return nn.functional.cross_entropy(logits.view(-1, logits.shape[^1]), targets.reshape(-1), ignore_index: IgnoreIndex);
+        return LanguageModelLoss.Mean(forward(idx), targets).MoveToOuterDisposeScope();
     }
 
     /// <summary>Logits (B,vocab) of the last position only: the head runs on one position instead of T.</summary>

@@ -32,7 +32,7 @@ public sealed class DecoderStack : nn.Module
         drop = nn.Dropout(config.Dropout);
         layers = nn.ModuleList(Enumerable.Range(0, config.NLayer).Select(i => new DecoderBlock(config, i)).ToArray());
         norm = Norms.Norm.Create(config, config.DModel);
-        checkpoint = config.ActivationCheckpointing;
+        checkpoint = config.RecomputeActivations;
         RegisterComponents();
     }
 
@@ -65,7 +65,7 @@ public sealed class DecoderStack : nn.Module
             var input = new AttentionInput(offset, cache?.Layer(i), positionIds, mask);
             // Recompute only when a graph is being recorded for training; a cache means inference.
             if (checkpoint && training && cache is null && is_grad_enabled())
-                x = ActivationCheckpoint.Apply(h => block.forward(h, input), x, block.parameters().ToList());
+                x = ActivationRecompute.Apply(h => block.forward(h, input), x, block.parameters().ToList());
             else
                 x = block.forward(x, input);
         }

@@ -77,7 +77,7 @@ public static class NativeLoader
     static string WritePatchedCopy(byte[] original, string originalPath, IReadOnlyList<string> missing)
     {
         var hash = Convert.ToHexString(SHA256.HashData(original))[..16].ToLowerInvariant();
-        var dir = Path.Combine(CacheRoot(), "native", hash);
+        var dir = LMHarness.IO.CacheFolder.Path("native", hash);
         var target = Path.Combine(dir, "libLibTorchSharp.so");
         if (File.Exists(target)) return target;
         Directory.CreateDirectory(dir);
@@ -85,16 +85,6 @@ public static class NativeLoader
         File.WriteAllBytes(temp, ElfVersionNeeds.MarkWeak(original, originalPath, missing));
         File.Move(temp, target, overwrite: true);
         return target;
-    }
-
-    /// <summary><c>$LMHARNESS_CACHE</c>, else <c>$XDG_CACHE_HOME/lmharness</c>, else <c>~/.cache/lmharness</c>.</summary>
-    public static string CacheRoot()
-    {
-        var explicitRoot = Environment.GetEnvironmentVariable("LMHARNESS_CACHE");
-        if (!string.IsNullOrEmpty(explicitRoot)) return explicitRoot;
-        var xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
-        var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
-        return Path.Combine(string.IsNullOrEmpty(xdg) ? Path.Combine(home, ".cache") : xdg, "lmharness");
     }
 
     static void TrySetResolver(IntPtr handle)

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using LMHarness.Config;
 using LMHarness.Data;
 using LMHarness.Training;
 using TorchSharp;
@@ -86,10 +87,10 @@ public sealed class NanoGptBatches : IBatchSource, IDisposable
 
     public JsonNode? Tokenizer => JsonNode.Parse(_file.Tokenizer.ToJson());
 
-    public JsonNode Describe()
+    public JsonObject Describe()
     {
         var d = _file.Describe();
-        d["sampler"] = "nanogpt";
+        d["stream"] = NanoGptStream.StreamName;
         return d;
     }
 

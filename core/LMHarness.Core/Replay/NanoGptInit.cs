@@ -44,7 +44,7 @@ public static class NanoGptInit
     {
         var problems = Problems(config);
         if (problems.Count > 0)
-            throw new ArgumentException($"replay nanogpt needs a model nanoGPT can build: {string.Join("; ", problems)}. Start from preset nanogpt-cpu or gpt2-124M, or set replay none.");
+            throw new ArgumentException($"replay nanogpt needs a model nanoGPT can build: {string.Join("; ", problems)}. Start from preset nanogpt-cpu or gpt2-124M, or train on the harness's own stream.");
     }
 
     /// <summary>

@@ -118,14 +118,17 @@ public sealed class ModelSummary
 
     /// <summary>
     /// Training FLOPs per token at context T: 6 N + 12 L d T (forward 2N + 4 L d T for QK^T and AV, backward twice
-    /// that). N counts every parameter that enters a matmul: all but the learned position table, which is a lookup;
-    /// the tied embedding counts because it is the head's matmul (nanoGPT's <c>estimate_mfu</c> does the same).
+    /// that), the one formula LMHarness uses (the trainer's MFU, the benches). N counts every parameter that enters a
+    /// matmul: the blocks, the final norm, and the head: the tied token embedding counts once, as the head's matmul
+    /// (nanoGPT's <c>estimate_mfu</c> does the same). Tables that are only looked up do not count: the learned position
+    /// table, and the token embedding when the head is untied (then lm_head is the matmul).
     /// </summary>
-    public double FlopsPerToken(int context)
-    {
-        long positions = rows.Where(r => r.Name == "model.embed_positions").Sum(r => r.Parameters);
-        return 6.0 * (TotalParameters - positions) + 12.0 * Config.NLayer * Config.DModel * context;
-    }
+    public double FlopsPerToken(int context) =>
+        6.0 * (TotalParameters - LookupParameters) + 12.0 * Config.NLayer * Config.DModel * context;
+
+    /// <summary>Parameters that are only looked up (an index selects a row), never multiplied: see <see cref="FlopsPerToken(int)"/>.</summary>
+    public long LookupParameters =>
+        rows.Where(r => r.Name == "model.embed_positions" || (r.Name == "model.embed_tokens" && !Config.TieEmbeddings)).Sum(r => r.Parameters);
 
     /// <summary>FLOPs per token at the config's context length.</summary>
     public double FlopsPerToken() => FlopsPerToken(Config.ContextLength);
@@ -151,7 +154,7 @@ public sealed class ModelSummary
             long dropout = c.Dropout > 0 ? 3 * d + c.NHead * t : 0; // masks of the residual/attention dropouts
             return attn + ffn + dropout;
         }
-        long layers = c.ActivationCheckpointing
+        long layers = c.RecomputeActivations
             ? c.NLayer * d + Enumerable.Range(0, c.NLayer).Max(PerTokenLayer)
             : Enumerable.Range(0, c.NLayer).Sum(PerTokenLayer);
         long head = 2L * c.VocabSize + 2 * d;
@@ -178,7 +181,7 @@ public sealed class ModelSummary
         if (one.TotalBytes > memoryBudgetBytes)
             throw new ArgumentException(
                 $"one sequence of {context} tokens needs {Gib(one.TotalBytes)} (weights+grads+AdamW {Gib(one.WeightBytes + one.GradientBytes + one.OptimizerBytes)}, " +
-                $"activations {Gib(one.ActivationBytes)}) but the budget is {Gib(memoryBudgetBytes)}: enable activation_checkpointing, shorten the context or pick a smaller preset");
+                $"activations {Gib(one.ActivationBytes)}) but the budget is {Gib(memoryBudgetBytes)}: enable recompute_activations, shorten the context or pick a smaller preset");
         long perSequence = Memory(2, context).ActivationBytes - one.ActivationBytes;
         long fixedBytes = one.TotalBytes - perSequence;
         long maxFit = Math.Max(1, (memoryBudgetBytes - fixedBytes) / Math.Max(1, perSequence));

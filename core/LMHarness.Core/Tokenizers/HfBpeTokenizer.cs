@@ -3,6 +3,8 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
+using LMHarness.IO;
+
 namespace LMHarness.Tokenizers;
 
 /// <summary>
@@ -134,9 +136,7 @@ public sealed class HfBpeTokenizer : ITokenizer
         {
             var from = Path.Combine(identity.Source, name);
             if (!File.Exists(from)) continue;
-            var tmp = Path.Combine(target, name + ".tmp");
-            File.Copy(from, tmp, overwrite: true);
-            File.Move(tmp, Path.Combine(target, name), overwrite: true);
+            AtomicFile.Write(Path.Combine(target, name), to => { using var source = File.OpenRead(from); source.CopyTo(to); });
         }
         return identity with { Source = target };
     }

@@ -6,25 +6,26 @@ namespace LMHarness.Training;
 
 /// <summary>
 /// Global-norm gradient clipping (Pascanu et al. 2013, "On the difficulty of training recurrent neural networks"):
-/// with n = sqrt(sum over all gradients of ||g||^2), every gradient is scaled by max_norm / (n + 1e-6) when n
-/// exceeds max_norm, so the update keeps its direction but not an exploding size.
+/// with n = sqrt(sum over all gradients of ||g||^2), every gradient is scaled by min(1, max_norm / (n + 1e-6)), so the
+/// update keeps its direction but not an exploding size. Computed as torch.nn.utils.clip_grad_norm_ does, entirely on
+/// the gradients' device: nothing is read back to the host, so a GPU step does not wait for it.
 /// </summary>
 public static class GradientClipping
 {
-    /// <summary>Clips in place when <paramref name="maxNorm"/> &gt; 0 and returns the norm before clipping (NaN/Inf pass through).</summary>
-    public static double ClipByGlobalNorm(IEnumerable<Parameter> parameters, double maxNorm)
+    /// <summary>Clips in place when <paramref name="maxNorm"/> &gt; 0; returns the norm before clipping as a 0-d fp32
+    /// tensor on the gradients' device (NaN/Inf pass through and poison the gradients, which the trainer detects).</summary>
+    public static Tensor ClipByGlobalNorm(IEnumerable<Parameter> parameters, double maxNorm)
     {
         using var scope = torch.NewDisposeScope();
         var grads = parameters.Select(p => p.grad).Where(g => g is not null).Select(g => g!).ToList();
-        if (grads.Count == 0) return 0;
-        var norms = torch.stack(grads.Select(g => g.to(ScalarType.Float32).norm()).ToArray());
-        var total = norms.norm().item<float>();
-        if (maxNorm > 0 && double.IsFinite(total) && total > maxNorm)
+        if (grads.Count == 0) return torch.zeros([], ScalarType.Float32, device: parameters.First().device).MoveToOuterDisposeScope();
+        var total = torch.stack(grads.Select(g => g.to(ScalarType.Float32).norm()).ToArray()).norm();
+        if (maxNorm > 0)
         {
-            var coef = maxNorm / (total + 1e-6);
+            var coefficient = (maxNorm / (total + 1e-6)).clamp_max(1.0);
             using var _ = torch.no_grad();
-            foreach (var g in grads) g.mul_(coef);
+            foreach (var g in grads) g.mul_(coefficient.to(g.dtype));
         }
-        return total;
+        return total.MoveToOuterDisposeScope();
     }
 }

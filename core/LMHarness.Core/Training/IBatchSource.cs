@@ -8,6 +8,7 @@ namespace LMHarness.Training;
 /// the torch RNG state every checkpoint holds) make a resumed run draw exactly the batches the uninterrupted run
 /// would have drawn. At each evaluation the trainer reads <see cref="TrainSample"/> first, then
 /// <see cref="Validation"/> (nanoGPT's order, which a source replaying nanoGPT's random stream relies on).
+/// Batches are CPU tensors; the trainer moves them to its device.
 /// </summary>
 public interface IBatchSource
 {
@@ -19,8 +20,9 @@ public interface IBatchSource
     IEnumerable<(Tensor X, Tensor Y)> Validation(int batches);
     JsonNode SaveState();
     void LoadState(JsonNode state);
-    /// <summary>What config.json records under "data" (must let <see cref="Trainer.Resume(string)"/> reopen the data).</summary>
-    JsonNode Describe();
+    /// <summary>What config.json records under "data": for a token file its path, tokenizer and split sizes, and the
+    /// <c>stream</c> (<see cref="IRunStream.Name"/>) its batches follow, so <see cref="Trainer.Resume"/> can reopen it.</summary>
+    JsonObject Describe();
     /// <summary>The tokenizer identity as JSON, stored in checkpoints and compared on resume; null when unknown.</summary>
     JsonNode? Tokenizer { get; }
 }

@@ -5,6 +5,7 @@ using LMHarness.Tokenizers;
 using SkiaSharp;
 using TorchSharp;
 using static TorchSharp.torch;
+using LMHarness.Plots;
 
 namespace LMHarness.Tests.Analysis;
 

@@ -10,7 +10,7 @@ public class DevicesTests
     {
         Devices.Resolve("cpu").type.Should().Be(DeviceType.CPU);
         Devices.Resolve(null).type.Should().Be(cuda.is_available() ? DeviceType.CUDA : DeviceType.CPU);
-        FluentActions.Invoking(() => Devices.Resolve("banana")).Should().Throw<ArgumentException>().WithMessage("*LMHARNESS_DEVICE='banana' is not a device*");
+        FluentActions.Invoking(() => Devices.Resolve("banana")).Should().Throw<ArgumentException>().WithMessage("*device='banana' is not a device*");
         if (!cuda.is_available())
             FluentActions.Invoking(() => Devices.Resolve("cuda")).Should().Throw<ArgumentException>().WithMessage("*no GPU*");
     }

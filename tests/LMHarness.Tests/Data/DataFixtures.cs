@@ -1,5 +1,6 @@
 using LMHarness.Data;
 using LMHarness.Tokenizers;
+using LMHarness.Corpora;
 
 namespace LMHarness.Tests.Data;
 

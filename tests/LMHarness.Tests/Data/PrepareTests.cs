@@ -3,12 +3,13 @@ using LMHarness.Data;
 using LMHarness.Tokenizers;
 using Parquet;
 using Parquet.Schema;
+using LMHarness.Corpora;
 
 namespace LMHarness.Tests.Data;
 
 public class PrepareTests
 {
-    static readonly PrepareOptions Quiet = new() { Progress = false, ValFraction = 0.0 };
+    static readonly PrepareOptions Quiet = new() { Progress = null, ValFraction = 0.0 };
 
     static string DecodeAll(string path)
     {
@@ -20,7 +21,7 @@ public class PrepareTests
     public void TinyShakespeareCharMatchesNanoGptShakespeareChar()
     {
         using var dir = new TempDir();
-        var info = Preparer.Prepare(new TextFileSource(DataFixtures.TinyShakespearePath()), "char", dir.File("shakespeare_char.bin"), new PrepareOptions { Progress = false });
+        var info = Preparer.Prepare(new TextFileSource(DataFixtures.TinyShakespearePath()), "char", dir.File("shakespeare_char.bin"), new PrepareOptions { Progress = null });
         // nanoGPT data/shakespeare_char/prepare.py: vocab 65, train 1,003,854 tokens, val 111,540 tokens.
         info.Tokenizer.VocabSize.Should().Be(65);
         info.TrainTokens.Should().Be(1_003_854);
@@ -267,25 +268,25 @@ public class CorporaTests
         using var dir = new TempDir();
         File.WriteAllText(dir.File("c.jsonl"), "{\"body\":\"some text here\"}\n{\"body\":\"more\"}\n");
         File.WriteAllText(dir.File("plain.txt"), "plain text");
-        Corpora.Source(dir.File("c.jsonl") + ":body").Should().BeOfType<JsonlSource>().Which.Field.Should().Be("body");
-        Corpora.Source(dir.File("c.jsonl")).Should().BeOfType<JsonlSource>().Which.Field.Should().Be("text");
-        Corpora.Source(dir.File("plain.txt")).Should().BeOfType<TextFileSource>();
-        Corpora.Source(dir.Path).Should().BeOfType<DirectorySource>();
-        Corpora.Source("default").Should().BeOfType<DotnetDocsSource>();
-        FluentActions.Invoking(() => Corpora.Source(dir.File("missing"))).Should().Throw<FileNotFoundException>().WithMessage("*missing*known name*");
+        Corpus.Source(dir.File("c.jsonl") + ":body").Should().BeOfType<JsonlSource>().Which.Field.Should().Be("body");
+        Corpus.Source(dir.File("c.jsonl")).Should().BeOfType<JsonlSource>().Which.Field.Should().Be("text");
+        Corpus.Source(dir.File("plain.txt")).Should().BeOfType<TextFileSource>();
+        Corpus.Source(dir.Path).Should().BeOfType<DirectorySource>();
+        Corpus.Source("default").Should().BeOfType<DotnetDocsSource>();
+        FluentActions.Invoking(() => Corpus.Source(dir.File("missing"))).Should().Throw<FileNotFoundException>().WithMessage("*missing*known name*");
 
         var old = Environment.GetEnvironmentVariable("LMHARNESS_CACHE");
         try
         {
             Environment.SetEnvironmentVariable("LMHARNESS_CACHE", dir.File("cache"));
-            var opts = new PrepareOptions { Progress = false };
-            var path = Corpora.Prepared(dir.File("c.jsonl") + ":body", "bytes", opts);
+            var opts = new PrepareOptions { Progress = null };
+            var path = Corpus.Prepared(dir.File("c.jsonl") + ":body", "bytes", opts);
             path.Should().StartWith(dir.File("cache"));
             var written = File.GetLastWriteTimeUtc(path);
-            Corpora.Prepared(dir.File("c.jsonl") + ":body", "bytes", opts).Should().Be(path);
+            Corpus.Prepared(dir.File("c.jsonl") + ":body", "bytes", opts).Should().Be(path);
             File.GetLastWriteTimeUtc(path).Should().Be(written, "a valid cached file is reused, not rewritten");
             using (var f = new FileStream(path, FileMode.Open)) f.SetLength(3); // corrupt it
-            Corpora.Prepared(dir.File("c.jsonl") + ":body", "bytes", opts).Should().Be(path);
+            Corpus.Prepared(dir.File("c.jsonl") + ":body", "bytes", opts).Should().Be(path);
             using var file = TokenFile.Open(path);
             file.Count.Should().Be("some text here".Length + 1 + "more".Length);
         }

@@ -105,10 +105,10 @@ public class TokenFileTests
         // Simulate a prepare killed mid-write: ids under the temp name, no rename, no sidecar.
         var writer = new TokenFileWriter(path, Char10);
         writer.Write(new[] { 1, 2, 3 });
-        File.Exists(TokenFileWriter.TempPathFor(path)).Should().BeTrue();
+        File.Exists(LMHarness.IO.AtomicFile.TempPath(path)).Should().BeTrue();
         File.Exists(path).Should().BeFalse("ids stay under the temp name until complete");
         writer.Dispose();
-        File.Exists(TokenFileWriter.TempPathFor(path)).Should().BeFalse("an abandoned writer removes its temp file");
+        File.Exists(LMHarness.IO.AtomicFile.TempPath(path)).Should().BeFalse("an abandoned writer removes its temp file");
         // Another process killed mid-write leaves its temp file behind; it is reported, never opened.
         File.WriteAllBytes(path + ".99999.tmp", new byte[6]);
         FluentActions.Invoking(() => TokenFile.Open(path)).Should().Throw<FileNotFoundException>().WithMessage("*half.bin.99999.tmp*leftover*never finished*");

@@ -59,7 +59,7 @@ public class ScriptArgsTests
             exp.Smoke.Should().BeTrue();
             exp.Seeds.Should().Be(1);
             exp.Knob("steps", 100).Should().Be(5);
-            exp.Folder.Should().Be(Path.Combine(dir, "t"));
+            exp.Folder.Should().Be(Path.Combine(dir, "smoke", "t"), "smoke runs never sit beside real results");
             exp.Variant("v", new ModelConfig { NLayer = 1, DModel = 16, NHead = 2, NKvHead = 2, FfnHidden = 32, VocabSize = 10, ContextLength = 8 },
                 new TrainingConfig { MaxSteps = 100 });
             FluentActions.Invoking(() => exp.Run()).Should().Throw<ArgumentException>().WithMessage("*unknown knob(s) --typo*");

@@ -14,7 +14,7 @@ public class GpuSmokeTests
         var report = GpuSmoke.Run(new GpuSmokeOptions
         {
             Device = "cpu", Steps = 4, WorkDir = dir.Path, TokenFile = TrainingFixtures.TokenFile(dir.Path),
-            Model = TrainingFixtures.TinyModel with { ActivationCheckpointing = true }, MicroBatch = 4, ContextLength = 8,
+            Model = TrainingFixtures.TinyModel with { RecomputeActivations = true }, MicroBatch = 4, ContextLength = 8,
         });
         report.Passed.Should().BeTrue(report.ToString());
         report.FirstLossDifference.Should().Be(0, "the same device, seed and batches give the same losses");

@@ -31,7 +31,7 @@ public class HfReferenceTests : IDisposable
     {
         var cfg = TinyModels.Llama with { TieEmbeddings = false, RopeTheta = 1000 };
         var model = TinyModels.Build(cfg, 40);
-        HfCheckpoint.Export(model, dir, null);
+        HfModel.Export(model, dir, null);
         var w = Safetensors.Load(Path.Combine(dir, "model.safetensors"));
         var c = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "config.json"))).RootElement;
         int heads = c.GetProperty("num_attention_heads").GetInt32();
@@ -77,7 +77,7 @@ public class HfReferenceTests : IDisposable
     public void Gpt2_export_matches_a_reference_of_hf_modeling_gpt2()
     {
         var model = TinyModels.Build(TinyModels.Gpt2, 41);
-        HfCheckpoint.Export(model, dir, null);
+        HfModel.Export(model, dir, null);
         var w = Safetensors.Load(Path.Combine(dir, "model.safetensors"));
         var c = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "config.json"))).RootElement;
         int d = c.GetProperty("n_embd").GetInt32(), heads = c.GetProperty("n_head").GetInt32(), layers = c.GetProperty("n_layer").GetInt32();

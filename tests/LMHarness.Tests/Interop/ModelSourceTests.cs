@@ -15,14 +15,14 @@ public class ModelSourceTests : IDisposable
     {
         var model = TinyModels.Build(TinyModels.Llama, 30);
         var hf = Path.Combine(dir, "hf");
-        HfCheckpoint.Export(model, hf, TokenizerIdentity.Bytes);
+        HfModel.Export(model, hf, TokenizerIdentity.Bytes);
         var loaded = ModelSource.Load(hf);
         loaded.Tokenizer.Should().Be(TokenizerIdentity.Bytes);
         loaded.Description.Should().StartWith("HF checkpoint");
         ModelSource.TokenizerFor(loaded, null).Identity.Should().Be(TokenizerIdentity.Bytes);
 
         var native = Path.Combine(dir, "native");
-        NativeCheckpoint.Save(model, native, null);
+        HarnessExport.Save(model, native, null);
         var n = ModelSource.Load(native);
         n.Description.Should().StartWith("harness export");
         var noTok = () => ModelSource.TokenizerFor(n, null);
@@ -35,8 +35,8 @@ public class ModelSourceTests : IDisposable
     {
         var model = TinyModels.Build(TinyModels.Llama with { VocabSize = LMHarness.Tests.Tokenizers.TinyHfBpe.VocabSize }, 31);
         var hf = Path.Combine(dir, "smol");
-        HfCheckpoint.Export(model, hf, null);
-        File.Exists(Path.Combine(hf, HfCheckpoint.TokenizerFile)).Should().BeFalse("a downloaded folder has no harness identity");
+        HfModel.Export(model, hf, null);
+        File.Exists(Path.Combine(hf, HfModel.TokenizerFile)).Should().BeFalse("a downloaded folder has no harness identity");
         LMHarness.Tests.Tokenizers.TinyHfBpe.Write(hf);
         // No tokenizer_config.json: eos comes from config.json's eos_token_id (here <|im_start|>, to tell the sources apart).
         File.Delete(Path.Combine(hf, "tokenizer_config.json"));
@@ -54,13 +54,13 @@ public class ModelSourceTests : IDisposable
 
         // Re-exporting (HF and native) copies tokenizer.json so the export stands alone, with the same hash.
         var again = Path.Combine(dir, "again");
-        HfCheckpoint.Export(loaded.Model, again, loaded.Tokenizer);
+        HfModel.Export(loaded.Model, again, loaded.Tokenizer);
         File.ReadAllBytes(Path.Combine(again, "tokenizer.json")).Should().Equal(File.ReadAllBytes(Path.Combine(hf, "tokenizer.json")));
         var reloaded = ModelSource.Load(again).Tokenizer!;
         reloaded.Should().Be(loaded.Tokenizer with { Source = Path.GetFullPath(again) });
         reloaded.Matches(loaded.Tokenizer).Should().BeTrue();
         var native = Path.Combine(dir, "native");
-        NativeCheckpoint.Save(loaded.Model, native, loaded.Tokenizer);
+        HarnessExport.Save(loaded.Model, native, loaded.Tokenizer);
         Directory.Delete(hf, recursive: true);
         ModelSource.TokenizerFor(ModelSource.Load(native), null).Encode("hello the").Should().Equal(256, 259, 'o', 258);
 

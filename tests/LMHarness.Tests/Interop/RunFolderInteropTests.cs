@@ -5,7 +5,7 @@ using LMHarness.Tests.Training;
 using LMHarness.Tokenizers;
 using LMHarness.Training;
 using LMHarness.Training.Checkpoints;
-using LMHarness.Training.Metrics;
+using LMHarness.Runs;
 using TorchSharp;
 
 namespace LMHarness.Tests.Interop;
@@ -25,9 +25,9 @@ public class RunFolderInteropTests
         loaded.Tokenizer!.Kind.Should().Be(TokenizerKind.Char);
         loaded.Description.Should().Contain("step 12");
 
-        HfCheckpoint.Export(loaded.Model, dir.File("hf"), loaded.Tokenizer).Should().Be(HfArchitecture.Gpt2);
-        var imported = HfCheckpoint.Import(dir.File("hf"));
-        HfCheckpoint.ReadTokenizer(dir.File("hf")).Should().Be(loaded.Tokenizer);
+        HfModel.Export(loaded.Model, dir.File("hf"), loaded.Tokenizer).Should().Be(HfArchitecture.Gpt2);
+        var imported = HfModel.Import(dir.File("hf"));
+        HfModel.ReadTokenizer(dir.File("hf")).Should().Be(loaded.Tokenizer);
         var idx = torch.tensor(new long[] { 1, 2, 3, 4, 5, 6, 7, 8 }).unsqueeze(0);
         using (torch.no_grad())
         {
@@ -38,11 +38,11 @@ public class RunFolderInteropTests
         // Continue training from the import vs from scratch: the imported weights start ahead.
         var more = t with { MaxSteps = 2, WarmupSteps = 1, LogInterval = 1, EvalInterval = 2 };
         using (var data = TokenFileBatches.Open(tokens, more))
-            new Trainer(imported.Config with { Dropout = 0.1 }, more, data, dir.File("continued"), _ => HfCheckpoint.Import(dir.File("hf"))).Train();
+            new Trainer(imported.Config with { Dropout = 0.1 }, more, data, dir.File("continued"), _ => HfModel.Import(dir.File("hf"))).Train();
         using (var data = TokenFileBatches.Open(tokens, more))
             new Trainer(TrainingFixtures.TinyModel, more, data, dir.File("fresh"), c => new CausalLM(c)).Train();
-        var continued = MetricsCsv.Read(dir.File("continued/metrics.csv"))[0].TrainLoss;
-        var fresh = MetricsCsv.Read(dir.File("fresh/metrics.csv"))[0].TrainLoss;
+        var continued = MetricsRow.Read(dir.File("continued/metrics.csv"))[0].TrainLoss;
+        var fresh = MetricsRow.Read(dir.File("fresh/metrics.csv"))[0].TrainLoss;
         continued.Should().BeLessThan(fresh - 0.1);
     }
 }

@@ -34,7 +34,7 @@ public class ScaleOutTests
         manual_seed(3);
         using var model = new CausalLM(config);
         var export = dir.File("export");
-        HfCheckpoint.Export(model, export, tokenizer, ScalarType.Float32, tokens);
+        HfModel.Export(model, export, tokenizer, ScalarType.Float32, tokens);
         return (export, tokens ?? ScaleOutHandoff.TokenFilePlaceholder);
     }
 
@@ -120,10 +120,10 @@ public class ScaleOutTests
         using var dir = new TempDir();
         var (export, _) = ExportTo(dir, Llama(tie: true), TokenizerIdentity.Bytes);
         using var scope = NewDisposeScope();
-        var tensors = Safetensors.Load(Path.Combine(export, HfCheckpoint.WeightsFile));
+        var tensors = Safetensors.Load(Path.Combine(export, HfModel.WeightsFile));
         tensors.Should().ContainKey("lm_head.weight");
         tensors["lm_head.weight"].allclose(tensors["model.embed_tokens.weight"], rtol: 0, atol: 0).Should().BeTrue();
-        HfCheckpoint.Import(export).Dispose(); // and the harness still reads it back
+        HfModel.Import(export).Dispose(); // and the harness still reads it back
     }
 
     [Fact]

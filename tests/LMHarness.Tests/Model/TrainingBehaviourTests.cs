@@ -58,7 +58,7 @@ public class TrainingBehaviourTests
     public void Checkpointed_backward_gives_the_plain_gradients(AttentionKind a, double dropout)
     {
         var plainConfig = Tiny.Config(a, PositionKind.Rope) with { NLayer = 3, Dropout = dropout };
-        var ckptConfig = plainConfig with { ActivationCheckpointing = true };
+        var ckptConfig = plainConfig with { RecomputeActivations = true };
         using var plain = Tiny.Build(plainConfig, seed: 3);
         using var ckpt = Tiny.Build(ckptConfig, seed: 4);
         ckpt.load_state_dict(plain.state_dict());

@@ -5,9 +5,10 @@ using LMHarness.Replay;
 using LMHarness.Tests.Data;
 using LMHarness.Tests.Training;
 using LMHarness.Training;
-using LMHarness.Training.Metrics;
+using LMHarness.Runs;
 using TorchSharp;
 using static TorchSharp.torch;
+using LMHarness.Experiments;
 
 namespace LMHarness.Tests.Replay;
 
@@ -28,7 +29,7 @@ public class NanoGptReplayTests
     {
         using var dir = new TempDir();
         var tokens = Recipes.PrepareCharTokenFile(DataFixtures.TinyShakespearePath(), dir.File("chars.bin"));
-        var (_, model, training) = Recipes.NanoGptCpuReplay();
+        var (_, model, training, _) = Recipes.NanoGptCpuReplay();
         using var lm = new CausalLM(model);
         NanoGptInit.Apply(lm, training.Seed);
         lm.eval();
@@ -47,15 +48,14 @@ public class NanoGptReplayTests
         var recipe = Recipes.NanoGptCpuReplay();
         var tokens = Recipes.PrepareCharTokenFile(DataFixtures.TinyShakespearePath(), dir.File("chars.bin"));
         var training = recipe.Training with { Threads = 2, PeakFlops = 1e11, GradFlowInterval = 0 };
-        using var file = TokenFile.Open(tokens);
-        var trainer = new Trainer(recipe.Model, training, new NanoGptBatches(file, training.MicroBatch, training.ContextLength), dir.File("run"), c => new CausalLM(c));
+        var trainer = Trainer.For(recipe.Model, training, tokens, dir.File("run"), recipe.Stream);
         var batchLoss = new Dictionary<long, double>();
         trainer.StepCompleted += r => { batchLoss[r.Step] = r.TrainLoss; if (r.Step == 250) trainer.RequestStop(); };
         trainer.Train().Steps.Should().Be(250);
 
         batchLoss[101].Should().BeApproximately(2.6635, Logged, "nanoGPT's iter 100 is our 101st step");
         batchLoss[201].Should().BeApproximately(2.5039, Logged);
-        var evals = MetricsCsv.Read(dir.File("run/metrics.csv")).Where(r => r.ValLoss is not null).ToList();
+        var evals = MetricsRow.Read(dir.File("run/metrics.csv")).Where(r => r.ValLoss is not null).ToList();
         evals.Select(r => r.Step).Should().Equal(0, 250);
         evals[0].TrainEvalLoss!.Value.Should().BeApproximately(4.1676, Logged);
         evals[0].ValLoss!.Value.Should().BeApproximately(4.1649, Logged);
@@ -71,20 +71,18 @@ public class NanoGptReplayTests
     {
         using var dir = new TempDir();
         var tokens = TrainingFixtures.TokenFile(dir.Path);
-        var t = TrainingFixtures.TinyTraining with { Replay = ReplayKind.NanoGpt, CheckpointInterval = 0 };
-        Trainer.Run(Tiny, t, tokens, dir.File("whole"));
+        var t = TrainingFixtures.TinyTraining with { CheckpointInterval = 0 };
+        Trainer.Run(Tiny, t, tokens, dir.File("whole"), NanoGptStream.Instance);
         var split = dir.File("split");
-        using (var file = TokenFile.Open(tokens))
-        {
-            var first = new Trainer(Tiny, t, new NanoGptBatches(file, t.MicroBatch, t.ContextLength), split, c => new CausalLM(c));
-            first.StepCompleted += r => { if (r.Step == 5) first.RequestStop(); };
-            first.Train().Interrupted.Should().BeTrue();
-        }
+        var first = Trainer.For(Tiny, t, tokens, split, NanoGptStream.Instance);
+        first.StepCompleted += r => { if (r.Step == 5) first.RequestStop(); };
+        first.Train().Interrupted.Should().BeTrue();
         torch.manual_seed(999); // whatever happens to the global generator in between, the checkpoint restores it
-        Trainer.Resume(split).Steps.Should().Be(12);
+        Trainer.Resume(split, NanoGptStream.Instance).Steps.Should().Be(12);
+        FluentActions.Invoking(() => Trainer.Resume(split)).Should().Throw<ArgumentException>().WithMessage("*follows the 'nanogpt' random stream*");
 
-        var a = MetricsCsv.Read(dir.File("whole/metrics.csv"));
-        var b = MetricsCsv.Read(Path.Combine(split, "metrics.csv"));
+        var a = MetricsRow.Read(dir.File("whole/metrics.csv"));
+        var b = MetricsRow.Read(Path.Combine(split, "metrics.csv"));
         b.Select(r => r.Step).Should().Equal(a.Select(r => r.Step));
         b.Select(r => r.TrainLoss).Should().Equal(a.Select(r => r.TrainLoss));
         b.Select(r => r.ValLoss).Should().Equal(a.Select(r => r.ValLoss));
@@ -96,8 +94,8 @@ public class NanoGptReplayTests
     {
         using var dir = new TempDir();
         var tokens = TrainingFixtures.TokenFile(dir.Path);
-        var t = TrainingFixtures.TinyTraining with { Replay = ReplayKind.NanoGpt, MaxSteps = 4, EvalInterval = 4 };
-        double Final(long seed, string name) => Trainer.Run(Tiny, t with { Seed = seed }, tokens, dir.File(name)).FinalValLoss!.Value;
+        var t = TrainingFixtures.TinyTraining with { MaxSteps = 4, EvalInterval = 4 };
+        double Final(long seed, string name) => Trainer.Run(Tiny, t with { Seed = seed }, tokens, dir.File(name), NanoGptStream.Instance).FinalValLoss!.Value;
         Final(3, "a").Should().Be(Final(3, "b"));
         Final(3, "a2").Should().NotBe(Final(4, "c"));
     }
@@ -107,8 +105,8 @@ public class NanoGptReplayTests
     {
         using var dir = new TempDir();
         var llama = Recipes.LlamaCpu();
-        var act = () => new Trainer(llama.Model, llama.Training with { Replay = ReplayKind.NanoGpt }, null!, dir.Path, c => new CausalLM(c));
-        act.Should().Throw<ArgumentException>().WithMessage("*replay nanogpt*position must be learned*norm must be layer_norm*feed_forward_kinds must all be mlp*ffn_hidden*replay none*");
+        var act = () => Trainer.Run(llama.Model, llama.Training, TrainingFixtures.TokenFile(dir.Path), dir.File("run"), NanoGptStream.Instance);
+        act.Should().Throw<ArgumentException>().WithMessage("*replay nanogpt*position must be learned*norm must be layer_norm*feed_forward_kinds must all be mlp*ffn_hidden*harness's own stream*");
         using var lm = new CausalLM(llama.Model);
         var apply = () => NanoGptInit.Apply(lm, 1);
         apply.Should().Throw<ArgumentException>().WithMessage("*position must be learned*");

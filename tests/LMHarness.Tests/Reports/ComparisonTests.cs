@@ -1,5 +1,6 @@
 using LMHarness.Plots;
 using LMHarness.Reports;
+using LMHarness.Runs;
 
 namespace LMHarness.Tests.Reports;
 
@@ -81,7 +82,7 @@ public sealed class ComparisonTests : IDisposable
         foreach (var png in report.Pngs)
             SyntheticRuns.PngSize(png).Should().Be((Charts.Width, Charts.Height));
 
-        var csv = File.ReadAllLines(report.SummaryCsv);
+        var csv = File.ReadAllLines(report.CsvPath);
         csv[0].Should().Be("variant,seed,final_val_loss,best_val_loss,tokens,wall_s,tokens_per_s,params,peak_rss_mb,folder");
         csv.Should().HaveCount(5);
         var gqa1 = csv.Single(l => l.StartsWith("gqa,1,")).Split(',');
@@ -91,7 +92,7 @@ public sealed class ComparisonTests : IDisposable
         gqa1[7].Should().Be("100003");
         gqa1[8].Should().Be("441");
 
-        var md = File.ReadAllLines(report.SummaryMarkdown);
+        var md = File.ReadAllLines(report.MarkdownPath);
         md[0].Should().StartWith("| variant | seeds | final val loss | best val loss | tokens | wall time (s) | tokens/s | params | peak RSS (MB) |");
         md.Should().HaveCount(4);
         md[2].Should().StartWith("| mha | 2 | ");

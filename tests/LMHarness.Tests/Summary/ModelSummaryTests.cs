@@ -49,6 +49,10 @@ public class ModelSummaryTests
         ModelSummary.Of(nano).FlopsPerToken().Should().Be(6.0 * n + 12.0 * 4 * 128 * 64);
         var llama = Presets.Get("llama3-220M");
         ModelSummary.Of(llama).FlopsPerToken(1024).Should().Be(6.0 * 221_406_208 + 12.0 * 12 * 1024 * 1024);
+        // Untied: the token table is a lookup and lm_head (the same size) the matmul, so N is unchanged.
+        var untied = nano with { TieEmbeddings = false };
+        ModelSummary.Of(untied).TotalParameters.Should().Be(804_096 + 65 * 128);
+        ModelSummary.Of(untied).FlopsPerToken(64).Should().Be(6.0 * n + 12.0 * 4 * 128 * 64);
     }
 
     [Fact]
@@ -65,7 +69,7 @@ public class ModelSummaryTests
         m.ActivationBytes.Should().Be(12L * 64 * perToken * 4);
         m.TotalBytes.Should().Be(m.WeightBytes + m.GradientBytes + m.OptimizerBytes + m.ActivationBytes);
         s.Memory(24, 64).ActivationBytes.Should().Be(2 * m.ActivationBytes);
-        ModelSummary.Of(nano with { ActivationCheckpointing = true }).Memory(12, 64).ActivationBytes.Should().BeLessThan(m.ActivationBytes / 2);
+        ModelSummary.Of(nano with { RecomputeActivations = true }).Memory(12, 64).ActivationBytes.Should().BeLessThan(m.ActivationBytes / 2);
     }
 
     [Fact]
@@ -87,7 +91,7 @@ public class ModelSummaryTests
         (roomy.MicroBatch, roomy.GradAccumulation, roomy.TokensPerStep).Should().Be((8, 1, 8 * 1024));
 
         FluentActions.Invoking(() => s.SuggestBatch(1L << 30, 524_288, 1024)).Should().Throw<ArgumentException>()
-            .WithMessage("*budget*activation_checkpointing*");
+            .WithMessage("*budget*recompute_activations*");
     }
 
     [Fact]

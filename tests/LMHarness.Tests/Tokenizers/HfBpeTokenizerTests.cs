@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using LMHarness.Tokenizers;
+using LMHarness.Corpora;
 
 namespace LMHarness.Tests.Tokenizers;
 

@@ -1,5 +1,6 @@
 using LMHarness.Tests.Data;
 using LMHarness.Tokenizers;
+using LMHarness.Corpora;
 
 namespace LMHarness.Tests.Tokenizers;
 

@@ -3,6 +3,7 @@ using LMHarness.Training.Optimizers;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using LMHarness.Config;
 
 namespace LMHarness.Tests.Training;
 

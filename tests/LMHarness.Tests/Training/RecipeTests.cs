@@ -3,6 +3,9 @@ using LMHarness.Model;
 using LMHarness.Tests.Data;
 using LMHarness.Tokenizers;
 using LMHarness.Training;
+using LMHarness.Config;
+using LMHarness.Corpora;
+using LMHarness.Experiments;
 
 namespace LMHarness.Tests.Training;
 
@@ -11,7 +14,7 @@ public class RecipeTests
     [Fact]
     public void NanoGpt_cpu_recipe_matches_the_published_settings()
     {
-        var (name, m, t) = Recipes.NanoGptCpu();
+        var (name, m, t, _) = Recipes.NanoGptCpu();
         name.Should().Be("nanogpt-cpu");
         (m.NLayer, m.NHead, m.DModel, m.ContextLength, m.Dropout, m.VocabSize).Should().Be((4, 4, 128, 64, 0.0, 65));
         (t.MicroBatch, t.ContextLength, t.MaxSteps, t.WarmupSteps, t.LearningRate, t.MinLearningRate, t.Beta2, t.Schedule)

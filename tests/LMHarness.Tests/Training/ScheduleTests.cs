@@ -1,5 +1,6 @@
 using LMHarness.Training;
 using LMHarness.Training.Schedules;
+using LMHarness.Config;
 
 namespace LMHarness.Tests.Training;
 

@@ -5,7 +5,7 @@ using LMHarness.Data;
 using LMHarness.Model;
 using LMHarness.Training;
 using LMHarness.Training.Checkpoints;
-using LMHarness.Training.Metrics;
+using LMHarness.Runs;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -14,7 +14,7 @@ namespace LMHarness.Tests.Training;
 
 public class TrainerTests
 {
-    static RunSummary Train(ModelConfig m, TrainingConfig t, string tokens, string runDir, Action<Trainer>? setup = null)
+    static RunResult Train(ModelConfig m, TrainingConfig t, string tokens, string runDir, Action<Trainer>? setup = null)
     {
         using var data = TokenFileBatches.Open(tokens, t);
         var trainer = new Trainer(m, t, data, runDir, c => new CausalLM(c));
@@ -29,8 +29,8 @@ public class TrainerTests
         var t = TrainingFixtures.TinyTraining with { LogInterval = 3, GradAccumulation = 1 };
         var s = Train(TrainingFixtures.TinyModel, t, TrainingFixtures.TokenFile(dir.Path), dir.File("run"));
 
-        File.ReadLines(dir.File("run/metrics.csv")).First().Should().Be("step,tokens,train_loss,val_loss,train_eval_loss,lr,grad_norm,tokens_per_s,mfu,elapsed_s,rss_mb");
-        var rows = MetricsCsv.Read(dir.File("run/metrics.csv"));
+        File.ReadLines(dir.File("run/metrics.csv")).First().Should().Be("step,tokens,train_loss,val_loss,train_eval_loss,val_bpb,lr,grad_norm,tokens_per_s,mfu,elapsed_s,train_s,eval_s,rss_mb");
+        var rows = MetricsRow.Read(dir.File("run/metrics.csv"));
         rows.Select(r => r.Step).Should().Equal(0, 3, 4, 6, 8, 9, 12);              // step 0, log every 3, eval every 4
         rows.Where(r => r.ValLoss is not null).Select(r => r.Step).Should().Equal(0, 4, 8, 12);
         rows.Where(r => r.TrainEvalLoss is not null).Select(r => r.Step).Should().Equal(0, 4, 8, 12);
@@ -42,7 +42,7 @@ public class TrainerTests
         rows[^1].Lr.Should().BeApproximately(new LMHarness.Training.Schedules.LearningRateSchedule(ScheduleKind.Cosine, 3e-3, 3e-4, 2, 12, 0.2).At(11), 1e-15);
 
         File.ReadLines(dir.File("run/gradflow.csv")).First().Should().Be("step,param,mean_abs_grad,max_abs_grad");
-        var flow = GradFlowCsv.Read(dir.File("run/gradflow.csv"));
+        var flow = GradFlowRow.Read(dir.File("run/gradflow.csv"));
         var nParams = new CausalLM(TrainingFixtures.TinyModel).parameters().Count();
         flow.Should().HaveCount(2 * nParams);                                      // steps 5 and 10
         flow.Should().OnlyContain(r => r.MaxAbsGrad >= r.MeanAbsGrad && r.MeanAbsGrad >= 0);
@@ -57,7 +57,7 @@ public class TrainerTests
         s.FinalValLoss.Should().Be(rows[^1].ValLoss);
         s.BestValLoss.Should().Be(rows.Min(r => r.ValLoss));
         s.Interrupted.Should().BeFalse();
-        Checkpoint.List(dir.File("run/checkpoints")).Select(Path.GetFileName).Should().Equal("step_0000012.ckpt");
+        new RunFolder(dir.File("run")).Checkpoints.Select(Path.GetFileName).Should().Equal("step_0000012.ckpt");
     }
 
     [Fact]
@@ -92,7 +92,7 @@ public class TrainerTests
         using var dir = new TempDir();
         var t = TrainingFixtures.TinyTraining with { MaxSteps = 60, EvalInterval = 10, LogInterval = 10, GradFlowInterval = 0 };
         Train(TrainingFixtures.TinyModel, t, TrainingFixtures.TokenFile(dir.Path), dir.File("run"));
-        var val = MetricsCsv.Read(dir.File("run/metrics.csv")).Where(r => r.ValLoss is not null).Select(r => r.ValLoss!.Value).ToList();
+        var val = MetricsRow.Read(dir.File("run/metrics.csv")).Where(r => r.ValLoss is not null).Select(r => r.ValLoss!.Value).ToList();
         val[^1].Should().BeLessThan(val[0] - 0.3, "the counting sequence is learnable");
     }
 
@@ -112,12 +112,12 @@ public class TrainerTests
             var first = Train(m, t, tokens, split, tr => tr.StepCompleted += row => { if (row.Step == 5) tr.RequestStop(); });
             first.Interrupted.Should().BeTrue();
             first.Steps.Should().Be(5);
-            Checkpoint.Latest(Path.Combine(split, "checkpoints")).Should().EndWith("step_0000005.ckpt");
+            new RunFolder(split).LatestCheckpoint.Should().EndWith("step_0000005.ckpt");
             var resumed = Train(m, t, tokens, split);
             resumed.Steps.Should().Be(12);
 
-            var a = MetricsCsv.Read(Path.Combine(whole, "metrics.csv"));
-            var b = MetricsCsv.Read(Path.Combine(split, "metrics.csv"));
+            var a = MetricsRow.Read(Path.Combine(whole, "metrics.csv"));
+            var b = MetricsRow.Read(Path.Combine(split, "metrics.csv"));
             b.Select(r => r.Step).Should().Equal(a.Select(r => r.Step));
             b.Select(r => r.TrainLoss).Should().Equal(a.Select(r => r.TrainLoss), $"{optimizer} train losses bitwise");
             b.Select(r => r.ValLoss).Should().Equal(a.Select(r => r.ValLoss));
@@ -126,8 +126,8 @@ public class TrainerTests
 
             using var ma = new CausalLM(m);
             using var mb = new CausalLM(m);
-            Checkpoint.LoadModel(Path.Combine(whole, "checkpoints", Checkpoint.FileName(12)), ma);
-            Checkpoint.LoadModel(Path.Combine(split, "checkpoints", Checkpoint.FileName(12)), mb);
+            Checkpoint.LoadModel(Path.Combine(whole, "checkpoints", RunFolder.CheckpointFileName(12)), ma);
+            Checkpoint.LoadModel(Path.Combine(split, "checkpoints", RunFolder.CheckpointFileName(12)), mb);
             foreach (var ((n, p), (_, q)) in ma.named_parameters().Zip(mb.named_parameters()))
                 p.eq(q).all().item<bool>().Should().BeTrue($"{n} bitwise equal after resume");
         }
@@ -147,7 +147,7 @@ public class TrainerTests
         public IEnumerable<(Tensor X, Tensor Y)> TrainSample(int batches) { yield return (x, y); }
         public JsonNode SaveState() => JsonValue.Create(_next);
         public void LoadState(JsonNode state) => _next = state.GetValue<int>();
-        public JsonNode Describe() => new JsonObject { ["kind"] = "fixed" };
+        public JsonObject Describe() => new() { ["kind"] = "fixed" };
         public JsonNode? Tokenizer => null;
     }
 
@@ -161,20 +161,20 @@ public class TrainerTests
         var y = torch.randint(0, 32, [12, 8], dtype: ScalarType.Int64);
         var baseCfg = TrainingFixtures.TinyTraining with { MaxSteps = 3, WarmupSteps = 0, EvalInterval = 100, GradFlowInterval = 0 };
 
-        RunSummary Run(string name, int micro, int accum) =>
+        RunResult Run(string name, int micro, int accum) =>
             new Trainer(m, baseCfg with { MicroBatch = micro, GradAccumulation = accum }, new FixedBatches(x, y, accum), dir.File(name), c => new CausalLM(c)).Train();
         Run("big", 12, 1);
         Run("accumulated", 4, 3);
 
-        var big = MetricsCsv.Read(dir.File("big/metrics.csv"));
-        var acc = MetricsCsv.Read(dir.File("accumulated/metrics.csv"));
+        var big = MetricsRow.Read(dir.File("big/metrics.csv"));
+        var acc = MetricsRow.Read(dir.File("accumulated/metrics.csv"));
         acc.Select(r => r.TrainLoss).Should().Equal(big.Select(r => r.TrainLoss), (p, q) => Math.Abs(p - q) < 1e-5);
         acc.Select(r => r.GradNorm).Should().Equal(big.Select(r => r.GradNorm), (p, q) => Math.Abs(p - q) < 1e-5 * Math.Max(1, q));
         acc.Select(r => r.Tokens).Should().Equal(big.Select(r => r.Tokens));
         using var ma = new CausalLM(m);
         using var mb = new CausalLM(m);
-        Checkpoint.LoadModel(Checkpoint.Latest(dir.File("big/checkpoints"))!, ma);
-        Checkpoint.LoadModel(Checkpoint.Latest(dir.File("accumulated/checkpoints"))!, mb);
+        Checkpoint.LoadModel(new RunFolder(dir.File("big")).LatestCheckpoint!, ma);
+        Checkpoint.LoadModel(new RunFolder(dir.File("accumulated")).LatestCheckpoint!, mb);
         foreach (var ((n, p), (_, q)) in ma.named_parameters().Zip(mb.named_parameters()))
             (p - q).abs().max().item<float>().Should().BeLessThan(1e-5f, n);
     }
@@ -184,12 +184,12 @@ public class TrainerTests
     {
         var a = new Parameter(torch.zeros(2)); a.grad = torch.tensor(new[] { 3f, 0f });
         var b = new Parameter(torch.zeros(1)); b.grad = torch.tensor(new[] { 4f });
-        GradientClipping.ClipByGlobalNorm([a, b], 10).Should().BeApproximately(5, 1e-6);
+        GradientClipping.ClipByGlobalNorm([a, b], 10).item<float>().Should().BeApproximately(5, 1e-6f);
         a.grad.data<float>().ToArray().Should().Equal(3f, 0f);                      // under the limit: untouched
-        GradientClipping.ClipByGlobalNorm([a, b], 1).Should().BeApproximately(5, 1e-6);
+        GradientClipping.ClipByGlobalNorm([a, b], 1).item<float>().Should().BeApproximately(5, 1e-6f);
         a.grad.data<float>()[0].Should().BeApproximately(0.6f, 1e-6f);
         b.grad.data<float>()[0].Should().BeApproximately(0.8f, 1e-6f);
-        GradientClipping.ClipByGlobalNorm([a, b], 0).Should().BeApproximately(1, 1e-5); // 0 = off, still reports
+        GradientClipping.ClipByGlobalNorm([a, b], 0).item<float>().Should().BeApproximately(1, 1e-5f); // 0 = off, still reports
     }
 
     [Fact]
@@ -198,7 +198,7 @@ public class TrainerTests
         using var dir = new TempDir();
         var t = TrainingFixtures.TinyTraining with { MaxSteps = 2, WarmupSteps = 0, GradFlowInterval = 0 };
         Train(TrainingFixtures.TinyModel, t, TrainingFixtures.TokenFile(dir.Path), dir.File("run"));
-        var ckpt = Checkpoint.Latest(dir.File("run/checkpoints"))!;
+        var ckpt = new RunFolder(dir.File("run")).LatestCheckpoint!;
 
         using var wider = new CausalLM(TrainingFixtures.TinyModel with { DModel = 32, NHead = 2, NKvHead = 2 });
         var before = wider.named_parameters().First().Item2.clone();
@@ -213,7 +213,7 @@ public class TrainerTests
 
         // The trainer refuses to continue a run folder with a different config instead of mixing them.
         var act3 = () => Train(TrainingFixtures.TinyModel with { DModel = 32 }, t with { MaxSteps = 3 }, TrainingFixtures.TokenFile(dir.Path), dir.File("run"));
-        act3.Should().Throw<InvalidOperationException>().WithMessage("*different model config*");
+        act3.Should().Throw<InvalidOperationException>().WithMessage("*different config*model.d_model: 16 -> 32*");
 
         File.WriteAllBytes(dir.File("bad.ckpt"), File.ReadAllBytes(ckpt)[..1000]);
         var act4 = () => Checkpoint.LoadModel(dir.File("bad.ckpt"), new CausalLM(TrainingFixtures.TinyModel));
@@ -242,9 +242,9 @@ public class TrainerTests
         var e = act.Should().Throw<TrainingDivergedException>().Which;
         e.Step.Should().Be(6);
         e.Message.Should().Contain("training loss is NaN at step 6").And.Contain("step_0000004.ckpt").And.Contain("Lower learning_rate");
-        Checkpoint.List(dir.File("run/checkpoints")).Select(Path.GetFileName).Should().Equal("step_0000002.ckpt", "step_0000004.ckpt");
-        Checkpoint.ReadState(Checkpoint.Latest(dir.File("run/checkpoints"))!).Step.Should().Be(4);
-        MetricsCsv.Read(dir.File("run/metrics.csv")).Select(r => r.Step).Should().Equal(0, 1, 2, 3, 4, 5);
+        new RunFolder(dir.File("run")).Checkpoints.Select(Path.GetFileName).Should().Equal("step_0000002.ckpt", "step_0000004.ckpt");
+        Checkpoint.ReadState(new RunFolder(dir.File("run")).LatestCheckpoint!).Step.Should().Be(4);
+        MetricsRow.Read(dir.File("run/metrics.csv")).Select(r => r.Step).Should().Equal(0, 1, 2, 3, 4, 5);
         Directory.GetFiles(dir.File("run/checkpoints"), "*.tmp").Should().BeEmpty();
     }
 
@@ -264,8 +264,8 @@ public class TrainerTests
         sent.Should().BeTrue();
         s.Interrupted.Should().BeTrue("the handler turned Ctrl-C into a stop request; this test process is still alive");
         s.Steps.Should().BeInRange(3, 1_999);
-        Checkpoint.Latest(dir.File("run/checkpoints")).Should().EndWith(Checkpoint.FileName(s.Steps));
-        JsonNode.Parse(File.ReadAllText(dir.File("run/summary.json")))!["interrupted"]!.GetValue<bool>().Should().BeTrue();
+        new RunFolder(dir.File("run")).LatestCheckpoint.Should().EndWith(RunFolder.CheckpointFileName(s.Steps));
+        new RunFolder(dir.File("run")).ReadResult()!.Interrupted.Should().BeTrue();
     }
 
     [Fact]
@@ -278,7 +278,7 @@ public class TrainerTests
         var s = Trainer.Resume(dir.File("run"));
         s.Steps.Should().Be(6);
         s.Interrupted.Should().BeFalse();
-        Checkpoint.List(dir.File("run/checkpoints")).Select(Path.GetFileName).Should().Equal("step_0000006.ckpt"); // keep last 1
+        new RunFolder(dir.File("run")).Checkpoints.Select(Path.GetFileName).Should().Equal("step_0000006.ckpt"); // keep last 1
         var act = () => Trainer.Resume(dir.File("nothing-here"));
         act.Should().Throw<FileNotFoundException>().WithMessage("*no config.json*");
     }
@@ -292,13 +292,13 @@ public class TrainerTests
         var t = TrainingFixtures.TinyTraining with { MaxSteps = 20, EvalInterval = 20, GradFlowInterval = 0, TensorBoard = true };
         Train(m, t, tokens, dir.File("fp32"));
         var s = Train(m, t with { Dtype = TrainingDtype.Bf16 }, tokens, dir.File("bf16"));
-        var a = MetricsCsv.Read(dir.File("fp32/metrics.csv"));
-        var b = MetricsCsv.Read(dir.File("bf16/metrics.csv"));
+        var a = MetricsRow.Read(dir.File("fp32/metrics.csv"));
+        var b = MetricsRow.Read(dir.File("bf16/metrics.csv"));
         b.Select(r => r.TrainLoss).Should().Equal(a.Select(r => r.TrainLoss), (p, q) => Math.Abs(p - q) < 0.05, "bf16 rounding moves the loss a little, not a lot");
         b.Select(r => r.TrainLoss).Should().NotEqual(a.Select(r => r.TrainLoss), "the bf16 path really computes in bf16");
         s.FinalValLoss.Should().BeLessThan(a[0].TrainLoss);
         using var model = new CausalLM(m);
-        Checkpoint.LoadModel(Checkpoint.Latest(dir.File("bf16/checkpoints"))!, model);
+        Checkpoint.LoadModel(new RunFolder(dir.File("bf16")).LatestCheckpoint!, model);
         model.parameters().Should().OnlyContain(p => p.dtype == ScalarType.Float32);
         // TensorBoard event files were written next to the CSVs.
         Directory.GetFiles(dir.File("bf16/tb"), "events.out.tfevents.*", SearchOption.AllDirectories).Should().NotBeEmpty();

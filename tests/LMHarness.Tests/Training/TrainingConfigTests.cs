@@ -1,4 +1,5 @@
 using LMHarness.Training;
+using LMHarness.Config;
 
 namespace LMHarness.Tests.Training;
 

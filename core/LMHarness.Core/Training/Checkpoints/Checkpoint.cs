@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using LMHarness.Config;
+using LMHarness.IO;
 using LMHarness.Training.Optimizers;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -9,28 +10,22 @@ using static TorchSharp.torch;
 namespace LMHarness.Training.Checkpoints;
 
 /// <summary>
-/// One checkpoint file <c>checkpoints/step_NNNNNNN.ckpt</c>: a magic line, the <see cref="CheckpointState"/> as JSON,
-/// the model's state dict (name + tensor, TorchSharp binary tensor format), the optimizer state, the torch CPU RNG
-/// state, and an end marker. Written to <c>.tmp</c> and renamed, so a file with the final name is always complete;
-/// only the newest K are kept. Loading checks every tensor name and shape against the model first and refuses a
-/// mismatch naming the tensor, before anything is modified.
+/// One checkpoint file (a run folder's <c>checkpoints/step_NNNNNNN.ckpt</c>): a magic line, the
+/// <see cref="CheckpointState"/> as JSON, the model's state dict (name + tensor, TorchSharp binary tensor format), the
+/// optimizer state, the torch CPU RNG state, and an end marker. Written atomically, so a file with the final name is
+/// always complete. Loading checks every tensor name and shape against the model first and refuses a mismatch naming
+/// the tensor, before anything is modified.
 /// </summary>
 public static class Checkpoint
 {
     const string Magic = "LMHARNESS-CHECKPOINT-1";
     const string EndMarker = "END";
 
-    public static string FileName(long step) => $"step_{step.ToString("D7", CultureInfo.InvariantCulture)}.ckpt";
-
-    /// <summary>Writes a checkpoint into <paramref name="dir"/> and deletes all but the newest <paramref name="keep"/>. Returns its path.</summary>
-    public static string Save(string dir, CheckpointState state, nn.Module model, IOptimizer optimizer, int keep)
-    {
-        Directory.CreateDirectory(dir);
-        var path = Path.Combine(dir, FileName(state.Step));
-        var tmp = path + ".tmp";
-        using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write))
-        using (var w = new BinaryWriter(fs, Encoding.UTF8))
+    /// <summary>Writes a checkpoint to <paramref name="path"/> (atomically: a file under the final name is always complete).</summary>
+    public static string Save(string path, CheckpointState state, nn.Module model, IOptimizer optimizer) =>
+        AtomicFile.Write(path, fs =>
         {
+            using var w = new BinaryWriter(fs, Encoding.UTF8, leaveOpen: true);
             w.Write(Magic);
             w.Write(JsonSerializer.Serialize(state, ModelConfig.Json));
             var sd = model.state_dict();
@@ -40,21 +35,7 @@ public static class Checkpoint
             using (var rng = torch.random.get_rng_state()) rng.Save(w);
             w.Write(EndMarker);
             w.Flush();
-            fs.Flush(flushToDisk: true);
-        }
-        File.Move(tmp, path, overwrite: true);
-        foreach (var old in List(dir).SkipLast(keep)) File.Delete(old);
-        return path;
-    }
-
-    /// <summary>Checkpoint files in <paramref name="dir"/>, oldest first (complete ones only).</summary>
-    public static IReadOnlyList<string> List(string dir) =>
-        Directory.Exists(dir)
-            ? Directory.GetFiles(dir, "step_*.ckpt").OrderBy(p => Path.GetFileName(p), StringComparer.Ordinal).ToList()
-            : [];
-
-    /// <summary>The newest complete checkpoint in <paramref name="dir"/>, or null.</summary>
-    public static string? Latest(string dir) => List(dir).LastOrDefault();
+        });
 
     /// <summary>Reads only the scalar state (configs, step) of a checkpoint.</summary>
     public static CheckpointState ReadState(string path)

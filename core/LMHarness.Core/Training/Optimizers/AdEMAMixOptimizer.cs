@@ -2,6 +2,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using LMHarness.Training.Checkpoints;
 using static TorchSharp.torch;
+using LMHarness.Config;
 
 namespace LMHarness.Training.Optimizers;
 

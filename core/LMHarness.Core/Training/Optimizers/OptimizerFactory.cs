@@ -1,4 +1,5 @@
 using static TorchSharp.torch;
+using LMHarness.Config;
 
 namespace LMHarness.Training.Optimizers;
 

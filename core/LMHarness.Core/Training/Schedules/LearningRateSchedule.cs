@@ -1,3 +1,4 @@
+using LMHarness.Config;
 namespace LMHarness.Training.Schedules;
 
 /// <summary>

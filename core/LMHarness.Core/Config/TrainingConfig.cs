@@ -1,0 +1,166 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+namespace LMHarness.Config;
+
+/// <summary>Learning-rate schedule shape (see LMHarness.Training.Schedules.LearningRateSchedule).</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<ScheduleKind>))]
+public enum ScheduleKind
+{
+    /// <summary>Linear warm-up, then half a cosine from lr to min_lr (Loshchilov and Hutter 2017, SGDR).</summary>
+    Cosine,
+    /// <summary>Linear warm-up, then a straight line from lr to min_lr.</summary>
+    Linear,
+    /// <summary>Linear warm-up, then lr for ever.</summary>
+    Constant,
+    /// <summary>Warm-up, stable at lr, linear decay to min_lr over the last decay_fraction of steps (Hu et al. 2024, MiniCPM).</summary>
+    WarmupStableDecay,
+}
+
+/// <summary>Which update rule moves the weights.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<OptimizerKind>))]
+public enum OptimizerKind
+{
+    /// <summary>AdamW (Loshchilov and Hutter 2019): Adam with decoupled weight decay.</summary>
+    [JsonStringEnumMemberName("adamw")]
+    AdamW,
+    /// <summary>Muon (Jordan et al. 2024) for 2-D hidden weights, AdamW for embeddings, norms, head and biases.</summary>
+    Muon,
+    /// <summary>AdEMAMix (Pagliardini et al. 2024): Adam with a second, slow momentum EMA mixed in.</summary>
+    [JsonStringEnumMemberName("ademamix")]
+    AdEMAMix,
+}
+
+/// <summary>Numeric type of the forward/backward compute. Master weights and optimizer state are always fp32.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<TrainingDtype>))]
+public enum TrainingDtype
+{
+    Fp32,
+    /// <summary>bfloat16 compute copy of the model; gradients are cast back to fp32 master weights (Micikevicius et al. 2018, mixed precision).</summary>
+    Bf16,
+}
+
+/// <summary>
+/// Everything that decides how a model is trained, and nothing about the model itself. Immutable; serialises to
+/// JSON with snake_case names (<see cref="ToJson"/>, <see cref="FromJson"/>). One optimizer step consumes
+/// micro_batch x grad_accumulation sequences of context_length tokens.
+/// </summary>
+public sealed record TrainingConfig
+{
+    public OptimizerKind Optimizer { get; init; } = OptimizerKind.AdamW;
+    /// <summary>Peak learning rate (reached at the end of warm-up).</summary>
+    public double LearningRate { get; init; } = 1e-3;
+    /// <summary>Learning rate at the end of the decay.</summary>
+    public double MinLearningRate { get; init; } = 1e-4;
+    public int WarmupSteps { get; init; } = 100;
+    public ScheduleKind Schedule { get; init; } = ScheduleKind.Cosine;
+    /// <summary>Fraction of the run spent decaying in <see cref="ScheduleKind.WarmupStableDecay"/>.</summary>
+    public double DecayFraction { get; init; } = 0.2;
+    /// <summary>Decoupled weight decay, applied to tensors with >= 2 dimensions only (matmul weights and embeddings).</summary>
+    public double WeightDecay { get; init; } = 0.1;
+    public double Beta1 { get; init; } = 0.9;
+    public double Beta2 { get; init; } = 0.99;
+    public double Eps { get; init; } = 1e-8;
+    /// <summary>Clip the global gradient L2 norm to this value; 0 disables clipping.</summary>
+    public double GradClip { get; init; } = 1.0;
+
+    /// <summary>Muon's learning rate for hidden 2-D weights (scaled by the same schedule as <see cref="LearningRate"/>).</summary>
+    public double MuonLearningRate { get; init; } = 0.02;
+    public double MuonMomentum { get; init; } = 0.95;
+    /// <summary>AdEMAMix slow EMA coefficient (final value of its schedule).</summary>
+    public double Beta3 { get; init; } = 0.9999;
+    /// <summary>AdEMAMix weight of the slow EMA (final value of its schedule).</summary>
+    public double Alpha { get; init; } = 5.0;
+    /// <summary>Steps over which AdEMAMix ramps alpha and beta3 up; 0 = the whole run (as in the paper).</summary>
+    public int AlphaBeta3Warmup { get; init; }
+
+    /// <summary>Sequences per forward/backward pass.</summary>
+    public int MicroBatch { get; init; } = 12;
+    /// <summary>Micro-batches whose gradients are summed (averaged) before one optimizer step.</summary>
+    public int GradAccumulation { get; init; } = 1;
+    public int ContextLength { get; init; } = 64;
+    /// <summary>Stop after this many optimizer steps (used when <see cref="MaxTokens"/> is 0).</summary>
+    public int MaxSteps { get; init; } = 2000;
+    /// <summary>Token budget; when > 0 the run length is ceil(max_tokens / tokens_per_step) steps instead of max_steps.</summary>
+    public long MaxTokens { get; init; }
+
+    public int EvalInterval { get; init; } = 250;
+    public int EvalBatches { get; init; } = 200;
+    public int LogInterval { get; init; } = 10;
+    /// <summary>Steps between gradient-flow rows (gradflow.csv); 0 disables.</summary>
+    public int GradFlowInterval { get; init; } = 100;
+    /// <summary>Steps between checkpoints; 0 = only at the end (and on Ctrl-C).</summary>
+    public int CheckpointInterval { get; init; } = 500;
+    public int KeepCheckpoints { get; init; } = 2;
+
+    public long Seed { get; init; } = 1337;
+    public TrainingDtype Dtype { get; init; } = TrainingDtype.Fp32;
+    /// <summary>Torch intra-op threads; 0 keeps the default.</summary>
+    public int Threads { get; init; }
+    /// <summary>"cpu", "cuda", "cuda:1"; empty = cuda when available, else cpu (env LMHARNESS_DEVICE overrides).</summary>
+    public string Device { get; init; } = "";
+    /// <summary>Peak FLOP/s used for MFU; 0 = measured once per process for the run's device and dtype.</summary>
+    public double PeakFlops { get; init; }
+    /// <summary>Also write TensorBoard event files into the run folder's tb/ directory.</summary>
+    public bool TensorBoard { get; init; }
+
+    public int TokensPerStep => MicroBatch * GradAccumulation * ContextLength;
+
+    /// <summary>
+    /// This config without the fields that cannot change what a run computes: where and how fast it runs (threads,
+    /// device, peak_flops) and what it writes on the side (tensor_board, log_interval, grad_flow_interval,
+    /// checkpoint_interval, keep_checkpoints). Two runs whose substance, model and data agree produce the same results.
+    /// </summary>
+    [JsonIgnore]
+    public TrainingConfig Substance => this with
+    {
+        Threads = 0, Device = "", PeakFlops = 0, TensorBoard = false, LogInterval = 1, GradFlowInterval = 0,
+        CheckpointInterval = 0, KeepCheckpoints = 1,
+    };
+    /// <summary>Optimizer steps this run takes.</summary>
+    public int TotalSteps => MaxTokens > 0 ? (int)((MaxTokens + TokensPerStep - 1) / TokensPerStep) : MaxSteps;
+
+    public static readonly JsonSerializerOptions Json = ModelConfig.Json;
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    public static TrainingConfig FromJson(string json) =>
+        (JsonSerializer.Deserialize<TrainingConfig>(json, Json) ?? throw new InvalidDataException("training config JSON is empty (null)")).Validated();
+
+    /// <summary>Returns this config when a run can use it; otherwise throws one error listing every problem and its fix.</summary>
+    public TrainingConfig Validated()
+    {
+        var problems = new List<string>();
+        void Need(bool ok, string problem) { if (!ok) problems.Add(problem); }
+        Need(LearningRate > 0, $"learning_rate must be > 0 (got {LearningRate})");
+        Need(MinLearningRate >= 0 && MinLearningRate <= LearningRate, $"min_learning_rate must be in [0, learning_rate] (got {MinLearningRate}, learning_rate {LearningRate})");
+        Need(WarmupSteps >= 0, $"warmup_steps must be >= 0 (got {WarmupSteps})");
+        Need(DecayFraction is > 0 and <= 1, $"decay_fraction must be in (0, 1] (got {DecayFraction})");
+        Need(WeightDecay >= 0, $"weight_decay must be >= 0 (got {WeightDecay})");
+        Need(Beta1 is >= 0 and < 1, $"beta1 must be in [0, 1) (got {Beta1})");
+        Need(Beta2 is >= 0 and < 1, $"beta2 must be in [0, 1) (got {Beta2})");
+        Need(Beta3 is >= 0 and < 1, $"beta3 must be in [0, 1) (got {Beta3})");
+        Need(Eps > 0, $"eps must be > 0 (got {Eps})");
+        Need(GradClip >= 0, $"grad_clip must be >= 0 (0 disables it; got {GradClip})");
+        Need(MuonLearningRate > 0, $"muon_learning_rate must be > 0 (got {MuonLearningRate})");
+        Need(MuonMomentum is >= 0 and < 1, $"muon_momentum must be in [0, 1) (got {MuonMomentum})");
+        Need(Alpha >= 0, $"alpha must be >= 0 (got {Alpha})");
+        Need(AlphaBeta3Warmup >= 0, $"alpha_beta3_warmup must be >= 0 (got {AlphaBeta3Warmup})");
+        Need(MicroBatch > 0, $"micro_batch must be > 0 (got {MicroBatch})");
+        Need(GradAccumulation > 0, $"grad_accumulation must be > 0 (got {GradAccumulation})");
+        Need(ContextLength > 0, $"context_length must be > 0 (got {ContextLength})");
+        Need(MaxSteps > 0 || MaxTokens > 0, $"set max_steps > 0 or max_tokens > 0 to say when to stop (got {MaxSteps} and {MaxTokens})");
+        Need(MaxTokens >= 0, $"max_tokens must be >= 0 (got {MaxTokens})");
+        Need(EvalInterval > 0, $"eval_interval must be > 0 (got {EvalInterval})");
+        Need(EvalBatches > 0, $"eval_batches must be > 0 (got {EvalBatches})");
+        Need(LogInterval > 0, $"log_interval must be > 0 (got {LogInterval})");
+        Need(GradFlowInterval >= 0, $"grad_flow_interval must be >= 0 (got {GradFlowInterval})");
+        Need(CheckpointInterval >= 0, $"checkpoint_interval must be >= 0 (got {CheckpointInterval})");
+        Need(KeepCheckpoints > 0, $"keep_checkpoints must be > 0 (got {KeepCheckpoints})");
+        Need(Threads >= 0, $"threads must be >= 0 (got {Threads})");
+        Need(PeakFlops >= 0, $"peak_flops must be >= 0 (0 measures it; got {PeakFlops})");
+        Need(WarmupSteps < TotalSteps || Schedule == ScheduleKind.Constant, $"warmup_steps ({WarmupSteps}) must be shorter than the run ({TotalSteps} steps)");
+        if (problems.Count > 0)
+            throw new ArgumentException("Invalid training config: " + string.Join("; ", problems) + ".");
+        return this;
+    }
+}

@@ -1,0 +1,70 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using LMHarness.IO;
+
+namespace LMHarness.Runs;
+
+/// <summary>
+/// The one writer of a run folder. Holds an exclusive OS lock (flock, through .NET's FileShare.None) on
+/// <c>.lock</c> for as long as it lives: the kernel drops it when the process ends, however it ends, so a kill -9
+/// never leaves a folder locked. Who holds it (pid, start time, command line) is written beside it in
+/// <c>.lock.owner</c>, so a second writer is refused with a message that names the holder.
+/// </summary>
+public sealed class RunLock : IDisposable
+{
+    public const string FileName = ".lock", OwnerFileName = ".lock.owner";
+    readonly FileStream _handle;
+
+    RunLock(FileStream handle) => _handle = handle;
+
+    /// <summary>Takes the folder's lock (creating the folder); throws <see cref="IOException"/> naming the holder when another process or writer has it.</summary>
+    public static RunLock Acquire(string folder)
+    {
+        Directory.CreateDirectory(folder);
+        var path = Path.Combine(folder, FileName);
+        FileStream handle;
+        try { handle = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None); }
+        catch (IOException)
+        {
+            throw new IOException($"Run folder {Path.GetFullPath(folder)} is being written by {Holder(folder)}. " +
+                                  "One process writes a run folder at a time: wait for it to finish, stop it, or choose another folder.");
+        }
+        AtomicFile.WriteAllText(Path.Combine(folder, OwnerFileName), new JsonObject
+        {
+            ["pid"] = Environment.ProcessId,
+            ["started_utc"] = Process.GetCurrentProcess().StartTime.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ssZ"),
+            ["command"] = Environment.CommandLine,
+        }.ToJsonString());
+        return new RunLock(handle);
+    }
+
+    /// <summary>"process 1234 (started ..., command ...)" from the owner file, or a plain description when it is unreadable.</summary>
+    public static string Holder(string folder)
+    {
+        try
+        {
+            var owner = JsonNode.Parse(File.ReadAllText(Path.Combine(folder, OwnerFileName)))!;
+            var pid = owner["pid"]!.GetValue<int>();
+            return IsRunning(pid) ? $"process {pid} (started {owner["started_utc"]}: {owner["command"]})" : "another writer";
+        }
+        catch (Exception e) when (e is IOException or JsonException or NullReferenceException or InvalidOperationException or UnauthorizedAccessException)
+        {
+            return "another writer";
+        }
+    }
+
+    static bool IsRunning(int pid)
+    {
+        try { using var p = Process.GetProcessById(pid); return !p.HasExited; }
+        catch (ArgumentException) { return false; }
+    }
+
+    public void Dispose()
+    {
+        // The owner file goes first, while the lock is still held: nobody else can have written it meanwhile.
+        try { File.Delete(Path.Combine(Path.GetDirectoryName(_handle.Name)!, OwnerFileName)); }
+        catch (IOException) { }
+        _handle.Dispose();
+    }
+}

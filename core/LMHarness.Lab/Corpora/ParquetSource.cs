@@ -1,0 +1,62 @@
+using Parquet;
+
+using LMHarness.Data;
+
+namespace LMHarness.Corpora;
+
+/// <summary>
+/// A Parquet file (the format Hugging Face datasets ship in) read row group by row group with Parquet.Net;
+/// each non-empty value of the string column <see cref="Column"/> is one document. Only one row group is in
+/// memory at a time.
+/// </summary>
+public sealed class ParquetSource : CorpusSource
+{
+    public ParquetSource(string path, string column)
+    {
+        Path = ExistingFile(path, "Parquet file");
+        Column = column;
+    }
+
+    public override string Name => System.IO.Path.GetFileName(Path);
+    public override string Kind => "parquet";
+    public override string Path { get; }
+    public string Column { get; }
+    public override long SizeBytes => new FileInfo(Path).Length;
+
+    public override IEnumerable<TextChunk> Read(SourceStats stats)
+    {
+        ParquetReader reader;
+        try { reader = ParquetReader.CreateAsync(Path).GetAwaiter().GetResult(); }
+        catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException or ArgumentException or InvalidOperationException)
+        {
+            throw new InvalidDataException($"{Path} is not a readable Parquet file ({e.Message}).", e);
+        }
+        try
+        {
+            var fields = reader.Schema.GetDataFields();
+            var field = fields.FirstOrDefault(f => f.Name == Column)
+                ?? throw new InvalidDataException($"{Path} has no column \"{Column}\"; its columns are: {string.Join(", ", fields.Select(f => f.Name))}.");
+            if (field.ClrType != typeof(string) && field.ClrType != typeof(ReadOnlyMemory<char>))
+                throw new InvalidDataException($"Column \"{Column}\" of {Path} holds {field.ClrType.Name}, not text: name the text column.");
+            for (int g = 0; g < reader.RowGroupCount; g++)
+            {
+                string?[] values;
+                using (var rg = reader.OpenRowGroupReader(g))
+                {
+                    values = new string?[rg.RowCount];
+                    rg.ReadAsync(field, values.AsMemory()).GetAwaiter().GetResult();
+                }
+                foreach (var text in values)
+                {
+                    if (string.IsNullOrEmpty(text)) continue;
+                    stats.Document("");
+                    yield return new TextChunk(text, true, "");
+                }
+            }
+        }
+        finally
+        {
+            reader.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+    }
+}

@@ -1,0 +1,121 @@
+using System.Security.Cryptography;
+using LMHarness.Experiments;
+using LMHarness.Runs;
+using LMHarness.Tests.Training;
+using LMHarness.Tokenizers;
+using LMHarness.Data;
+using LMHarness.Training;
+
+namespace LMHarness.Tests.Experiments;
+
+/// <summary>
+/// Re-running a recipe reuses what is done and keeps what changed: smoke runs never touch real results, a finished
+/// run with the same identity is reused, a changed variant trains into a new folder beside the kept old one, an
+/// interrupted run resumes, --fresh retrains, and a different token file never reuses.
+/// </summary>
+public class ExperimentReuseTests
+{
+    static Experiment Recipe(string root, string tokens, double lrOfB, params string[] extra)
+    {
+        var exp = new Experiment("reuse", ["--out", root, "--data", tokens, "--seeds", "1", .. extra]);
+        var t = TrainingFixtures.TinyTraining with { MaxSteps = 6, EvalInterval = 3, GradFlowInterval = 0 };
+        exp.Variant("a", TrainingFixtures.TinyModel, t);
+        exp.Variant("b", TrainingFixtures.TinyModel, t with { LearningRate = lrOfB, MinLearningRate = lrOfB / 10 });
+        return exp;
+    }
+
+    /// <summary>Every file under <paramref name="dir"/> with its SHA-256: equal maps mean byte-identical trees.</summary>
+    static Dictionary<string, string> Snapshot(string dir) =>
+        Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories)
+            .ToDictionary(f => Path.GetRelativePath(dir, f), f => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(f))));
+
+    [Fact]
+    public void Smoke_runs_apart_and_a_rerun_reuses_every_finished_run_byte_for_byte()
+    {
+        using var dir = new TempDir();
+        var tokens = TrainingFixtures.TokenFile(dir.Path);
+        var root = dir.File("runs");
+        Recipe(root, tokens, 3e-3).Run();
+        var runs = Path.Combine(root, "reuse");
+        var first = Snapshot(Path.Combine(runs, "a")).Concat(Snapshot(Path.Combine(runs, "b")).Select(kv => KeyValuePair.Create("b/" + kv.Key, kv.Value))).ToDictionary();
+        first.Keys.Should().Contain(["seed0/metrics.csv", "seed0/config.json", "seed0/result.json", "b/seed0/metrics.csv"]);
+
+        var smoke = Recipe(root, tokens, 3e-3, "--smoke");
+        smoke.Folder.Should().Be(Path.Combine(root, "smoke", "reuse"), "smoke runs go under their own root");
+        smoke.Run();
+        File.Exists(Path.Combine(root, "smoke", "reuse", "a", "seed0", "metrics.csv")).Should().BeTrue();
+
+        var again = Recipe(root, tokens, 3e-3).Run();
+        var second = Snapshot(Path.Combine(runs, "a")).Concat(Snapshot(Path.Combine(runs, "b")).Select(kv => KeyValuePair.Create("b/" + kv.Key, kv.Value))).ToDictionary();
+        second.Should().Equal(first, "neither the smoke run nor the re-run touched a file of the finished runs");
+        var md = File.ReadAllText(again.MarkdownPath);
+        md.Should().Contain("- a/seed0: reused").And.Contain("- b/seed0: reused");
+        again.Rows.Select(r => r.Variant).Should().Equal("a", "b");
+    }
+
+    [Fact]
+    public void Changing_one_variant_trains_only_it_into_a_new_folder_and_keeps_the_old_one()
+    {
+        using var dir = new TempDir();
+        var tokens = TrainingFixtures.TokenFile(dir.Path);
+        var root = dir.File("runs");
+        Recipe(root, tokens, 3e-3).Run();
+        var oldB = Snapshot(Path.Combine(root, "reuse", "b", "seed0"));
+        var a = Snapshot(Path.Combine(root, "reuse", "a", "seed0"));
+
+        var edited = Recipe(root, tokens, 1e-3);
+        var newB = edited.RunFolder("b", 0);
+        newB.Should().NotBe(Path.Combine(root, "reuse", "b", "seed0")).And.StartWith(Path.Combine(root, "reuse", "b", "seed0-"));
+        var report = edited.Run();
+
+        Snapshot(Path.Combine(root, "reuse", "b", "seed0")).Should().Equal(oldB, "the earlier result is kept as it was");
+        Snapshot(Path.Combine(root, "reuse", "a", "seed0")).Should().Equal(a, "the unchanged variant is reused");
+        new RunFolder(newB).ReadResult()!.Complete.Should().BeTrue();
+        var md = File.ReadAllText(report.MarkdownPath);
+        md.Should().Contain("- a/seed0: reused");
+        md.Should().Contain("- b/seed0: new (config changed since").And.Contain("training.learning_rate: 0.003 -> 0.001");
+        md.Should().Contain("- b: ").And.Contain("training.learning_rate: 0.003 -> 0.001", "the report spells out what differs from the baseline");
+        report.Rows.Single(r => r.Variant == "b").Folder.Should().Be(newB);
+    }
+
+    [Fact]
+    public void An_interrupted_run_resumes_and_fresh_retrains_on_purpose()
+    {
+        using var dir = new TempDir();
+        var tokens = TrainingFixtures.TokenFile(dir.Path);
+        var root = dir.File("runs");
+        var exp = Recipe(root, tokens, 3e-3);
+        var t = TrainingFixtures.TinyTraining with { MaxSteps = 6, EvalInterval = 3, GradFlowInterval = 0 };
+        // Interrupt variant a at step 4 in the folder the recipe will use, as Ctrl-C (or a crash after a checkpoint) would.
+        var trainer = Trainer.For(TrainingFixtures.TinyModel, t with { CheckpointInterval = 2 }, tokens, exp.RunFolder("a", 0));
+        trainer.StepCompleted += r => { if (r.Step == 4) trainer.RequestStop(); };
+        trainer.Train().Interrupted.Should().BeTrue();
+
+        var md = File.ReadAllText(exp.Run().MarkdownPath);
+        md.Should().Contain("- a/seed0: resumed (resumed from step_0000004.ckpt)");
+        new RunFolder(Path.Combine(root, "reuse", "a", "seed0")).ReadResult()!.Steps.Should().Be(6);
+
+        var fresh = File.ReadAllText(Recipe(root, tokens, 3e-3, "--fresh").Run().MarkdownPath);
+        fresh.Should().Contain("- a/seed0: new (--fresh)").And.Contain("- b/seed0: new (--fresh)");
+    }
+
+    [Fact]
+    public void A_different_token_file_never_reuses()
+    {
+        using var dir = new TempDir();
+        var tokens = TrainingFixtures.TokenFile(dir.Path);
+        var root = dir.File("runs");
+        var first = Recipe(root, tokens, 3e-3);
+        var before = first.RunFolder("a", 0);
+        first.Run();
+        // Same tokenizer and size, other ids: a re-prepared corpus.
+        var other = dir.File("other/tokens.bin");
+        var rng = new Random(9);
+        using (var w = new TokenFileWriter(other, new TokenizerIdentity(TokenizerKind.Char, 32, "abcdefghijklmnopqrstuvwxyz.,;!? ")))
+        {
+            w.Write(Enumerable.Range(0, 4000).Select(_ => rng.Next(32)).ToArray());
+            w.Complete(0.1, 1, []);
+        }
+        Recipe(root, other, 3e-3).RunFolder("a", 0).Should().NotBe(before);
+    }
+}

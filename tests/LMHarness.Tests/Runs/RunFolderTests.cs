@@ -1,0 +1,96 @@
+using System.Diagnostics;
+using LMHarness.IO;
+using LMHarness.Runs;
+
+namespace LMHarness.Tests.Runs;
+
+public class RunFolderTests
+{
+    [Theory]
+    [InlineData("runs/exp/mha/seed0", "mha", 0)]
+    [InlineData("runs/exp/mha/seed12", "mha", 12)]
+    [InlineData("runs/exp/mha/seed1-1a2b3c4d", "mha@1a2b3c4d", 1)]
+    [InlineData("runs/train/first", "first", 0)]
+    [InlineData("runs/lmh-test-abc", "lmh-test-abc", 0)]
+    [InlineData("runs/seedling", "seedling", 0)]
+    public void Folder_names_give_variant_and_seed(string path, string variant, int seed)
+    {
+        var run = new RunFolder(path);
+        (run.Variant, run.Seed).Should().Be((variant, seed));
+        new RunFolder(path, "named", 7).Label.Should().Be("named/seed7");
+    }
+
+    [Fact]
+    public void A_second_writer_is_refused_naming_the_holder_and_the_lock_is_released_on_dispose()
+    {
+        using var dir = new TempDir();
+        var run = new RunFolder(dir.File("run"));
+        using (run.Lock())
+        {
+            var act = () => run.Lock();
+            act.Should().Throw<IOException>()
+                .WithMessage($"*{run.Path} is being written by process {Environment.ProcessId} (started *Z: *One process writes a run folder at a time*");
+        }
+        using var again = run.Lock(); // released by the first writer
+    }
+
+    [Fact]
+    public void A_killed_holder_leaves_no_lock_behind()
+    {
+        using var dir = new TempDir();
+        var run = new RunFolder(dir.File("run"));
+        Directory.CreateDirectory(run.Path);
+        // util-linux flock takes the same kernel lock (flock(2), LOCK_EX) .NET takes for FileShare.None; -o keeps it in
+        // the flock process itself, not in the sleep it starts.
+        using var holder = Process.Start(new ProcessStartInfo("flock", ["-o", run.File(RunLock.FileName), "sleep", "60"]) { UseShellExecute = false })!;
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < TimeSpan.FromSeconds(20))
+        {
+            try { using var probe = run.Lock(); Thread.Sleep(50); }
+            catch (IOException) { break; } // the child holds it now
+        }
+        FluentActions.Invoking(run.Lock).Should().Throw<IOException>().WithMessage("*is being written by another writer*");
+        holder.Kill(); // SIGKILL: no clean-up code runs in the holder
+        holder.WaitForExit();
+        using var mine = run.Lock();
+    }
+
+    [Fact]
+    public void Metrics_are_written_with_one_newline_convention_and_a_torn_last_line_is_dropped_on_read()
+    {
+        using var dir = new TempDir();
+        var run = new RunFolder(dir.File("run"));
+        Directory.CreateDirectory(run.Path);
+        using (var w = run.OpenMetrics(null))
+            foreach (var step in new[] { 0L, 10, 20 })
+                w.Write(new MetricsRow(step, step * 8, 2.5, step == 20 ? 2.25 : null, null, null, 1e-3, 0.5, 100, 0.01, step, step, 0, 200));
+        var written = File.ReadAllText(run.File(RunFolder.MetricsFile));
+        written.Should().NotContain("\r");
+        written.Split('\n').Should().HaveCount(5, "a header, three records, each ended by \\n");
+        // A crash in the middle of a record: the reader keeps the complete rows only.
+        File.AppendAllText(run.File(RunFolder.MetricsFile), "30,240,2.4");
+        run.ReadMetrics().Select(r => r.Step).Should().Equal(0, 10, 20);
+        // Resuming at step 10 keeps the rows up to it, byte for byte.
+        using (run.OpenMetrics(10)) { }
+        File.ReadAllText(run.File(RunFolder.MetricsFile)).Should().Be(string.Concat(written.Split('\n').Take(3).Select(l => l + "\n")));
+        run.ReadMetrics().Select(r => r.Step).Should().Equal(0, 10);
+    }
+
+    [Fact]
+    public void Atomic_writes_leave_no_temp_and_clean_up_temps_of_dead_writers()
+    {
+        using var dir = new TempDir();
+        var path = dir.File("a/result.json");
+        AtomicFile.WriteAllText(path, "one");
+        var dead = $"{Path.GetFullPath(path)}.999999.tmp"; // no such process
+        File.WriteAllText(dead, "half a file");
+        AtomicFile.WriteAllText(path, "two");
+        File.ReadAllText(path).Should().Be("two");
+        File.Exists(dead).Should().BeFalse("a temp of a writer that no longer runs is removed at the next commit");
+        Directory.GetFiles(dir.File("a")).Select(Path.GetFileName).Should().Equal("result.json");
+        var failing = () => AtomicFile.Write(path, _ => throw new IOException("disk full"));
+        failing.Should().Throw<IOException>();
+        File.ReadAllText(path).Should().Be("two", "a failed write leaves the old file");
+        Directory.GetFiles(dir.File("a")).Should().HaveCount(1);
+    }
+}
