@@ -184,7 +184,9 @@ public sealed unsafe class TokenFile : IDisposable
         var x = new long[starts.Length * contextLength];
         var y = new long[starts.Length * contextLength];
         CopyWindows(starts, contextLength, x, y);
-        return (TorchSharp.torch.tensor(x, [starts.Length, contextLength]), TorchSharp.torch.tensor(y, [starts.Length, contextLength]));
+        // Host batches: the trainer copies them to its device (Devices.ToDevice).
+        return (TorchSharp.torch.tensor(x, [starts.Length, contextLength], device: TorchSharp.torch.CPU),
+                TorchSharp.torch.tensor(y, [starts.Length, contextLength], device: TorchSharp.torch.CPU));
     }
 
     /// <summary>What a run's config.json records about its data: path, identity, tokenizer and split sizes.</summary>

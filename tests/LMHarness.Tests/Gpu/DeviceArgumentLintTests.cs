@@ -26,7 +26,7 @@ public class DeviceArgumentLintTests
     [
     ];
 
-    static readonly Regex Call = new(@"(?<![\w.])(?:torch\.)?(?<name>" + string.Join("|", Factories) + @")\s*(?:<[^>()]*>)?\s*\(", RegexOptions.Compiled);
+    static readonly Regex Call = new(@"(?<![\w.])(?:(?:TorchSharp\.)?torch\.)?(?<name>" + string.Join("|", Factories) + @")\s*(?:<[^>()]*>)?\s*\(", RegexOptions.Compiled);
 
     /// <summary>Factory calls in <paramref name="source"/> (comments removed) whose argument list has no <c>device:</c>, as "line: call".</summary>
     internal static IEnumerable<string> CallsWithoutDevice(string source)
@@ -83,11 +83,13 @@ public class DeviceArgumentLintTests
                 for step in range(a.steps): pass
                 """;
             var h = randint(long.MaxValue, [1], dtype: ScalarType.Int64);
+            return TorchSharp.torch.tensor(x, [n, t]);
             """";
         CallsWithoutDevice(source).Should().Equal(
             "4: zeros(3)",
             "5: torch.arange(0, n, dtype: ScalarType.Int64)",
-            "18: randint(long.MaxValue, [1], dtype: ScalarType.Int64)");
+            "18: randint(long.MaxValue, [1], dtype: ScalarType.Int64)",
+            "19: TorchSharp.torch.tensor(x, [n, t])");
     }
 
     /// <summary>Blanks string literals and // comments (keeping line breaks) so messages and documented calls are not flagged.</summary>

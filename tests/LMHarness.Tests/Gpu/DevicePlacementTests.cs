@@ -91,6 +91,33 @@ public class DevicePlacementTests
         });
     }
 
+    /// <summary>The trainer's own parts: bf16 precision policy (fp32 master + bf16 compute copy), TrainStep with gradient
+    /// accumulation and grad-flow statistics, and the Evaluator, on token-file batches.</summary>
+    [Theory]
+    [InlineData(TrainingDtype.Fp32)]
+    [InlineData(TrainingDtype.Bf16)]
+    public void The_trainers_step_and_evaluator_create_every_tensor_on_the_models_device(TrainingDtype dtype)
+    {
+        using var dir = new TempDir();
+        var training = Training.TrainingFixtures.TinyTraining with { Dtype = dtype };
+        var model = Training.TrainingFixtures.TinyModel with { RecomputeActivations = true };
+        using var data = TokenFileBatches.Open(Training.TrainingFixtures.TokenFile(dir.Path), training);
+        manual_seed(4);
+        using var precision = PrecisionPolicy.Create(dtype, () => new CausalLM(model), CPU);
+        using var optimizer = OptimizerFactory.Create(precision.Master, training);
+        var step = new TrainStep(precision, optimizer, data, training, CPU);
+        var evaluator = new Evaluator(data, training, CPU);
+        WithMetaDefault(() =>
+        {
+            for (var i = 1; i <= 2; i++)
+            {
+                var (loss, norm) = step.Run(1.0, i, rows => rows.Should().NotBeEmpty());
+                using (loss) using (norm) loss.device_type.Should().Be(DeviceType.CPU);
+            }
+            evaluator.Run(precision.Compute).ValLoss.Should().BeGreaterThan(0);
+        });
+    }
+
     static void TrainStep(CausalLM model, IOptimizer optimizer, Tensor idx)
     {
         using var scope = NewDisposeScope();
