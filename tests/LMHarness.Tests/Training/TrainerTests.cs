@@ -248,6 +248,22 @@ public class TrainerTests
         Directory.GetFiles(dir.File("run/checkpoints"), "*.tmp").Should().BeEmpty();
     }
 
+    [Fact]
+    public void A_NaN_between_log_steps_is_named_at_the_next_read_and_never_checkpointed()
+    {
+        // Losses stay on the device between log steps; the read at step 4 (a checkpoint step) finds step 3's NaN
+        // and stops before writing step 4's checkpoint.
+        using var dir = new TempDir();
+        var t = TrainingFixtures.TinyTraining with { GradAccumulation = 1, LogInterval = 5, CheckpointInterval = 2, EvalInterval = 100, GradFlowInterval = 0 };
+        using var data = TokenFileBatches.Open(TrainingFixtures.TokenFile(dir.Path), t);
+        var trainer = new Trainer(TrainingFixtures.TinyModel, t, data, dir.File("run"), c => new PoisonAfter(c, 3));
+        var e = FluentActions.Invoking(trainer.Train).Should().Throw<TrainingDivergedException>().Which;
+        e.Step.Should().Be(3);
+        e.Message.Should().Contain("training loss is NaN at step 3").And.Contain("step_0000002.ckpt");
+        new RunFolder(dir.File("run")).Checkpoints.Select(Path.GetFileName).Should().Equal("step_0000002.ckpt");
+        MetricsRow.Read(dir.File("run/metrics.csv")).Select(r => r.Step).Should().Equal(0, 2);
+    }
+
     [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
     static extern int Kill(int pid, int signal);
 
