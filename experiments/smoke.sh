@@ -11,7 +11,7 @@ export LMHARNESS_RUNS="${LMHARNESS_RUNS:-$(mktemp -d /tmp/lmh-smoke-XXXXXX)}"
 mkdir -p "$LMHARNESS_RUNS"
 recipes=("$@")
 [ ${#recipes[@]} -gt 0 ] || recipes=(experiments/*.csx)
-metrics_header="step,tokens,train_loss,val_loss,train_eval_loss,val_bpb,lr,grad_norm,tokens_per_s,mfu,elapsed_s,train_s,eval_s,rss_mb"
+metrics_header="step,tokens,train_loss,val_loss,train_eval_loss,val_bpb,lr,grad_norm,tokens_per_s,mfu,elapsed_s,train_s,eval_s,rss_mb,gpu_mb"
 comparison_header="variant,seed,final_val_loss,best_val_loss,tokens,wall_s,tokens_per_s,params,peak_rss_mb,folder"
 fail=0
 check() { if ! eval "$1"; then echo "FAIL [$name]: $2" >&2; fail=1; fi; }

@@ -29,7 +29,7 @@ public class TrainerTests
         var t = TrainingFixtures.TinyTraining with { LogInterval = 3, GradAccumulation = 1 };
         var s = Train(TrainingFixtures.TinyModel, t, TrainingFixtures.TokenFile(dir.Path), dir.File("run"));
 
-        File.ReadLines(dir.File("run/metrics.csv")).First().Should().Be("step,tokens,train_loss,val_loss,train_eval_loss,val_bpb,lr,grad_norm,tokens_per_s,mfu,elapsed_s,train_s,eval_s,rss_mb");
+        File.ReadLines(dir.File("run/metrics.csv")).First().Should().Be("step,tokens,train_loss,val_loss,train_eval_loss,val_bpb,lr,grad_norm,tokens_per_s,mfu,elapsed_s,train_s,eval_s,rss_mb,gpu_mb");
         var rows = MetricsRow.Read(dir.File("run/metrics.csv"));
         rows.Select(r => r.Step).Should().Equal(0, 3, 4, 6, 8, 9, 12);              // step 0, log every 3, eval every 4
         rows.Where(r => r.ValLoss is not null).Select(r => r.Step).Should().Equal(0, 4, 8, 12);
