@@ -158,7 +158,7 @@ public sealed class Trainer
         var meter = new RunMeter(ModelSummary.Of(_model).FlopsPerToken(_training.ContextLength),
             _training.PeakFlops > 0 ? _training.PeakFlops : PeakFlops.For(device, precision.ComputeDtype), PriorPeakRss(state.Step), state, clock, device);
         using var loggers = OpenLoggers(restored is null ? null : state.Step);
-        loggers.OnStart(new RunStart(_folder, state.Step, total, restored is null ? null : _folder.LatestCheckpoint));
+        loggers.OnStart(new RunStart(_folder, state.Step, total, checkpoints.RestoredFrom));
         using var signals = StopOnSignals();
         using var pending = new PendingLosses();
 
