@@ -26,6 +26,7 @@ var options = new SamplingOptions
     Seed = Opt("seed", "") is { Length: > 0 } s ? long.Parse(s) : null,
 };
 var prompts = All("prompt") is { Count: > 0 } p ? p : new List<string> { "\n" };
+foreach (var prompt in prompts) tokenizer.Encode(prompt);   // a character the tokenizer lacks fails here, before any echo
 Console.Error.WriteLine($"model: {loaded.Description}; tokenizer {tokenizer.Identity}");
 var generator = new Generator(model, tokenizer);
 bool cache = !Args.Contains("--no-cache");

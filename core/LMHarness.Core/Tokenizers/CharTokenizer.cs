@@ -63,7 +63,7 @@ public sealed class CharTokenizer : ITokenizer
             int id = _idOf[text[i]];
             if (id < 0)
                 throw new ArgumentException(
-                    $"Character U+{(int)text[i]:X4} at position {i} is not in this char table ({_table.Length} chars): build the table from a corpus that contains it.");
+                    $"Character {(char.IsControl(text[i]) || char.IsSurrogate(text[i]) ? "" : $"'{text[i]}' ")}U+{(int)text[i]:X4} at position {i} is not in this char table ({_table.Length} chars): leave it out, or build the table from a corpus that contains it.");
             ids[i] = id;
         }
         return ids;
