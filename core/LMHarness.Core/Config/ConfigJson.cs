@@ -96,8 +96,12 @@ public static class ConfigJson
         string.Join(", ", Enum.GetValues(type).Cast<object>().Select(v => JsonSerializer.Serialize(v, type, options).Trim('"')));
 
     // What the file may hold: every serialised property, derived ones too (TrainingConfig writes total_steps), never [JsonIgnore]d ones.
-    static IEnumerable<JsonPropertyInfo> Fields(Type type, JsonSerializerOptions options) =>
-        options.GetTypeInfo(type).Properties.Where(p => p.AttributeProvider?.IsDefined(typeof(JsonIgnoreAttribute), true) != true);
+    static IEnumerable<JsonPropertyInfo> Fields(Type type, JsonSerializerOptions options)
+    {
+        // Options get their reflection resolver on first use by the serializer; asking for metadata first needs it now.
+        if (!options.IsReadOnly) options.MakeReadOnly(populateMissingResolver: true);
+        return options.GetTypeInfo(type).Properties.Where(p => p.AttributeProvider?.IsDefined(typeof(JsonIgnoreAttribute), true) != true);
+    }
 
     // What a person sets: the fields above that deserialisation writes.
     static IEnumerable<JsonPropertyInfo> Settable(Type type, JsonSerializerOptions options) => Fields(type, options).Where(p => p.Set is not null);
