@@ -38,6 +38,4 @@ exp.Variant("mha", model AttentionKind.Mha nHead, training)
 |> ignore
 
 let report = exp.Run()
-if report.Best.HasValue then
-    let struct (variant, valLoss) = report.Best.Value
-    printfn "headline (F#): %s has the lowest final val loss (%.4f)" variant valLoss
+printfn "winner (F#): %s" (if isNull report.Winner then "none resolved" else report.Winner)
