@@ -1,8 +1,4 @@
 using OxyPlot;
-using OxyPlot.Annotations;
-using OxyPlot.Axes;
-using OxyPlot.Series;
-using SkiaSharp;
 using LMHarness.Runs;
 
 namespace LMHarness.Plots;
@@ -44,25 +40,10 @@ public static class Figures
         var widths = panels.Count == 1 ? [Charts.Width]
             : panels.Select((_, i) => i == 0 ? (int)(Charts.Width * MainShare) : (int)(Charts.Width * (1 - MainShare) / (panels.Count - 1))).ToArray();
         widths[^1] += Charts.Width - widths.Sum();
-        using var surface = SKSurface.Create(new SKImageInfo(Charts.Width, Charts.Height));
-        surface.Canvas.Clear(SKColors.White);
+        var placed = new List<PanelImage.Panel>();
         int left = 0;
-        for (int i = 0; i < panels.Count; i++)
-        {
-            using var ms = new MemoryStream();
-            new OxyPlot.SkiaSharp.PngExporter { Width = widths[i], Height = Charts.Height, UseTextShaping = false }.Export(panels[i], ms);
-            ms.Position = 0;
-            using var bmp = SKBitmap.Decode(ms);
-            surface.Canvas.DrawBitmap(bmp, left, 0);
-            left += widths[i];
-        }
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        var tmp = path + ".tmp";
-        using (var image = surface.Snapshot())
-        using (var data = image.Encode(SKEncodedImageFormat.Png, 90))
-        using (var fs = File.Create(tmp))
-            data.SaveTo(fs);
-        File.Move(tmp, path, overwrite: true);
-        return path;
+        for (int i = 0; i < panels.Count; left += widths[i], i++)
+            placed.Add(new PanelImage.Panel(panels[i], left, 0, widths[i], Charts.Height));
+        return PanelImage.Save(placed, Charts.Width, Charts.Height, path);
     }
 }

@@ -2,10 +2,8 @@ using OxyPlot;
 using OxyPlot.Annotations;
 using OxyPlot.Axes;
 using OxyPlot.Series;
-using SkiaSharp;
 
 using LMHarness.Analysis;
-using LMHarness.IO;
 
 namespace LMHarness.Plots;
 
@@ -132,21 +130,10 @@ public static class TrajectoryPlot
         if (panels.Count == 0) throw new ArgumentException("no trajectory panels to plot");
         var rows = Select(panels);
         int pairs = Math.Max(1, rows[0].ExplainedVarianceRatio.Length - 1);
-        var info = new SKImageInfo(PanelWidth * pairs, PanelHeight * rows.Count);
-        using var surface = SKSurface.Create(info);
-        surface.Canvas.Clear(SKColors.White);
-        for (int r = 0; r < rows.Count; r++)
-            for (int c = 0; c < pairs; c++)
-            {
-                using var ms = new MemoryStream();
-                new OxyPlot.SkiaSharp.PngExporter { Width = PanelWidth, Height = PanelHeight, UseTextShaping = false }.Export(Chart(rows[r], c, c + 1), ms);
-                ms.Position = 0;
-                using var bmp = SKBitmap.Decode(ms);
-                surface.Canvas.DrawBitmap(bmp, c * PanelWidth, r * PanelHeight);
-            }
-        using var image = surface.Snapshot();
-        using var data = image.Encode(SKEncodedImageFormat.Png, 90);
-        return AtomicFile.Write(path, data.SaveTo);
+        var grid = from r in Enumerable.Range(0, rows.Count)
+                   from c in Enumerable.Range(0, pairs)
+                   select new PanelImage.Panel(Chart(rows[r], c, c + 1), c * PanelWidth, r * PanelHeight, PanelWidth, PanelHeight);
+        return PanelImage.Save(grid, PanelWidth * pairs, PanelHeight * rows.Count, path);
     }
 
     /// <summary>Makes tokens readable on a chart: space -> '·', newline -> '↵', tab -> '→', other control characters -> \xNN.</summary>
