@@ -48,7 +48,7 @@ public sealed class VariantComparison
     public string Headline { get; }
     /// <summary>The variant with the lowest mean when its lead over the runner-up is resolved; otherwise null.</summary>
     public string? Winner { get; }
-    /// <summary>Why the metric is what it is, when that needs saying (mixed tokenizers); else null.</summary>
+    /// <summary>What the reader must know to read the numbers, when something needs saying (mixed tokenizers, unequal tokens trained); else null.</summary>
     public string? Note { get; }
 
     /// <summary>Metric names, as the tables print them.</summary>
@@ -62,9 +62,12 @@ public sealed class VariantComparison
     {
         var tokenizers = rows.Select(r => r.Tokenizer).OfType<string>().Distinct().ToList();
         bool mixed = tokenizers.Count > 1;
-        string? note = mixed
-            ? $"The runs use {tokenizers.Count} tokenizers ({string.Join("; ", tokenizers)}): ranked by bits per byte only, since nats per token mean different things under different tokenizers."
-            : null;
+        var notes = new List<string>();
+        if (mixed)
+            notes.Add($"The runs use {tokenizers.Count} tokenizers ({string.Join("; ", tokenizers)}): ranked by bits per byte only, since nats per token mean different things under different tokenizers.");
+        if (rows.Select(r => r.Tokens).Distinct().Count() > 1)
+            notes.Add($"The runs trained on different numbers of tokens ({rows.Min(r => r.Tokens):N0} to {rows.Max(r => r.Tokens):N0}): their final values compare unequal training.");
+        string? note = notes.Count > 0 ? string.Join(" ", notes) : null;
         var metric = mixed ? ValBpb : ValLoss;
         Func<RunRow, double?> value = mixed ? r => r.FinalValBpb : r => r.FinalValLoss;
         if (mixed && rows.FirstOrDefault(r => value(r) is null) is { } lacking)
@@ -98,8 +101,10 @@ public sealed class VariantComparison
         if (ranked.Count == 1) return ($"Only {best.Variant} has results ({metric} {Describe(best.Stats)}): nothing to compare.", null);
         var second = ranked[1];
         var pair = $"{metric} {best.Variant} {F(best.Stats.Mean)} vs {second.Variant} {F(second.Stats.Mean)}";
+        if (best.Stats.N < 2 && second.Stats.N < 2)
+            return ($"Not resolved: {pair}, but with 1 seed each there is no spread to estimate, so no interval and no winner. Run 3 or more seeds per variant.", null);
         if (best.Stats.N < 2 || second.Stats.N < 2)
-            return ($"Not resolved: {pair}, but with {Seeds(best, second)} there is no spread to estimate, so no interval and no winner. Run 3 or more seeds per variant.", null);
+            return ($"Not resolved: {pair}, but {(best.Stats.N < 2 ? best : second).Variant} has only 1 seed, so the difference has no interval and there is no winner. Run 3 or more seeds per variant.", null);
         var test = WelchTest.Of(second.Stats, best.Stats);
         if (test is null)
             return ($"Not resolved: {pair}; every seed gave the same value, so there is no spread to test. Vary the seed (training seed + k per run).", null);

@@ -61,6 +61,9 @@ public sealed class VariantComparisonTests
         var md = ComparisonTables.Markdown([.. Runs("mha", [2.0832]), .. Runs("gqa2", [2.0945])], c);
         md.Should().Contain("| mha | 1 | 2.0832 | - | n = 1: no interval |");
         md.Should().Contain("| gqa2 | +0.0113 | - | - | needs 2+ seeds with spread |");
+
+        VariantComparison.Of([.. Runs("mha", [2.08, 2.09, 2.07]), .. Runs("gqa2", [2.0945])]).Headline.Should().Be(
+            "Not resolved: final val loss (nats/token) mha 2.0800 vs gqa2 2.0945, but gqa2 has only 1 seed, so the difference has no interval and there is no winner. Run 3 or more seeds per variant.");
     }
 
     [Fact]
@@ -82,6 +85,14 @@ public sealed class VariantComparisonTests
         none.Winner.Should().BeNull();
         none.Variants.Should().BeEmpty();
         none.Headline.Should().Be("No ranking: the runs use different tokenizers and /runs/gpt2/seed1 has no val_bpb, so there is no unit they share. Re-evaluate the runs with bits per byte.");
+    }
+
+    [Fact]
+    public void Unequal_training_tokens_are_pointed_out()
+    {
+        var rows = Runs("a", [2.0, 2.1]).Concat(Runs("b", [2.2, 2.3]).Select(r => r with { Tokens = 600 })).ToList();
+        VariantComparison.Of(rows).Note.Should().Be("The runs trained on different numbers of tokens (600 to 1,000): their final values compare unequal training.");
+        VariantComparison.Of(Runs("a", [2.0, 2.1]).ToList()).Note.Should().BeNull();
     }
 
     [Fact]
