@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -33,20 +34,43 @@ public sealed class TokenBytes(ITokenizer tokenizer)
     }
 
     /// <summary>
-    /// Σ nats and Σ bytes over the targets that stand for text: <paramref name="nats"/> holds each target's
-    /// cross-entropy (any shape, any float dtype), <paramref name="targets"/> the target ids (same shape; negative
-    /// ids, e.g. an ignore index, count as no text). Sums are taken in float64 on the tensors' device.
+    /// The byte lengths for the tokenizer an identity (as token files and config.json record it) describes; null when
+    /// there is no identity, or when the tokenizer cannot be rebuilt from it (an hf_bpe tokenizer whose folder is gone,
+    /// a char table that is not sorted): bits per byte are then not reported (val_bpb stays empty), and training,
+    /// which needs only the ids, goes on.
     /// </summary>
-    public (double Nats, long Bytes) Sum(Tensor nats, Tensor targets)
+    public static TokenBytes? For(JsonNode? identity)
+    {
+        if (identity is null) return null;
+        try { return new TokenBytes(TokenizerFactory.Create(TokenizerIdentity.FromJson(identity.ToJsonString()))); }
+        catch (Exception e) when (e is FileNotFoundException or InvalidDataException or ArgumentException or NotSupportedException) { return null; }
+    }
+
+    /// <summary><see cref="Lengths"/> as an int64 tensor on <paramref name="device"/>, for <see cref="Sums"/>.</summary>
+    public Tensor Table(Device device) => tensor(_lengths, device: device);
+
+    /// <summary>
+    /// Σ nats and Σ bytes over the targets that stand for text, left on the device (float64 and int64 scalars) so a
+    /// caller can pool many batches and read once: <paramref name="nats"/> holds each target's cross-entropy (any
+    /// shape, any float dtype), <paramref name="targets"/> the target ids (same shape; negative ids, e.g. an ignore
+    /// index, count as no text), <paramref name="table"/> is <see cref="Table"/> on their device.
+    /// </summary>
+    public static (Tensor Nats, Tensor Bytes) Sums(Tensor nats, Tensor targets, Tensor table)
     {
         if (!nats.shape.SequenceEqual(targets.shape))
             throw new ArgumentException($"nats {string.Join('x', nats.shape)} and targets {string.Join('x', targets.shape)} must have the same shape: one loss per target.");
         using var scope = NewDisposeScope();
-        var table = tensor(_lengths, device: targets.device);
         var ids = targets.to(ScalarType.Int64);
         var bytes = table.index_select(0, ids.clamp_min(0).flatten()).view_as(ids).mul(ids.ge(0));
-        var text = bytes.gt(0);
-        double sumNats = nats.to(ScalarType.Float64).masked_select(text).sum().item<double>();
-        return (sumNats, bytes.sum().item<long>());
+        var sumNats = nats.to(ScalarType.Float64).masked_select(bytes.gt(0)).sum();
+        return (sumNats.MoveToOuterDisposeScope(), bytes.sum().MoveToOuterDisposeScope());
+    }
+
+    /// <summary><see cref="Sums"/> read back: Σ nats and Σ bytes of one batch of targets.</summary>
+    public (double Nats, long Bytes) Sum(Tensor nats, Tensor targets)
+    {
+        using var scope = NewDisposeScope();
+        var (n, b) = Sums(nats, targets, Table(targets.device));
+        return (n.item<double>(), b.item<long>());
     }
 }

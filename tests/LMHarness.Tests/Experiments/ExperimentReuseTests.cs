@@ -114,7 +114,7 @@ public class ExperimentReuseTests
         // Same tokenizer and size, other ids: a re-prepared corpus.
         var other = dir.File("other/tokens.bin");
         var rng = new Random(9);
-        using (var w = new TokenFileWriter(other, new TokenizerIdentity(TokenizerKind.Char, 32, "abcdefghijklmnopqrstuvwxyz.,;!? ")))
+        using (var w = new TokenFileWriter(other, new TokenizerIdentity(TokenizerKind.Char, 32, TrainingFixtures.AsciiTable)))
         {
             w.Write(Enumerable.Range(0, 4000).Select(_ => rng.Next(32)).ToArray());
             w.Complete(0.1, 1, []);

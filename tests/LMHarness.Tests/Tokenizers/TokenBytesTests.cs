@@ -95,4 +95,15 @@ public sealed class TokenBytesTests : IDisposable
         using var ignored = tensor(new long[] { 'a', -100, 'b', 'c' }).view(2, 2);
         bytes.Sum(nats, ignored).Should().Be((6.0, 3L), "an ignore index stands for no text");
     }
+
+    [Fact]
+    public void Byte_lengths_come_from_a_stored_identity_and_are_absent_when_it_cannot_be_rebuilt()
+    {
+        var gpt2 = TokenBytes.For(System.Text.Json.Nodes.JsonNode.Parse(TokenizerIdentity.Gpt2.ToJson()));
+        gpt2!.Lengths[15496].Should().Be(5);
+        TokenBytes.For(null).Should().BeNull();
+        TokenBytes.For(System.Text.Json.Nodes.JsonNode.Parse(new TokenizerIdentity(TokenizerKind.Char, 3, "cba").ToJson())).Should().BeNull("an unsorted char table is no tokenizer");
+        TokenBytes.For(System.Text.Json.Nodes.JsonNode.Parse(new TokenizerIdentity(TokenizerKind.HfBpe, 10, Source: Path.Combine(_dir, "gone"), Sha256: "00").ToJson()))
+            .Should().BeNull("the tokenizer's folder is gone");
+    }
 }
