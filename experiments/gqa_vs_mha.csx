@@ -39,7 +39,7 @@ exp.Variant("mha", baseModel with { AttentionKinds = [AttentionKind.Mha], NKvHea
 exp.Variant($"gqa{gqaKv}", baseModel with { AttentionKinds = [AttentionKind.Gqa], NKvHead = gqaKv }, training);
 exp.Variant("mqa", baseModel with { AttentionKinds = [AttentionKind.Gqa], NKvHead = 1 }, training);
 
-// ---- run all variants x seeds, then compare (PNGs, comparison.md/csv, statistics.csv, report.html in runs/gqa_vs_mha/) ----
+// ---- run all variants x seeds, then compare (PNGs, comparison.md/csv, comparison.statistics.csv, report.html in runs/gqa_vs_mha/) ----
 // The headline names a winner only when the 95% interval of its lead over the runner-up excludes zero;
 // otherwise it says how many seeds a gap of the observed size would need.
 exp.Run();

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CI smoke test of the scripting environment: every recipe in experiments/ in smoke mode (a few steps, one seed)
 # through the same `./lmh` -> `dotnet script` path users take, plus the F# recipe through `dotnet fsi`, then checks
-# what they left: run folders with metrics.csv of the right columns, comparison.csv/statistics.csv/comparison.md,
+# what they left: run folders with metrics.csv of the right columns, comparison.csv/comparison.statistics.csv/comparison.md,
 # PNGs of the fixed size, report.html with the PNGs embedded.
 # Usage: experiments/smoke.sh [recipe.csx ...]      (default: all). Runs go to a temp folder (LMHARNESS_RUNS).
 set -euo pipefail
@@ -33,7 +33,7 @@ verify() { # $1 = experiment name
   check "[ \$(wc -l < '$dir/comparison.csv') -eq $((n+1)) ]" "comparison.csv should have $n rows"
   check "grep -q '^| variant | seeds |' '$dir/comparison.md'" "comparison.md has no table"
   check "grep -q '^\*\*Headline:\*\* ' '$dir/comparison.md'" "comparison.md has no headline"
-  check "[ \"\$(head -1 '$dir/statistics.csv')\" = '$statistics_header' ]" "statistics.csv header"
+  check "[ \"\$(head -1 '$dir/comparison.statistics.csv')\" = '$statistics_header' ]" "comparison.statistics.csv header"
   check "[ \$(grep -c 'src=\"data:image/png;base64,' '$dir/report.html') -ge 5 ]" "report.html should embed the PNGs"
   for p in final_by_variant loss_vs_tokens loss_vs_time lr_schedule throughput; do
     check "[ \"\$(png_size '$dir/$p.png')\" = 1200x750 ]" "$dir/$p.png missing or not 1200x750"

@@ -33,6 +33,12 @@ public sealed record RunRow(
     }
 }
 
+/// <summary>
+/// What a caller adds to a comparison: PNGs it drew (embedded in report.html before the standard figures) and titled
+/// lists (in comparison.md and report.html, before the config differences).
+/// </summary>
+public sealed record ComparisonExtras(IReadOnlyList<string> Figures, IReadOnlyList<(string Title, IReadOnlyList<string> Lines)> Sections);
+
 /// <summary>What <see cref="Comparison.Write(IEnumerable{string}, string)"/> produced: the files, the per-run rows and the statistics.</summary>
 public sealed record ComparisonReport(string Folder, IReadOnlyList<string> Pngs, string CsvPath, string MarkdownPath, IReadOnlyList<RunRow> Rows,
     string StatisticsCsvPath, string HtmlPath, VariantComparison Statistics)
@@ -58,7 +64,7 @@ public sealed record ComparisonReport(string Folder, IReadOnlyList<string> Pngs,
 /// <summary>
 /// Compares any set of run folders: overlaid plots (final metric by variant with seeds and 95 % intervals, loss vs
 /// tokens with a zoom on the second half, loss vs wall time, learning rate, throughput, gradient flow per variant),
-/// per-run rows (comparison.csv), the statistics of <see cref="VariantComparison"/> (statistics.csv), the headline,
+/// per-run rows (comparison.csv), the statistics of <see cref="VariantComparison"/> (comparison.statistics.csv), the headline,
 /// tables and what differs between the variants' configs (comparison.md), and all of it on one self-contained page
 /// (report.html).
 /// </summary>
@@ -75,15 +81,17 @@ public static class Comparison
     /// <summary>
     /// Writes the comparison of already-loaded runs; <paramref name="logAxes"/> puts loss vs tokens on log-log axes;
     /// <paramref name="notes"/> (e.g. which runs are new and which reused) are listed under the tables;
-    /// <paramref name="baseline"/> names the variant the others are compared against (default: the first).
+    /// <paramref name="baseline"/> names the variant the others are compared against (default: the first);
+    /// <paramref name="extras"/> adds figures and titled sections a caller made (a learning-rate sweep's).
     /// </summary>
-    public static ComparisonReport Write(IReadOnlyList<RunData> runs, string outDir, bool logAxes, IReadOnlyList<string>? notes = null, string? baseline = null)
+    public static ComparisonReport Write(IReadOnlyList<RunData> runs, string outDir, bool logAxes, IReadOnlyList<string>? notes = null,
+        string? baseline = null, ComparisonExtras? extras = null)
     {
         if (runs.Count == 0) throw new ArgumentException("nothing to compare: pass at least one run folder (runs/<experiment>/<variant>/seed<k>).");
         Directory.CreateDirectory(outDir);
         var rows = runs.Select(RunRow.Of).ToList();
         var stats = VariantComparison.Of(rows, baseline);
-        var pngs = new List<string>();
+        var pngs = new List<string>(extras?.Figures ?? []);
         if (stats.Variants.Count > 0) pngs.Add(Charts.Save(ComparisonFigures.FinalByVariant(stats), Path.Combine(outDir, "final_by_variant.png")));
         pngs.Add(Figures.SavePanels(Figures.LossWithZoom(runs, logAxes), Path.Combine(outDir, "loss_vs_tokens.png")));
         pngs.Add(Charts.Save(Charts.LossVsTime(runs), Path.Combine(outDir, "loss_vs_time.png")));
@@ -94,12 +102,13 @@ public static class Comparison
                 pngs.Add(Charts.Save(Charts.GradientFlow(withGrad), Path.Combine(outDir, $"gradflow_{Safe(variant)}.png")));
         var configs = ConfigDifferences(runs);
         var csv = AtomicFile.WriteAllText(Path.Combine(outDir, "comparison.csv"), Csv(rows));
-        var statsCsv = AtomicFile.WriteAllText(Path.Combine(outDir, "statistics.csv"), ComparisonTables.StatisticsCsv(stats));
+        var statsCsv = AtomicFile.WriteAllText(Path.Combine(outDir, "comparison.statistics.csv"), ComparisonTables.StatisticsCsv(stats));
+        IReadOnlyList<(string Title, IReadOnlyList<string> Lines)> sections =
+            [.. extras?.Sections ?? [], ($"What differs from {configs.Baseline}", configs.Lines), ("Runs", notes ?? [])];
         var md = AtomicFile.WriteAllText(Path.Combine(outDir, "comparison.md"),
-            ComparisonTables.Markdown(rows, stats) + ListSection($"What differs from {configs.Baseline}", configs.Lines) + ListSection("Runs", notes));
+            ComparisonTables.Markdown(rows, stats) + string.Concat(sections.Select(s => ListSection(s.Title, s.Lines))));
         var title = $"Comparison: {Path.GetFileName(Path.GetFullPath(outDir).TrimEnd(Path.DirectorySeparatorChar))}";
-        var html = AtomicFile.WriteAllText(Path.Combine(outDir, "report.html"),
-            HtmlReport.Render(title, rows, stats, pngs, [($"What differs from {configs.Baseline}", configs.Lines), ("Runs", notes ?? [])]));
+        var html = AtomicFile.WriteAllText(Path.Combine(outDir, "report.html"), HtmlReport.Render(title, rows, stats, pngs, sections));
         return new ComparisonReport(Path.GetFullPath(outDir), pngs, csv, md, rows, statsCsv, html, stats);
     }
 

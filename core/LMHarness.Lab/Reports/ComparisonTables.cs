@@ -5,7 +5,7 @@ namespace LMHarness.Reports;
 
 /// <summary>
 /// The comparison's tables as data (<see cref="Table"/>), rendered as Markdown (comparison.md), HTML (report.html)
-/// and CSV (statistics.csv): the final metric per variant (n, mean, std, 95 % interval), each variant against the
+/// and CSV (comparison.statistics.csv): the final metric per variant (n, mean, std, 95 % interval), each variant against the
 /// baseline (difference, 95 % interval, Welch p, seeds to resolve) and the cost of each variant (means over seeds).
 /// </summary>
 public static class ComparisonTables
@@ -13,7 +13,7 @@ public static class ComparisonTables
     /// <summary>A titled table of text cells; <see cref="RightAligned"/> marks numeric columns.</summary>
     public sealed record Table(string Title, IReadOnlyList<string> Header, IReadOnlyList<bool> RightAligned, IReadOnlyList<IReadOnlyList<string>> Rows);
 
-    /// <summary>statistics.csv columns, in order.</summary>
+    /// <summary>comparison.statistics.csv columns, in order.</summary>
     public static readonly IReadOnlyList<string> StatisticsColumns =
         ["variant", "metric", "n", "mean", "std", "ci_low", "ci_high", "diff_vs_baseline", "diff_ci_low", "diff_ci_high", "welch_df", "welch_p", "seeds_to_resolve"];
 

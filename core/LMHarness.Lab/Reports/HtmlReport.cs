@@ -13,6 +13,7 @@ public static class HtmlReport
     // What each standard figure shows, by file-name prefix; other PNGs are captioned by their file name.
     static readonly (string Prefix, string Caption)[] Captions =
     [
+        ("lr_sweep", "Final validation loss against the learning rate, per variant: mean over seeds, min-to-max band, a star on each variant's best rate."),
         ("final_by_variant", "Final metric by variant: a dot per seed, the mean (diamond) and its 95% t-interval (bars)."),
         ("loss_vs_tokens", "Loss against tokens seen; right: the second half of training, validation only, where the differences live."),
         ("loss_vs_time", "Loss against wall-clock time."),
