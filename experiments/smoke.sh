@@ -30,7 +30,13 @@ verify() { # $1 = experiment name
   done
   check "[ $n -ge 1 ]" "no run folders with metrics.csv under $dir"
   check "[ \"\$(head -1 '$dir/comparison.csv')\" = '$comparison_header' ]" "comparison.csv header"
-  check "[ \$(wc -l < '$dir/comparison.csv') -eq $((n+1)) ]" "comparison.csv should have $n rows"
+  if [ -f "$dir/lr_sweep.csv" ]; then # a sweep compares only each variant's runs at its best rate
+    local best; best=$(awk -F, 'NR > 1 && $10 == "true" { s += $3 } END { print s + 0 }' "$dir/lr_sweep.csv")
+    check "[ $best -ge 1 ] && [ \$(wc -l < '$dir/comparison.csv') -eq $((best+1)) ]" "comparison.csv should have the $best runs at the best rates"
+    check "[ \"\$(png_size '$dir/lr_sweep.png')\" = 1200x750 ]" "$dir/lr_sweep.png missing or not 1200x750"
+  else
+    check "[ \$(wc -l < '$dir/comparison.csv') -eq $((n+1)) ]" "comparison.csv should have $n rows"
+  fi
   check "grep -q '^| variant | seeds |' '$dir/comparison.md'" "comparison.md has no table"
   check "grep -q '^\*\*Headline:\*\* ' '$dir/comparison.md'" "comparison.md has no headline"
   check "[ \"\$(head -1 '$dir/comparison.statistics.csv')\" = '$statistics_header' ]" "comparison.statistics.csv header"

@@ -17,14 +17,17 @@ namespace LMHarness.Experiments;
 
 /// <summary>
 /// The plumbing of a recipe in <c>experiments/</c>: command-line knobs, the prepared data, running every variant for
-/// every seed into <c>runs/&lt;experiment&gt;/&lt;variant&gt;/seed&lt;k&gt;/</c>, and the comparison (PNGs,
-/// comparison.csv, comparison.md) written next to them. A recipe declares knobs and variants and calls
+/// every seed into <c>runs/&lt;experiment&gt;/&lt;variant&gt;/seed&lt;k&gt;/</c>, and the comparison (PNGs, comparison.csv,
+/// comparison.statistics.csv, comparison.md, report.html) written next to them. A recipe declares knobs and variants and calls
 /// <see cref="Run"/>; it reads top to bottom like a lab notebook.
 /// <para>Re-running a recipe reuses what is done, the way a build system does: a run is identified by what determines
 /// its results (<see cref="RunIdentity"/>: model, training substance, seed, data, random stream). A finished run with
 /// the same identity is reused ("reused"), an interrupted one resumes from its checkpoint, and a variant whose config
 /// changed trains into a new folder (<c>seed&lt;k&gt;-&lt;identity&gt;</c>) beside the earlier one, which is kept; the
 /// report says which results are new. <c>--fresh</c> retrains the current runs on purpose (their folders are replaced).</para>
+/// <para>Every recipe takes <c>--seeds N</c> (default 3: the fewest that give a usable 95 % interval) and
+/// <c>--lr_sweep</c>: each variant then trains over a log grid of learning rates around its own, and the comparison
+/// is of the variants each at its best rate (<see cref="LearningRateSweep"/>).</para>
 /// <para>Smoke mode (<c>--smoke</c> or env <c>LMHARNESS_SMOKE=1</c>) shortens every run to a few steps so CI can run
 /// every recipe through the same path in seconds; it writes under <c>runs/smoke/</c>, never beside real results.</para>
 /// </summary>
@@ -41,7 +44,13 @@ public sealed class Experiment
     public const int SmokeSteps = 6;
 
     /// <summary>An experiment named <paramref name="name"/> (its folder under runs/) reading its knobs from <paramref name="args"/>.</summary>
-    public Experiment(string name, IList<string> args)
+    public Experiment(string name, IList<string> args) : this(name, args, lrSweep: false) { }
+
+    /// <summary>
+    /// An experiment whose <c>--lr_sweep</c> knob defaults to <paramref name="lrSweep"/>: a recipe about learning
+    /// rates sweeps unless told <c>--lr_sweep false</c>.
+    /// </summary>
+    public Experiment(string name, IList<string> args, bool lrSweep)
     {
         Name = name;
         _args = new ScriptArgs(args);
@@ -53,7 +62,7 @@ public sealed class Experiment
         // span the whole plot). Smoke mode: one seed, the plumbing is the same.
         Seeds = Knob("seeds", Smoke ? 1 : DefaultSeeds);
         if (Seeds < 1) throw new ArgumentException($"experiment {name}: --seeds must be >= 1 (got {Seeds}).");
-        LrSweep = Knob("lr_sweep", false);
+        LrSweep = Knob("lr_sweep", lrSweep);
         SweepPoints = Knob("lr_sweep_points", Smoke ? 3 : LearningRateSweep.DefaultPoints);
         if (SweepPoints < 3) throw new ArgumentException($"experiment {name}: --lr_sweep_points must be >= 3 (got {SweepPoints}).");
         _root = Path.GetFullPath(_args.Get<string?>("out", null) ?? Environment.GetEnvironmentVariable("LMHARNESS_RUNS") ?? Path.Combine(RepoRoot(), "runs"));

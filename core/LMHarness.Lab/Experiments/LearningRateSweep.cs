@@ -1,5 +1,5 @@
-using System.Globalization;
 using LMHarness.Config;
+using LMHarness.Reports;
 
 namespace LMHarness.Experiments;
 
@@ -62,10 +62,5 @@ public static class LearningRateSweep
     }
 
     /// <summary>A short, folder-safe label: 0.003 -> "3e-3", 0.0075 -> "7.5e-3", 0.012 -> "1.2e-2".</summary>
-    public static string Format(double rate)
-    {
-        int exponent = (int)Math.Floor(Math.Log10(rate) + 1e-9);
-        double mantissa = rate / Math.Pow(10, exponent);
-        return string.Create(CultureInfo.InvariantCulture, $"{Math.Round(mantissa, 3):0.###}e{exponent}");
-    }
+    public static string Format(double rate) => LearningRateSweepReport.FormatRate(rate);
 }

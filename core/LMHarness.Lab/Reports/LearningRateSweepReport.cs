@@ -64,10 +64,10 @@ public static class LearningRateSweepReport
         if (points.Count == 0) throw new ArgumentException("no sweep points to plot");
         var seeds = points.Max(p => p.FinalValLosses.Count);
         var diverged = points.Where(p => !p.Finite).Select(p => $"{p.Variant} at {p.LearningRate.ToString("G3", CultureInfo.InvariantCulture)}").ToList();
-        var x = new LogarithmicAxis
+        var x = new RateAxis([.. points.Select(p => p.LearningRate).Distinct().Order()])
         {
-            Position = AxisPosition.Bottom, Title = "peak learning rate (log scale)", MajorGridlineStyle = LineStyle.Dot,
-            MajorGridlineColor = OxyColor.FromAColor(60, OxyColors.Black), MinimumPadding = 0.05, MaximumPadding = 0.05,
+            Position = AxisPosition.Bottom, Title = "peak learning rate (log scale; ticks at the rates tried)", MajorGridlineStyle = LineStyle.Dot,
+            MajorGridlineColor = OxyColor.FromAColor(60, OxyColors.Black), MinimumPadding = 0.06, MaximumPadding = 0.06,
         };
         var y = Charts.YAxis("final validation loss (nats/token)", false);
         y.MinimumPadding = y.MaximumPadding = 0.08;
@@ -105,4 +105,32 @@ public static class LearningRateSweepReport
     }
 
     static string R(double? v) => Comparison.F(v);
+
+    /// <summary>A learning rate as a short, folder-safe label: 0.003 -> "3e-3", 0.0075 -> "7.5e-3", 0.012 -> "1.2e-2".</summary>
+    public static string FormatRate(double rate)
+    {
+        int exponent = (int)Math.Floor(Math.Log10(rate) + 1e-9);
+        double mantissa = rate / Math.Pow(10, exponent);
+        return string.Create(CultureInfo.InvariantCulture, $"{Math.Round(mantissa, 3):0.###}e{exponent}");
+    }
+
+    /// <summary>A log axis whose ticks and labels are exactly the rates tried ("1.5e-3", "3e-3"), not decades and their
+    /// 2..9 multiples, which crowd a grid spanning less than two decades with overlapping labels.</summary>
+    sealed class RateAxis : LogarithmicAxis
+    {
+        readonly IReadOnlyList<double> _rates;
+
+        public RateAxis(IReadOnlyList<double> rates)
+        {
+            _rates = rates;
+            LabelFormatter = FormatRate;
+        }
+
+        public override void GetTickValues(out IList<double> majorLabelValues, out IList<double> majorTickValues, out IList<double> minorTickValues)
+        {
+            majorLabelValues = [.. _rates];
+            majorTickValues = [.. _rates];
+            minorTickValues = [];
+        }
+    }
 }
