@@ -62,7 +62,8 @@ public sealed class TokenBytes(ITokenizer tokenizer)
         using var scope = NewDisposeScope();
         var ids = targets.to(ScalarType.Int64);
         var bytes = table.index_select(0, ids.clamp_min(0).flatten()).view_as(ids).mul(ids.ge(0));
-        var sumNats = nats.to(ScalarType.Float64).masked_select(bytes.gt(0)).sum();
+        // masked_fill keeps the shape (masked_select's would depend on the data, which a META-device run cannot know).
+        var sumNats = nats.to(ScalarType.Float64).masked_fill(bytes.le(0), 0.0).sum();
         return (sumNats.MoveToOuterDisposeScope(), bytes.sum().MoveToOuterDisposeScope());
     }
 

@@ -64,7 +64,7 @@ public sealed class VariantComparison
         bool mixed = tokenizers.Count > 1;
         var notes = new List<string>();
         if (mixed)
-            notes.Add($"The runs use {tokenizers.Count} tokenizers ({string.Join("; ", tokenizers)}): ranked by bits per byte only, since nats per token mean different things under different tokenizers.");
+            notes.Add($"The runs use {tokenizers.Count} tokenizers ({string.Join("; ", tokenizers)}): ranked by bits per byte only, since nats per token mean different things under different tokenizers (and equal token counts are unequal amounts of text).");
         if (rows.Select(r => r.Tokens).Distinct().Count() > 1)
             notes.Add($"The runs trained on different numbers of tokens ({rows.Min(r => r.Tokens):N0} to {rows.Max(r => r.Tokens):N0}): their final values compare unequal training.");
         string? note = notes.Count > 0 ? string.Join(" ", notes) : null;

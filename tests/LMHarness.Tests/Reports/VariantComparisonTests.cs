@@ -75,7 +75,7 @@ public sealed class VariantComparisonTests
             .Concat(Runs("gpt2", [4.00, 4.02, 3.98], [1.443, 1.450, 1.436], "gpt2 (50257 ids)")).ToList();
         var c = VariantComparison.Of(rows);
         c.Metric.Should().Be(VariantComparison.ValBpb);
-        c.Note.Should().Be("The runs use 2 tokenizers (char (65 ids, table 0a1b2c3d); gpt2 (50257 ids)): ranked by bits per byte only, since nats per token mean different things under different tokenizers.");
+        c.Note.Should().Be("The runs use 2 tokenizers (char (65 ids, table 0a1b2c3d); gpt2 (50257 ids)): ranked by bits per byte only, since nats per token mean different things under different tokenizers (and equal token counts are unequal amounts of text).");
         c.Winner.Should().Be("gpt2");
         c.Variants.Single(v => v.Variant == "gpt2").Stats.Mean.Should().BeApproximately(1.443, 1e-12);
         c.Headline.Should().StartWith("gpt2 has the lowest final val bits per byte: 1.4430");
