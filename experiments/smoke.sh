@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CI smoke test of the scripting environment: every recipe in experiments/ in smoke mode (a few steps, one seed)
 # through the same `./lmh` -> `dotnet script` path users take, plus the F# recipe through `dotnet fsi`, then checks
-# what they left: run folders with metrics.csv of the right columns, comparison.csv/comparison.md, PNGs of the fixed size.
+# what they left: run folders with metrics.csv of the right columns, comparison.csv/comparison.statistics.csv/comparison.md,
+# PNGs of the fixed size, report.html with the PNGs embedded.
 # Usage: experiments/smoke.sh [recipe.csx ...]      (default: all). Runs go to a temp folder (LMHARNESS_RUNS).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -12,7 +13,8 @@ mkdir -p "$LMHARNESS_RUNS"
 recipes=("$@")
 [ ${#recipes[@]} -gt 0 ] || recipes=(experiments/*.csx)
 metrics_header="step,tokens,train_loss,val_loss,train_eval_loss,val_bpb,lr,grad_norm,tokens_per_s,mfu,elapsed_s,train_s,eval_s,rss_mb,gpu_mb"
-comparison_header="variant,seed,final_val_loss,best_val_loss,tokens,wall_s,tokens_per_s,params,peak_rss_mb,folder"
+comparison_header="variant,seed,final_val_loss,best_val_loss,final_val_bpb,tokens,wall_s,train_s,eval_s,tokens_per_s,params,peak_rss_mb,tokenizer,folder"
+statistics_header="variant,metric,n,mean,std,ci_low,ci_high,diff_vs_baseline,diff_ci_low,diff_ci_high,welch_df,welch_p,seeds_to_resolve"
 fail=0
 check() { if ! eval "$1"; then echo "FAIL [$name]: $2" >&2; fail=1; fi; }
 png_size() { python3 -c 'import struct,sys; b=open(sys.argv[1],"rb").read(24); assert b[:8]==b"\x89PNG\r\n\x1a\n"; print("%dx%d"%struct.unpack(">II",b[16:24]))' "$1"; }
@@ -28,9 +30,18 @@ verify() { # $1 = experiment name
   done
   check "[ $n -ge 1 ]" "no run folders with metrics.csv under $dir"
   check "[ \"\$(head -1 '$dir/comparison.csv')\" = '$comparison_header' ]" "comparison.csv header"
-  check "[ \$(wc -l < '$dir/comparison.csv') -eq $((n+1)) ]" "comparison.csv should have $n rows"
+  if [ -f "$dir/lr_sweep.csv" ]; then # a sweep compares only each variant's runs at its best rate
+    local best; best=$(awk -F, 'NR > 1 && $10 == "true" { s += $3 } END { print s + 0 }' "$dir/lr_sweep.csv")
+    check "[ $best -ge 1 ] && [ \$(wc -l < '$dir/comparison.csv') -eq $((best+1)) ]" "comparison.csv should have the $best runs at the best rates"
+    check "[ \"\$(png_size '$dir/lr_sweep.png')\" = 1200x750 ]" "$dir/lr_sweep.png missing or not 1200x750"
+  else
+    check "[ \$(wc -l < '$dir/comparison.csv') -eq $((n+1)) ]" "comparison.csv should have $n rows"
+  fi
   check "grep -q '^| variant | seeds |' '$dir/comparison.md'" "comparison.md has no table"
-  for p in loss_vs_tokens loss_vs_time lr_schedule throughput; do
+  check "grep -q '^\*\*Headline:\*\* ' '$dir/comparison.md'" "comparison.md has no headline"
+  check "[ \"\$(head -1 '$dir/comparison.statistics.csv')\" = '$statistics_header' ]" "comparison.statistics.csv header"
+  check "[ \$(grep -c 'src=\"data:image/png;base64,' '$dir/report.html') -ge 5 ]" "report.html should embed the PNGs"
+  for p in final_by_variant loss_vs_tokens loss_vs_time lr_schedule throughput; do
     check "[ \"\$(png_size '$dir/$p.png')\" = 1200x750 ]" "$dir/$p.png missing or not 1200x750"
   done
 }

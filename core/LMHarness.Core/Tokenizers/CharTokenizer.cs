@@ -55,6 +55,14 @@ public sealed class CharTokenizer : ITokenizer
     public int EndOfText => _idOf[EndOfTextChar];
     public string Table => _table;
 
+    /// <summary>
+    /// UTF-8 length of each table char: 1 below U+0080, 2 below U+0800, else 3; a surrogate (half of a 4-byte
+    /// character) counts 2, so a pair sums to 4. The end-of-text NUL stands for no text: 0.
+    /// </summary>
+    public IReadOnlyList<int> TokenByteLengths => _byteLengths ??= [.. _table.Select((c, i) => i == EndOfText ? 0
+        : char.IsSurrogate(c) ? 2 : c < 0x80 ? 1 : c < 0x800 ? 2 : 3)];
+    int[]? _byteLengths;
+
     public int[] Encode(string text)
     {
         var ids = new int[text.Length];

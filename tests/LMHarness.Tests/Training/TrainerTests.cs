@@ -61,6 +61,31 @@ public class TrainerTests
     }
 
     [Fact]
+    public void Val_bpb_is_the_validation_loss_per_utf8_byte_of_the_tokens()
+    {
+        // Same ids under two char tables: 32 ASCII chars (1 byte each) and 32 Latin-1 letters U+00C0..U+00DF (2 bytes
+        // each in UTF-8). Identical ids give identical losses; bits per byte are nats / ln 2 over 1 and 2 bytes a token.
+        using var dir = new TempDir();
+        var t = TrainingFixtures.TinyTraining with { MaxSteps = 4, GradAccumulation = 1 };
+        var latin = new string(Enumerable.Range(0xC0, 32).Select(c => (char)c).ToArray());
+        Train(TrainingFixtures.TinyModel, t, TrainingFixtures.TokenFile(dir.Path), dir.File("ascii"));
+        Train(TrainingFixtures.TinyModel, t, TrainingFixtures.TokenFile(dir.Path, latin, "latin.bin"), dir.File("latin"));
+        var ascii = MetricsRow.Read(dir.File("ascii/metrics.csv"));
+        var wide = MetricsRow.Read(dir.File("latin/metrics.csv"));
+
+        ascii.Where(r => r.ValLoss is null).Should().OnlyContain(r => r.ValBpb == null, "bpb comes with an evaluation");
+        var evaluated = ascii.Where(r => r.ValLoss is not null).ToList();
+        evaluated.Select(r => r.Step).Should().Equal(0, 4);
+        foreach (var r in evaluated)
+            r.ValBpb!.Value.Should().BeApproximately(r.ValLoss!.Value / Math.Log(2), 1e-6);
+        foreach (var (a, w) in evaluated.Zip(wide.Where(r => r.ValLoss is not null)))
+        {
+            w.ValLoss.Should().Be(a.ValLoss, "the same ids train the same way whatever characters they stand for");
+            w.ValBpb!.Value.Should().BeApproximately(a.ValLoss!.Value / (2 * Math.Log(2)), 1e-6);
+        }
+    }
+
+    [Fact]
     public void Train_estimate_windows_are_the_same_at_every_evaluation_come_from_the_train_split_and_leave_training_batches_alone()
     {
         using var dir = new TempDir();
