@@ -70,7 +70,26 @@ public static class PeakFlops
     /// torch's random generators.
     /// </summary>
     public static PeakFlopsEstimate Estimate(Device device, ScalarType dtype) =>
-        Known.GetOrAdd((device.ToString(), dtype, device.type == DeviceType.CUDA && torch.backends.cuda.matmul.allow_tf32), _ => Find(device, dtype));
+        Known.GetOrAdd(Key(device, dtype), _ => Find(device, dtype));
+
+    /// <summary>
+    /// Reports that a run on <paramref name="device"/> in <paramref name="dtype"/> achieved <paramref name="flopsPerSecond"/>
+    /// and returns the peak to divide by from now on. A measured peak is only what the probe got: taken while other
+    /// processes held the cores it reads low, and MFU came out above 100 %. The machine evidently does at least what a
+    /// run achieved, so a measured peak below it is raised to it (for the rest of the process). Datasheet figures stay.
+    /// </summary>
+    public static double Achieved(Device device, ScalarType dtype, double flopsPerSecond)
+    {
+        var key = Key(device, dtype);
+        var estimate = Known.AddOrUpdate(key, _ => Find(device, dtype), (_, known) =>
+            known.Source.StartsWith("measured", StringComparison.Ordinal) && flopsPerSecond > known.FlopsPerSecond
+                ? new(flopsPerSecond, known.Source + ", raised to a run's achieved rate")
+                : known);
+        return estimate.FlopsPerSecond;
+    }
+
+    static (string, ScalarType, bool) Key(Device device, ScalarType dtype) =>
+        (device.ToString(), dtype, device.type == DeviceType.CUDA && torch.backends.cuda.matmul.allow_tf32);
 
     static PeakFlopsEstimate Find(Device device, ScalarType dtype)
     {

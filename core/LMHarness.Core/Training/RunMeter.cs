@@ -7,21 +7,29 @@ namespace LMHarness.Training;
 /// Turns a run's state and clocks into metrics rows and its result: tokens per second of training time since the
 /// previous row, MFU against the peak for the run's device and dtype, resident memory. The peak resident memory of a
 /// run is the largest rss_mb in its metrics.csv: one figure everywhere (the console, result.json, the reports).
+/// A peak handed in by the config stays fixed; one from <see cref="PeakFlops"/> is raised when a measured figure is
+/// below what the run achieves (<see cref="PeakFlops.Achieved"/>), so MFU never reads above 100 %.
 /// On a GPU, gpu_mb is this process's memory on the device as the driver reports it (NVML), empty elsewhere.
 /// </summary>
 sealed class RunMeter
 {
-    readonly double _flopsPerToken, _peakFlops;
+    readonly double _flopsPerToken;
+    readonly ScalarType? _measuredDtype;
+    double _peakFlops;
     readonly long _startStep, _startTokens;
     readonly double _startTrain;
     readonly Device _device;
     long _lastTokens;
     double _lastTrain, _peakRss;
 
-    public RunMeter(double flopsPerToken, double peakFlops, double priorPeakRss, RunState start, RunClock clock, Device device)
+    /// <summary>A meter from the run's start; <paramref name="peakFlops"/> is the configured peak (fixed), or null to use
+    /// <see cref="PeakFlops"/> for <paramref name="device"/> and <paramref name="dtype"/>.</summary>
+    public RunMeter(double flopsPerToken, double? peakFlops, ScalarType dtype, double priorPeakRss, RunState start, RunClock clock, Device device)
     {
         _device = device;
-        (_flopsPerToken, _peakFlops, _peakRss) = (flopsPerToken, peakFlops, priorPeakRss);
+        _measuredDtype = peakFlops is null ? dtype : null;
+        peakFlops ??= PeakFlops.For(device, dtype);
+        (_flopsPerToken, _peakFlops, _peakRss) = (flopsPerToken, peakFlops.Value, priorPeakRss);
         (_startStep, _startTokens, _startTrain) = (start.Step, start.Tokens, clock.TrainSeconds);
         (_lastTokens, _lastTrain) = (_startTokens, _startTrain);
     }
@@ -32,6 +40,8 @@ sealed class RunMeter
         var seconds = clock.TrainSeconds - _lastTrain;
         var tokensPerS = state.Tokens > _lastTokens && seconds > 0 ? (state.Tokens - _lastTokens) / seconds : 0;
         (_lastTokens, _lastTrain) = (state.Tokens, clock.TrainSeconds);
+        if (_measuredDtype is { } dtype && tokensPerS * _flopsPerToken > _peakFlops)
+            _peakFlops = PeakFlops.Achieved(_device, dtype, tokensPerS * _flopsPerToken);
         var rss = ResidentMemory.Megabytes();
         _peakRss = Math.Max(_peakRss, rss);
         return new MetricsRow(state.Step, state.Tokens, trainLoss, evaluation?.ValLoss, evaluation?.TrainLoss, evaluation?.ValBpb, lr, gradNorm,

@@ -156,7 +156,7 @@ public sealed class Trainer
         var evaluator = new Evaluator(_data, _training, device);
         var clock = new RunClock(restored?.ElapsedSeconds ?? 0, restored?.TrainSeconds ?? restored?.ElapsedSeconds ?? 0, restored?.EvalSeconds ?? 0, device);
         var meter = new RunMeter(ModelSummary.Of(_model).FlopsPerToken(_training.ContextLength),
-            _training.PeakFlops > 0 ? _training.PeakFlops : PeakFlops.For(device, precision.ComputeDtype), PriorPeakRss(state.Step), state, clock, device);
+            _training.PeakFlops > 0 ? _training.PeakFlops : null, precision.ComputeDtype, PriorPeakRss(state.Step), state, clock, device);
         using var loggers = OpenLoggers(restored is null ? null : state.Step);
         loggers.OnStart(new RunStart(_folder, state.Step, total, checkpoints.RestoredFrom));
         using var signals = StopOnSignals();

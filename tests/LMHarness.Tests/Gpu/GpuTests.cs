@@ -86,13 +86,29 @@ public class GpuTests
     /// bf16 runs divide by a bf16 peak. The probe used to call item&lt;float&gt;() on a bf16 sum and throw, so a bf16 run
     /// without peak_flops failed before its first step (issue 11 item 5).
     /// </summary>
+    /// <summary>
+    /// A probe taken while other processes held the cores reads low, and a run then reported MFU above 100 % (118 % seen
+    /// on this box under load): a measured peak below what a run achieved is raised to it, for the rest of the process.
+    /// fp64 keeps the other tests' fp32/bf16 figures untouched.
+    /// </summary>
+    [Fact]
+    public void A_measured_peak_below_an_achieved_rate_is_raised_to_it()
+    {
+        var probe = PeakFlops.Estimate(CPU, ScalarType.Float64).FlopsPerSecond;
+        PeakFlops.Achieved(CPU, ScalarType.Float64, probe / 2).Should().Be(probe, "a rate under the peak changes nothing");
+        PeakFlops.Achieved(CPU, ScalarType.Float64, probe * 3).Should().Be(probe * 3);
+        PeakFlops.For(CPU, ScalarType.Float64).Should().Be(probe * 3, "later runs in the process divide by the raised figure");
+        PeakFlops.Estimate(CPU, ScalarType.Float64).Source.Should().EndWith(", raised to a run's achieved rate");
+    }
+
     [Fact]
     public void The_cpu_probe_measures_fp32_and_bf16_in_their_own_dtype()
     {
         var fp32 = PeakFlops.Estimate(CPU, ScalarType.Float32);
         var bf16 = PeakFlops.Estimate(CPU, ScalarType.BFloat16);
-        fp32.Source.Should().Be("measured: 2048^3 fp32 matmul on the CPU");
-        bf16.Source.Should().Be("measured: 2048^3 bf16 matmul on the CPU");
+        // A run earlier in this process may have raised the figure (see the next test): the source then says so after this.
+        fp32.Source.Should().StartWith("measured: 2048^3 fp32 matmul on the CPU");
+        bf16.Source.Should().StartWith("measured: 2048^3 bf16 matmul on the CPU");
         fp32.FlopsPerSecond.Should().BeInRange(1e9, 1e14);
         bf16.FlopsPerSecond.Should().BeInRange(1e9, 1e14);
         PeakFlops.For(CPU, ScalarType.BFloat16).Should().Be(bf16.FlopsPerSecond, "measured once per process");
