@@ -205,7 +205,12 @@ public sealed class Experiment
                     Console.WriteLine($"{head} -> {path}{change}");
                     var trainer = Trainer.For(model, t, tokenFile, path, stream);
                     trainer.Progress = TrainingProgressBar.ForConsole();
-                    Console.WriteLine($"   {trainer.Train()}");
+                    var result = trainer.Train();
+                    Console.WriteLine($"   {result}");
+                    // Ctrl-C (or SIGTERM): the run saved its checkpoint; stop here rather than start the next run.
+                    if (result.Interrupted)
+                        throw new OperationCanceledException($"experiment {Name} interrupted: {variant}/seed{k} saved its checkpoint at step {result.Steps} " +
+                            $"in {path}. Run the same command again to resume; finished runs are reused.");
                     notes.Add($"{variant}/seed{k}: {(resumed.Length > 0 ? "resumed" : "new")}{(Fresh ? " (--fresh)" : "")}{resumed}{change} ({path})");
                 }
                 runs.Add(RunData.Load(run));
