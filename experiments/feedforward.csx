@@ -18,20 +18,15 @@ double lr   = exp.Knob("lr", 3e-3);
 
 var model = new ModelConfig
 {
-    VocabSize = exp.VocabSize, ContextLength = context, NLayer = nLayer, DModel = dModel, NHead = 6, NKvHead = 6,
+    ContextLength = context, NLayer = nLayer, DModel = dModel, NHead = 6, NKvHead = 6,
     Position = PositionKind.Rope, Norm = NormKind.RmsNorm, Bias = false,
 };
-var training = new TrainingConfig
-{
-    MaxSteps = steps, LearningRate = lr, MinLearningRate = lr / 10, WarmupSteps = steps / 10, MicroBatch = batch,
-    ContextLength = context, EvalInterval = Math.Max(1, steps / 10), EvalBatches = 10, LogInterval = 5,
-    GradFlowInterval = Math.Max(1, steps / 2), CheckpointInterval = 0,
-};
+var training = Recipes.ShortRun(steps, lr, batch, context);
 
 // 2 matrices of d x 4d  ==  3 matrices of d x 8d/3
 var gelu = model with { FeedForwardKinds = [FeedForwardKind.Mlp], FfnHidden = 4 * dModel };
 var swiglu = model with { FeedForwardKinds = [FeedForwardKind.SwiGlu], FfnHidden = 8 * dModel / 3 };
-Console.WriteLine($"parameters: gelu_mlp {Experiment.Parameters(gelu):N0}, swiglu {Experiment.Parameters(swiglu):N0}");
+Console.WriteLine($"parameters: gelu_mlp {exp.ParameterCount(gelu):N0}, swiglu {exp.ParameterCount(swiglu):N0}");
 
 exp.Variant("gelu_mlp", gelu, training);
 exp.Variant("swiglu", swiglu, training);

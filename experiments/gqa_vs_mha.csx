@@ -23,16 +23,11 @@ double lr    = exp.Knob("lr", 3e-3);
 // ---- the model family: a small Llama-style decoder on TinyShakespeare characters ----
 var baseModel = new ModelConfig
 {
-    VocabSize = exp.VocabSize, ContextLength = context, NLayer = nLayer, DModel = dModel, NHead = nHead,
+    ContextLength = context, NLayer = nLayer, DModel = dModel, NHead = nHead,
     FfnHidden = 8 * dModel / 3 / 8 * 8, FeedForwardKinds = [FeedForwardKind.SwiGlu], Position = PositionKind.Rope,
     Norm = NormKind.RmsNorm, Bias = false,
 };
-var training = new TrainingConfig
-{
-    MaxSteps = steps, LearningRate = lr, MinLearningRate = lr / 10, WarmupSteps = steps / 10, MicroBatch = batch,
-    ContextLength = context, EvalInterval = Math.Max(1, steps / 10), EvalBatches = 10, LogInterval = 5,
-    GradFlowInterval = Math.Max(1, steps / 2), CheckpointInterval = 0, Seed = 1337,
-};
+var training = Recipes.ShortRun(steps, lr, batch, context);
 
 // ---- the variants: only the number of K/V heads changes ----
 exp.Variant("mha", baseModel with { AttentionKinds = [AttentionKind.Mha], NKvHead = nHead }, training);

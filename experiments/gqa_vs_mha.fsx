@@ -22,15 +22,11 @@ let lr = exp.Knob("lr", 3e-3)
 // ---- one model family; only the attention kind and the number of K/V heads vary ----
 let model (kind: AttentionKind) (kvHeads: int) =
     ModelConfig(
-        VocabSize = exp.VocabSize, ContextLength = context, NLayer = 2, DModel = dModel, NHead = nHead, NKvHead = kvHeads,
+        ContextLength = context, NLayer = 2, DModel = dModel, NHead = nHead, NKvHead = kvHeads,
         FfnHidden = 8 * dModel / 3 / 8 * 8, AttentionKinds = ResizeArray [ kind ], FeedForwardKinds = ResizeArray [ FeedForwardKind.SwiGlu ],
         Position = PositionKind.Rope, Norm = NormKind.RmsNorm, Bias = false)
 
-let training =
-    TrainingConfig(
-        MaxSteps = steps, LearningRate = lr, MinLearningRate = lr / 10.0, WarmupSteps = steps / 10, MicroBatch = batch,
-        ContextLength = context, EvalInterval = max 1 (steps / 10), EvalBatches = 10, LogInterval = 5,
-        GradFlowInterval = max 1 (steps / 2), CheckpointInterval = 0, Seed = 1337L)
+let training = Recipes.ShortRun(steps, lr, batch, context)
 
 exp.Variant("mha", model AttentionKind.Mha nHead, training)
    .Variant(sprintf "gqa%d" gqaKv, model AttentionKind.Gqa gqaKv, training)

@@ -29,12 +29,12 @@ TrainingConfig Shorter(TrainingConfig t) => t with
     EvalBatches = evalBatches, GradFlowInterval = Math.Max(1, steps / 2), CheckpointInterval = 0,
 };
 var gpt = Recipes.NanoGptCpu();
-exp.Variant("nanogpt", gpt.Model with { VocabSize = exp.VocabSize },
+exp.Variant("nanogpt", gpt.Model,
     Shorter(gpt.Training), replay ? NanoGptStream.Instance : null);
 if (llama)
 {
     var twin = Recipes.LlamaCpu();
-    exp.Variant("llama", twin.Model with { VocabSize = exp.VocabSize }, Shorter(twin.Training));
+    exp.Variant("llama", twin.Model, Shorter(twin.Training));
 }
 
 var report = exp.Run();

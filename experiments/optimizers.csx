@@ -19,16 +19,11 @@ double muonLr = exp.Knob("muon_lr", 0.02);  // Muon's hidden-matrix learning rat
 
 var model = new ModelConfig
 {
-    VocabSize = exp.VocabSize, ContextLength = context, NLayer = nLayer, DModel = dModel, NHead = 6, NKvHead = 6,
+    ContextLength = context, NLayer = nLayer, DModel = dModel, NHead = 6, NKvHead = 6,
     FfnHidden = 8 * dModel / 3, FeedForwardKinds = [FeedForwardKind.SwiGlu], Position = PositionKind.Rope,
     Norm = NormKind.RmsNorm, Bias = false,
 };
-var training = new TrainingConfig
-{
-    MaxSteps = steps, LearningRate = lr, MinLearningRate = lr / 10, WarmupSteps = steps / 10, MicroBatch = batch,
-    ContextLength = context, EvalInterval = Math.Max(1, steps / 10), EvalBatches = 10, LogInterval = 5,
-    GradFlowInterval = Math.Max(1, steps / 2), CheckpointInterval = 0,
-};
+var training = Recipes.ShortRun(steps, lr, batch, context);
 
 exp.Variant("adamw", model, training with { Optimizer = OptimizerKind.AdamW });
 exp.Variant("muon", model, training with { Optimizer = OptimizerKind.Muon, MuonLearningRate = muonLr });

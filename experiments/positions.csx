@@ -21,15 +21,10 @@ int evalBatches = exp.Knob("eval_batches", exp.Smoke ? 2 : 10);
 // rows beyond 1x never receive a gradient, exactly the situation of using a model past its training length.
 var model = new ModelConfig
 {
-    VocabSize = exp.VocabSize, ContextLength = 2 * context, NLayer = nLayer, DModel = dModel, NHead = 6, NKvHead = 6,
+    ContextLength = 2 * context, NLayer = nLayer, DModel = dModel, NHead = 6, NKvHead = 6,
     FfnHidden = 4 * dModel, Norm = NormKind.RmsNorm, Bias = false,
 };
-var training = new TrainingConfig
-{
-    MaxSteps = steps, LearningRate = lr, MinLearningRate = lr / 10, WarmupSteps = steps / 10, MicroBatch = batch,
-    ContextLength = context, EvalInterval = Math.Max(1, steps / 10), EvalBatches = 10, LogInterval = 5,
-    GradFlowInterval = Math.Max(1, steps / 2), CheckpointInterval = 0,
-};
+var training = Recipes.ShortRun(steps, lr, batch, context);
 
 exp.Variant("learned", model with { Position = PositionKind.Learned }, training);
 exp.Variant("rope", model with { Position = PositionKind.Rope }, training);

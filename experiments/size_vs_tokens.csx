@@ -25,12 +25,7 @@ foreach (var d in widths)
     long n = Experiment.Parameters(model);
     int steps = Math.Max(10, (int)(budget / (6.0 * n * batch * context)));  // D = C / 6N tokens
     Console.WriteLine($"d_model {d}: {n:N0} params -> {steps} steps = {(long)steps * batch * context:N0} tokens");
-    exp.Variant($"d{d}", model, new TrainingConfig
-    {
-        MaxSteps = steps, LearningRate = lr, MinLearningRate = lr / 10, WarmupSteps = steps / 10, MicroBatch = batch,
-        ContextLength = context, EvalInterval = Math.Max(1, steps / 10), EvalBatches = 10, LogInterval = 5,
-        GradFlowInterval = Math.Max(1, steps / 2), CheckpointInterval = 0,
-    });
+    exp.Variant($"d{d}", model, Recipes.ShortRun(steps, lr, batch, context));
 }
 
 // The loss-vs-tokens plot shows each size's whole budget; the summary's final val loss says who used it best.

@@ -20,19 +20,14 @@ int narrowL = wideL * wide * wide / (narrow * narrow);
 
 ModelConfig Shape(int d, int layers) => new()
 {
-    VocabSize = exp.VocabSize, ContextLength = context, NLayer = layers, DModel = d, NHead = d / 32, NKvHead = d / 32,
+    ContextLength = context, NLayer = layers, DModel = d, NHead = d / 32, NKvHead = d / 32,
     FfnHidden = 4 * d, Position = PositionKind.Rope, Norm = NormKind.RmsNorm, Bias = false,
 };
-var training = new TrainingConfig
-{
-    MaxSteps = steps, LearningRate = lr, MinLearningRate = lr / 10, WarmupSteps = steps / 10, MicroBatch = batch,
-    ContextLength = context, EvalInterval = Math.Max(1, steps / 10), EvalBatches = 10, LogInterval = 5,
-    GradFlowInterval = Math.Max(1, steps / 2), CheckpointInterval = 0,
-};
+var training = Recipes.ShortRun(steps, lr, batch, context);
 
 var wideModel = Shape(wide, wideL);
 var deepModel = Shape(narrow, narrowL);
-Console.WriteLine($"wide {wideL}x{wide}: {Experiment.Parameters(wideModel):N0} params; deep {narrowL}x{narrow}: {Experiment.Parameters(deepModel):N0} params");
+Console.WriteLine($"wide {wideL}x{wide}: {exp.ParameterCount(wideModel):N0} params; deep {narrowL}x{narrow}: {exp.ParameterCount(deepModel):N0} params");
 
 exp.Variant($"wide_{wideL}x{wide}", wideModel, training);
 exp.Variant($"deep_{narrowL}x{narrow}", deepModel, training);

@@ -8,13 +8,13 @@ using LMHarness.Reports;
 using LMHarness.Runs;
 
 var a = new ScriptArgs(Args);
-string output = a.Get("out", Path.Combine(Experiment.RepoRoot(), "runs", "compare"));
-bool log = a.Get("log", false);   // loss vs tokens on log-log axes
-a.EnsureAllUsed("compare.csx");
-if (a.Positional.Count == 0) throw new ArgumentException("pass run folders (or folders holding runs) to compare, e.g. runs/gqa_vs_mha");
+var paths = a.Rest("runs", "run folders, or folders holding runs (e.g. runs/gqa_vs_mha)");
+string output = a.Get("out", Path.Combine(Experiment.RepoRoot(), "runs", "compare"), "where the plots and comparison.csv/.md go");
+bool log = a.Get("log", false, "loss vs tokens on log-log axes");
+a.EnsureAllUsed("scripts/compare.csx");
 
 // A folder with metrics.csv is a run; any other folder contributes every run below it.
-var folders = a.Positional.SelectMany(p => File.Exists(Path.Combine(p, "metrics.csv"))
+var folders = paths.SelectMany(p => File.Exists(Path.Combine(p, "metrics.csv"))
         ? [p]
         : Directory.EnumerateFiles(p, "metrics.csv", SearchOption.AllDirectories).Select(Path.GetDirectoryName).Order().ToArray())
     .ToList();

@@ -45,13 +45,16 @@ public sealed class Experiment
         _args = new ScriptArgs(args);
         if (_args.Positional.Count > 0)
             throw new ArgumentException($"experiment {name}: unexpected argument '{_args.Positional[0]}'. Knobs are given as --key value (e.g. --seeds 3), flags as --smoke.");
-        Smoke = _args.Has("smoke") || Environment.GetEnvironmentVariable("LMHARNESS_SMOKE") == "1";
-        Fresh = _args.Get("fresh", false);
-        Seeds = Knob("seeds", Smoke ? 1 : 2); // smoke: one seed, the plumbing is the same
+        Smoke = _args.Has("smoke", $"{SmokeSteps} steps per run, one seed, under <out>/smoke/ (or env LMHARNESS_SMOKE=1)")
+                || Environment.GetEnvironmentVariable("LMHARNESS_SMOKE") == "1";
+        Fresh = _args.Get("fresh", false, "retrain runs that are already finished");
+        Seeds = Knob("seeds", Smoke ? 1 : 2, "seeds per variant (seed k trains with the training seed + k)"); // smoke: one seed, the plumbing is the same
         if (Seeds < 1) throw new ArgumentException($"experiment {name}: --seeds must be >= 1 (got {Seeds}).");
-        _root = Path.GetFullPath(_args.Get<string?>("out", null) ?? Environment.GetEnvironmentVariable("LMHARNESS_RUNS") ?? Path.Combine(RepoRoot(), "runs"));
+        _root = Path.GetFullPath(_args.Get<string?>("out", null, "runs folder (or env LMHARNESS_RUNS; default <clone>/runs)")
+                                 ?? Environment.GetEnvironmentVariable("LMHARNESS_RUNS") ?? Path.Combine(RepoRoot(), "runs"));
         Folder = Smoke ? Path.Combine(_root, "smoke", name) : Path.Combine(_root, name);
-        if (_args.Get<string?>("data", null) is { } d) _tokenFile = Path.GetFullPath(d);
+        if (_args.Get<string?>("data", null, "a prepared token file (default TinyShakespeare, char tokenizer)") is { } d) _tokenFile = Path.GetFullPath(d);
+        _dtype = Knob<TrainingDtype?>("dtype", null, "fp32 or bf16 for every variant (default: each variant's own)");
         Console.WriteLine($"== experiment {name}{(Smoke ? $" (smoke mode: {SmokeSteps} steps per run, written apart from real results)" : "")}: " +
                           $"{Seeds} seed(s), runs in {Folder}{(Fresh ? " (--fresh: retraining)" : "")}");
     }
@@ -71,9 +74,9 @@ public sealed class Experiment
     /// A knob: the command-line value of <c>--key value</c> when given, else <paramref name="defaultValue"/>.
     /// int, long, double, bool (a bare <c>--key</c> is true) and string are understood.
     /// </summary>
-    public T Knob<T>(string key, T defaultValue)
+    public T Knob<T>(string key, T defaultValue, string help = "")
     {
-        try { return _args.Get(key, defaultValue); }
+        try { return _args.Get(key, defaultValue, help); }
         catch (ArgumentException e) { throw new ArgumentException($"experiment {Name}: {e.Message}"); }
     }
 
@@ -85,6 +88,7 @@ public sealed class Experiment
     {
         get
         {
+            StopForHelp();
             if (_tokenFile is not null) return _tokenFile;
             var path = Path.Combine(_root, "data", "tinyshakespeare_char.bin");
             if (!File.Exists(path) || !File.Exists(TokenFileInfo.SidecarPath(path)))
@@ -101,6 +105,7 @@ public sealed class Experiment
     {
         get
         {
+            StopForHelp();
             if (_vocab is int v) return v;
             using var file = Data.TokenFile.Open(TokenFile, checkIds: false);
             return (_vocab = file.Tokenizer.VocabSize).Value;
@@ -108,9 +113,11 @@ public sealed class Experiment
     }
 
     /// <summary>Adds a variant: a model and how to train it, on the harness's random stream unless <paramref name="stream"/>
-    /// says otherwise. Names become folder names and legend entries.</summary>
+    /// says otherwise. Names become folder names and legend entries. The model's vocab_size is set to the vocabulary of
+    /// <see cref="TokenFile"/> when the variant runs (a recipe need not write it).</summary>
     public Experiment Variant(string name, ModelConfig model, TrainingConfig training, IRunStream? stream = null)
     {
+        StopForHelp();
         if (_variants.Any(v => v.Name == name)) throw new ArgumentException($"experiment {Name}: variant '{name}' is declared twice.");
         if (name.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0 || name.Contains(' '))
             throw new ArgumentException($"experiment {Name}: variant name '{name}' must be a plain folder name (letters, digits, - _ .).");
@@ -120,6 +127,9 @@ public sealed class Experiment
 
     /// <summary>Trainable parameters of the model a config builds (a tied head counted once).</summary>
     public static long Parameters(ModelConfig config) => ModelSummary.Of(config).TotalParameters;
+
+    /// <summary>Trainable parameters of a variant's model: <paramref name="config"/> with this experiment's vocabulary size.</summary>
+    public long ParameterCount(ModelConfig config) => Parameters(ModelFor(config));
 
     /// <summary>The training config smoke mode actually runs: <see cref="SmokeSteps"/> steps, evaluation and gradient flow every 3.</summary>
     public static TrainingConfig SmokeVersion(TrainingConfig t) => t with
@@ -134,10 +144,22 @@ public sealed class Experiment
         if (_paths.TryGetValue((variant, seed), out var path)) return path;
         var v = _variants.FirstOrDefault(x => x.Name == variant);
         if (v.Name is null) throw new ArgumentException($"experiment {Name}: no variant '{variant}' (it has {string.Join(", ", _variants.Select(x => x.Name))}).");
-        return Locate(variant, seed, Identity(v.Model, TrainingFor(v.Training, seed), v.Stream)).Path;
+        return Locate(variant, seed, Identity(ModelFor(v.Model), TrainingFor(v.Training, seed), v.Stream)).Path;
     }
 
-    TrainingConfig TrainingFor(TrainingConfig training, int seed) => (Smoke ? SmokeVersion(training) : training) with { Seed = training.Seed + seed };
+    TrainingConfig TrainingFor(TrainingConfig training, int seed) =>
+        (Smoke ? SmokeVersion(training) : training) with { Seed = training.Seed + seed, Dtype = _dtype ?? training.Dtype };
+
+    /// <summary>The model a variant trains: the recipe's, with the data's vocabulary size.</summary>
+    ModelConfig ModelFor(ModelConfig model) => model.VocabSize == VocabSize ? model : model with { VocabSize = VocabSize };
+
+    readonly TrainingDtype? _dtype;
+
+    /// <summary>With --help, the knobs are declared once the recipe first uses the data or declares a variant: print them and end.</summary>
+    void StopForHelp()
+    {
+        if (_args.HelpRequested) _args.EnsureAllUsed($"experiment {Name}");
+    }
 
     JsonObject? _data;
 
@@ -176,6 +198,7 @@ public sealed class Experiment
     /// </summary>
     public ComparisonReport Run()
     {
+        StopForHelp();
         if (_variants.Count == 0) throw new InvalidOperationException($"experiment {Name}: no variants: call Variant(name, model, training) first.");
         var unknown = _args.Unused;
         if (unknown.Count > 0)
@@ -184,9 +207,10 @@ public sealed class Experiment
         var clock = Stopwatch.StartNew();
         var runs = new List<RunData>();
         var notes = new List<string>();
-        foreach (var (variant, model, training, stream) in _variants)
+        foreach (var (variant, recipeModel, training, stream) in _variants)
             for (int k = 0; k < Seeds; k++)
             {
+                var model = ModelFor(recipeModel);
                 var t = TrainingFor(training, k);
                 var (path, earlier) = Locate(variant, k, Identity(model, t, stream));
                 _paths[(variant, k)] = path;
