@@ -4,6 +4,7 @@
 #load "../lmharness.csx"
 using LMHarness.Config;
 using LMHarness.Experiments;
+using LMHarness.Reports;
 using LMHarness.Training;
 
 var exp = new Experiment("positions", Args);
@@ -33,18 +34,10 @@ exp.Variant("nope", model with { Position = PositionKind.None }, training);
 var report = exp.Run();
 
 // ---- the extrapolation test: same checkpoints, validation windows of 1x and 2x the trained context ----
-var lines = new List<string> { "variant,seed,val_loss_1x,val_loss_2x" };
-Console.WriteLine($"\n| variant | val loss at {context} | val loss at {2 * context} | change |\n|---|---:|---:|---:|");
+var longContext = new VariantTable("val_loss_1x", "val_loss_2x");
 foreach (var variant in new[] { "learned", "rope", "nope" })
-{
-    var at1 = new List<double>(); var at2 = new List<double>();
     for (int k = 0; k < exp.Seeds; k++)
-    {
-        at1.Add(RunEvaluation.ValLoss(exp.RunFolder(variant, k), context, evalBatches));
-        at2.Add(RunEvaluation.ValLoss(exp.RunFolder(variant, k), 2 * context, evalBatches));
-        lines.Add($"{variant},{k},{at1[^1]:R},{at2[^1]:R}");
-    }
-    Console.WriteLine($"| {variant} | {at1.Average():F4} | {at2.Average():F4} | {at2.Average() - at1.Average():+0.0000;-0.0000} |");
-}
-File.WriteAllLines(Path.Combine(exp.Folder, "long_context.csv"), lines);
-Console.WriteLine($"long-context losses: {Path.Combine(exp.Folder, "long_context.csv")}");
+        longContext.Add(variant, k, RunEvaluation.ValLoss(exp.RunFolder(variant, k), context, evalBatches),
+                                    RunEvaluation.ValLoss(exp.RunFolder(variant, k), 2 * context, evalBatches));
+Console.WriteLine(longContext.Markdown(("change", m => m[1] - m[0])));
+Console.WriteLine($"long-context losses: {longContext.WriteCsv(Path.Combine(exp.Folder, "long_context.csv"))}");
