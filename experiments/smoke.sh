@@ -9,16 +9,16 @@
 # script in scripts/ on a tiny run under both hosts with the same outputs; the F# recipe and scripts/sample.fsx. Checks
 # what they left (metrics.csv columns, comparison.csv/.md, PNGs of the fixed size) and prints a table: script x host,
 # result and seconds.
-# Usage: experiments/smoke.sh [recipe.csx ...]   (default: all, plus the scripts and F# passes). Runs go to a temp
-# folder (LMHARNESS_RUNS).
+# Usage: experiments/smoke.sh [recipe.csx ...]   (default: all, plus the bf16, scripts and F# passes; --scripts: only
+# those passes). Runs go to a temp folder (LMHARNESS_RUNS).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 export LMHARNESS_SMOKE=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 export LMHARNESS_RUNS="${LMHARNESS_RUNS:-$(mktemp -d /tmp/lmh-smoke-XXXXXX)}"
 mkdir -p "$LMHARNESS_RUNS"
-recipes=("$@")
-[ ${#recipes[@]} -gt 0 ] || recipes=(experiments/*.csx)
+recipes=("$@") extras=1
+if [ "${1:-}" = --scripts ]; then recipes=(); else [ ${#recipes[@]} -gt 0 ] && extras=0 || recipes=(experiments/*.csx); fi
 metrics_header="step,tokens,train_loss,val_loss,train_eval_loss,val_bpb,lr,grad_norm,tokens_per_s,mfu,elapsed_s,train_s,eval_s,rss_mb"
 comparison_header="variant,seed,final_val_loss,best_val_loss,tokens,wall_s,tokens_per_s,params,peak_rss_mb,folder"
 fail=0
@@ -75,7 +75,7 @@ dotnet build tests/LMHarness.UpstreamScript -c Release --nologo -v q -clp:NoSumm
   || { echo "FAIL: building the upstream stand-in; log:" >&2; tail -30 "$LMHARNESS_RUNS/build.log" >&2; exit 1; }
 export LMHARNESS_SCRIPT_NO_BUILD=1
 
-for r in "${recipes[@]}"; do
+for r in ${recipes[@]+"${recipes[@]}"}; do
   name="$(basename "$r" .csx)"
   echo "=== smoke: $r"
   repo_runs="$LMHARNESS_RUNS/repo" up_runs="$LMHARNESS_RUNS/upstream"
@@ -86,7 +86,7 @@ for r in "${recipes[@]}"; do
   else echo "FAIL [$name]: exited non-zero under upstream loading; log:" >&2; tail -20 "$LMHARNESS_RUNS/$name.upstream.log" >&2; fail=1; fi
 done
 
-if [ $# -eq 0 ]; then
+if [ $extras -eq 1 ]; then
   name=bf16
   echo "=== smoke: bf16 (gqa_vs_mha --dtype bf16, train.csx --dtype bf16)"
   if run repo "gqa_vs_mha --dtype bf16" "$LMHARNESS_RUNS/bf16.log" -- ./lmh experiments/gqa_vs_mha.csx -- --dtype bf16 --out "$LMHARNESS_RUNS/bf16"; then
@@ -96,7 +96,7 @@ if [ $# -eq 0 ]; then
   else echo "FAIL [bf16]: log:" >&2; tail -20 "$LMHARNESS_RUNS/bf16.log" >&2; fail=1; fi
 
   # Every script on a tiny run, under both hosts; the outputs that do not depend on time must be equal.
-  tiny=(--n_layer 1 --d_model 32 --n_head 2 --n_kv_head 2 --context_length 32 --micro_batch 4 --max_steps 6 --eval_interval 3 --eval_batches 2 --log_interval 1)
+  tiny=(--n_layer 1 --d_model 32 --n_head 2 --n_kv_head 2 --context_length 32 --micro_batch 4 --max_steps 6 --warmup_steps 1 --eval_interval 3 --eval_batches 2 --log_interval 1)
   for host in repo upstream; do
     h="$LMHARNESS_RUNS/scripts-$host"; mkdir -p "$h"
     if [ $host = repo ]; then cmd=(./lmh); else cmd=(upstream); fi
