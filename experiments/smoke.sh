@@ -127,6 +127,9 @@ if [ $extras -eq 1 ]; then
   name=fsharp
   echo "=== smoke: F# (dotnet fsi)"
   if run fsi "gqa_vs_mha.fsx" "$LMHARNESS_RUNS/fsharp.log" -- dotnet fsi experiments/gqa_vs_mha.fsx --out "$LMHARNESS_RUNS/fsi"; then verify "$LMHARNESS_RUNS/fsi" gqa_vs_mha_fsharp
+    # the F# recipe is the C# one: same variants, same losses
+    [ ! -f "$LMHARNESS_RUNS/repo/smoke/gqa_vs_mha/comparison.csv" ] || \
+      check "[ \"\$(losses '$LMHARNESS_RUNS/fsi' gqa_vs_mha_fsharp)\" = \"\$(losses '$LMHARNESS_RUNS/repo' gqa_vs_mha)\" ]" "gqa_vs_mha.fsx and gqa_vs_mha.csx give different losses"
   else echo "FAIL [fsharp]: log:" >&2; tail -20 "$LMHARNESS_RUNS/fsharp.log" >&2; fail=1; fi
   if run fsi "sample.fsx" "$LMHARNESS_RUNS/sample-fsx.log" -- dotnet fsi scripts/sample.fsx "$r/run" --prompt "ROMEO:" --max 40 --temperature 0; then
     check "[ \"\$(grep -v '^LMHarness:' '$LMHARNESS_RUNS/sample-fsx.log')\" = \"\$(grep -v '^LMHarness:' '$r/sample.log')\" ]" "sample.fsx and sample.csx print different continuations"

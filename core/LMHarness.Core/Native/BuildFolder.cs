@@ -21,7 +21,7 @@ namespace LMHarness.Native;
 public static class BuildFolder
 {
     /// <summary>The <see cref="AssemblyMetadataAttribute"/> key holding the absolute build output folder.</summary>
-    public const string MetadataKey = "LMHarness.BuildFolder";
+    public const string MetadataKey = "LMHarnessBuildFolder";
 
     // Build folders per load context, most recently installed first: LMHarness.Lab installs after LMHarness.Core (its
     // initializer loads the core), and its folder holds the core's dependencies too, plus the Lab's own natives (Skia).
@@ -92,9 +92,17 @@ public static class BuildFolder
                    "has changed since the copy was made. ";
         // A build output (it has a .deps.json) is refreshed by building it; a script host's cache by running without it.
         return Directory.EnumerateFiles(dir, "*.deps.json").Any()
-            ? head + $"That folder is another project's build output: rebuild it (e.g. dotnet build core/LMHarness.Lab -c Release)."
+            ? head + $"That folder is another project's build output: rebuild that project (dotnet build {ProjectOf(dir)} -c Release)."
             : head + "A script host that caches a script's compiled form (upstream dotnet-script keeps it while the script's text is " +
                      $"unchanged) still holds the old copy; refresh it with: {RefreshCommand(commandLine)}";
+    }
+
+    // The project folder of a build output folder (<project>/bin/<configuration>/...).
+    static string ProjectOf(string outputFolder)
+    {
+        var bin = $"{Path.DirectorySeparatorChar}bin{Path.DirectorySeparatorChar}";
+        var i = (outputFolder + Path.DirectorySeparatorChar).LastIndexOf(bin, StringComparison.Ordinal);
+        return i > 0 ? outputFolder[..i] : outputFolder;
     }
 
     /// <summary>The command that reruns the script without the host's cache: upstream dotnet-script's <c>--no-cache</c>.</summary>
