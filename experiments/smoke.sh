@@ -7,8 +7,8 @@
 # Every recipe in experiments/ in smoke mode (a few steps, one seed) under repo and upstream, with the same results
 # (final losses equal); one recipe and scripts/train.csx in bf16 (MFU against the bf16 peak, within (0, 1]); every
 # script in scripts/ on a tiny run under both hosts with the same outputs; the F# recipe and scripts/sample.fsx. Checks
-# what they left (metrics.csv columns, comparison.csv/.md, PNGs of the fixed size) and prints a table: script x host,
-# result and seconds.
+# what they left (metrics.csv columns, comparison.csv/comparison.statistics.csv/comparison.md, PNGs of the fixed size,
+# report.html with the PNGs embedded, lr_sweep.csv/.png for a sweep) and prints a table: script x host, result and seconds.
 # Usage: experiments/smoke.sh [recipe.csx ...]   (default: all, plus the bf16, scripts and F# passes; --scripts: only
 # those passes). Runs go to a temp folder (LMHARNESS_RUNS).
 set -euo pipefail
@@ -19,8 +19,9 @@ export LMHARNESS_RUNS="${LMHARNESS_RUNS:-$(mktemp -d /tmp/lmh-smoke-XXXXXX)}"
 mkdir -p "$LMHARNESS_RUNS"
 recipes=("$@") extras=1
 if [ "${1:-}" = --scripts ]; then recipes=(); else [ ${#recipes[@]} -gt 0 ] && extras=0 || recipes=(experiments/*.csx); fi
-metrics_header="step,tokens,train_loss,val_loss,train_eval_loss,val_bpb,lr,grad_norm,tokens_per_s,mfu,elapsed_s,train_s,eval_s,rss_mb"
-comparison_header="variant,seed,final_val_loss,best_val_loss,tokens,wall_s,tokens_per_s,params,peak_rss_mb,folder"
+metrics_header="step,tokens,train_loss,val_loss,train_eval_loss,val_bpb,lr,grad_norm,tokens_per_s,mfu,elapsed_s,train_s,eval_s,rss_mb,gpu_mb"
+comparison_header="variant,seed,final_val_loss,best_val_loss,final_val_bpb,tokens,wall_s,train_s,eval_s,tokens_per_s,params,peak_rss_mb,tokenizer,folder"
+statistics_header="variant,metric,n,mean,std,ci_low,ci_high,diff_vs_baseline,diff_ci_low,diff_ci_high,welch_df,welch_p,seeds_to_resolve"
 fail=0
 table="$LMHARNESS_RUNS/hosts.md"
 printf '| script | host | result | seconds |\n|---|---|---|---:|\n' > "$table"
@@ -38,9 +39,18 @@ verify() { # $1 = runs root, $2 = experiment name
   done
   check "[ $n -ge 1 ]" "no run folders with metrics.csv under $dir"
   check "[ \"\$(head -1 '$dir/comparison.csv')\" = '$comparison_header' ]" "comparison.csv header"
-  check "[ \$(wc -l < '$dir/comparison.csv') -eq $((n+1)) ]" "comparison.csv should have $n rows"
+  if [ -f "$dir/lr_sweep.csv" ]; then # a sweep compares only each variant's runs at its best rate
+    local best; best=$(awk -F, 'NR > 1 && $10 == "true" { s += $3 } END { print s + 0 }' "$dir/lr_sweep.csv")
+    check "[ $best -ge 1 ] && [ \$(wc -l < '$dir/comparison.csv') -eq $((best+1)) ]" "comparison.csv should have the $best runs at the best rates"
+    check "[ \"\$(png_size '$dir/lr_sweep.png')\" = 1200x750 ]" "$dir/lr_sweep.png missing or not 1200x750"
+  else
+    check "[ \$(wc -l < '$dir/comparison.csv') -eq $((n+1)) ]" "comparison.csv should have $n rows"
+  fi
   check "grep -q '^| variant | seeds |' '$dir/comparison.md'" "comparison.md has no table"
-  for p in loss_vs_tokens loss_vs_time lr_schedule throughput; do
+  check "grep -q '^\*\*Headline:\*\* ' '$dir/comparison.md'" "comparison.md has no headline"
+  check "[ \"\$(head -1 '$dir/comparison.statistics.csv')\" = '$statistics_header' ]" "comparison.statistics.csv header"
+  check "[ \$(grep -c 'src=\"data:image/png;base64,' '$dir/report.html') -ge 5 ]" "report.html should embed the PNGs"
+  for p in final_by_variant loss_vs_tokens loss_vs_time lr_schedule throughput; do
     check "[ \"\$(png_size '$dir/$p.png')\" = 1200x750 ]" "$dir/$p.png missing or not 1200x750"
   done
 }

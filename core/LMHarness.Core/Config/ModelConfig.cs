@@ -59,7 +59,7 @@ public sealed record YarnScaling(double Factor, int OriginalContextLength, doubl
 
 /// <summary>
 /// One immutable description of a decoder-only language model. Every block is chosen here; the model is built
-/// from it and nothing else. Serialises to JSON with snake_case names (<see cref="ToJson"/>, <see cref="FromJson"/>).
+/// from it and nothing else. Serialises to JSON with snake_case names (<see cref="ToJson"/>, <see cref="FromJson(string, string)"/>).
 /// </summary>
 public sealed record ModelConfig
 {
@@ -114,8 +114,18 @@ public sealed record ModelConfig
 
     public override int GetHashCode() => ToJson().GetHashCode();
 
-    public static ModelConfig FromJson(string json) =>
-        (JsonSerializer.Deserialize<ModelConfig>(json, Json) ?? throw new InvalidDataException("model config JSON is empty (null)")).Validated();
+    public static ModelConfig FromJson(string json) => FromJson(json, "the model config JSON");
+
+    /// <summary>
+    /// Reads and validates a config; every error names <paramref name="source"/> (the file, e.g. <c>runs/x/config.json, section "model"</c>),
+    /// and unknown keys and values of the wrong type are refused naming the field (<see cref="ConfigJson"/>).
+    /// </summary>
+    public static ModelConfig FromJson(string json, string source)
+    {
+        var config = ConfigJson.Read<ModelConfig>(json, Json, source);
+        try { return config.Validated(); }
+        catch (ArgumentException e) { throw new InvalidDataException($"{source}: {e.Message} Fix the file.", e); }
+    }
 
     /// <summary>Returns this config when it can build a model; otherwise throws one error listing every problem and its fix.</summary>
     public ModelConfig Validated()

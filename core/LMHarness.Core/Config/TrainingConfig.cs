@@ -41,7 +41,7 @@ public enum TrainingDtype
 
 /// <summary>
 /// Everything that decides how a model is trained, and nothing about the model itself. Immutable; serialises to
-/// JSON with snake_case names (<see cref="ToJson"/>, <see cref="FromJson"/>). One optimizer step consumes
+/// JSON with snake_case names (<see cref="ToJson"/>, <see cref="FromJson(string, string)"/>). One optimizer step consumes
 /// micro_batch x grad_accumulation sequences of context_length tokens.
 /// </summary>
 public sealed record TrainingConfig
@@ -123,8 +123,15 @@ public sealed record TrainingConfig
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
-    public static TrainingConfig FromJson(string json) =>
-        (JsonSerializer.Deserialize<TrainingConfig>(json, Json) ?? throw new InvalidDataException("training config JSON is empty (null)")).Validated();
+    public static TrainingConfig FromJson(string json) => FromJson(json, "the training config JSON");
+
+    /// <summary>Reads and validates a config; errors name <paramref name="source"/> and the field (<see cref="ConfigJson"/>).</summary>
+    public static TrainingConfig FromJson(string json, string source)
+    {
+        var config = ConfigJson.Read<TrainingConfig>(json, Json, source);
+        try { return config.Validated(); }
+        catch (ArgumentException e) { throw new InvalidDataException($"{source}: {e.Message} Fix the file.", e); }
+    }
 
     /// <summary>Returns this config when a run can use it; otherwise throws one error listing every problem and its fix.</summary>
     public TrainingConfig Validated()

@@ -1,5 +1,8 @@
+using System.Diagnostics;
 using System.IO.MemoryMappedFiles;
 using System.Numerics;
+using System.Security.Cryptography;
+using LMHarness.IO;
 using LMHarness.Tokenizers;
 
 namespace LMHarness.Data;
@@ -7,7 +10,9 @@ namespace LMHarness.Data;
 /// <summary>
 /// A prepared token file, memory-mapped read-only: the ids are paged in by the OS on demand, so a file far larger
 /// than RAM costs only the pages touched. Train split = ids [0, <see cref="TrainTokens"/>), val split = the rest.
-/// <see cref="Open(string)"/> refuses files whose size, dtype or ids disagree with the sidecar.
+/// <see cref="Open(string)"/> refuses files whose size, dtype or ids disagree with the sidecar (one vectorised pass
+/// over the ids); <see cref="Verify()"/> also checks the sidecar's SHA-256 of every byte (one hashing pass, about
+/// 1 GB/s), which a changed byte cannot pass. Which is checked when is in docs/data.md.
 /// </summary>
 public sealed unsafe class TokenFile : IDisposable
 {
@@ -83,8 +88,10 @@ public sealed unsafe class TokenFile : IDisposable
     static void Validate(string path, TokenFileInfo info)
     {
         var sidecar = TokenFileInfo.SidecarPath(path);
-        if (info.FormatVersion != TokenFileInfo.CurrentFormatVersion)
-            throw new InvalidDataException($"{sidecar} has format version {info.FormatVersion}; this LMHarness reads version {TokenFileInfo.CurrentFormatVersion}. Prepare the token file again.");
+        if (!TokenFileInfo.IsReadable(info.FormatVersion))
+            throw new InvalidDataException($"{sidecar} has format version {info.FormatVersion}; this LMHarness reads versions 1 and {TokenFileInfo.CurrentFormatVersion}. Prepare the token file again.");
+        if (info.FormatVersion >= 2 && !ContentHash.IsHex(info.Sha256))
+            throw new InvalidDataException($"{sidecar} has no valid sha256 (64 lowercase hex digits; got '{info.Sha256}'), which format {info.FormatVersion} requires: the sidecar is damaged. Prepare the token file again.");
         if (info.Tokenizer is null || info.Tokenizer.VocabSize <= 0)
             throw new InvalidDataException($"{sidecar} names no tokenizer (or a vocab size <= 0): prepare the token file again.");
         var expectedDtype = TokenFileInfo.DtypeFor(info.Tokenizer.VocabSize);
@@ -116,6 +123,36 @@ public sealed unsafe class TokenFile : IDisposable
                     throw new InvalidDataException(
                         $"Token file {Path} holds id {this[i]} at position {i}, but its tokenizer {Tokenizer.Describe()} has only {vocab} ids: the file is corrupt or its sidecar belongs to another tokenizer. Prepare it again.");
         }
+    }
+
+    /// <summary>
+    /// Checks every byte against the sidecar's SHA-256 (one pass over the mapped file) and returns what was checked
+    /// and how fast. Throws <see cref="InvalidDataException"/> naming the file on a mismatch, or when its sidecar is
+    /// format 1 and so records no checksum.
+    /// </summary>
+    public TokenFileVerification Verify()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var sidecar = TokenFileInfo.SidecarPath(Path);
+        if (Info.Sha256 is null)
+            throw new InvalidDataException($"Token file {Path} cannot be verified: its sidecar {sidecar} is format {Info.FormatVersion}, written before token files carried a checksum. Prepare it again to get one.");
+        var clock = Stopwatch.StartNew();
+        long bytes = Count * Info.BytesPerToken;
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        const long chunk = 1 << 24;
+        for (long start = 0; start < bytes; start += chunk)
+            hash.AppendData(new ReadOnlySpan<byte>(_base + start, (int)Math.Min(chunk, bytes - start)));
+        var actual = ContentHash.Hex(hash.GetHashAndReset());
+        if (actual != Info.Sha256)
+            throw new InvalidDataException($"Token file {Path} does not match the SHA-256 in its sidecar {sidecar} (bytes changed on disk or in a copy; got {actual}, expected {Info.Sha256}). Prepare it again.");
+        return new TokenFileVerification(Path, bytes, clock.Elapsed.TotalSeconds, actual);
+    }
+
+    /// <summary>Opens <paramref name="path"/> (size and sidecar checks, no id scan) and runs <see cref="Verify()"/>.</summary>
+    public static TokenFileVerification Verify(string path)
+    {
+        using var file = Open(path, checkIds: false);
+        return file.Verify();
     }
 
     static long MaxOf<T>(ReadOnlySpan<T> s) where T : unmanaged, INumber<T>, IMinMaxValue<T>

@@ -25,12 +25,20 @@ public sealed record SourceInfo(
 /// <summary>
 /// The JSON sidecar of a token file (<c>name.bin.json</c> beside <c>name.bin</c>): which tokenizer made the ids,
 /// how they are stored, how many there are and where the train/val split falls (train = ids [0, TrainTokens),
-/// val = ids [TrainTokens, TokenCount)). It is written last, so its presence marks a complete file.
+/// val = ids [TrainTokens, TokenCount)). It is written last, so its presence marks a complete file. Format 2 adds
+/// <see cref="Sha256"/>, the checksum of the ids file; format 1 (no checksum) still opens.
 /// </summary>
 public sealed record TokenFileInfo
 {
-    public const int CurrentFormatVersion = 1;
+    public const int CurrentFormatVersion = 2;
+    /// <summary>Sidecar formats this version reads: 1 (no checksum) and 2.</summary>
+    public static bool IsReadable(int formatVersion) => formatVersion is 1 or 2;
     public int FormatVersion { get; init; } = CurrentFormatVersion;
+    /// <summary>
+    /// SHA-256 of the whole ids file as lowercase hex (what <c>sha256sum name.bin</c> prints); null in format 1.
+    /// Checked by <see cref="TokenFile.Verify()"/>, right after prepare and on demand, not at every open.
+    /// </summary>
+    public string? Sha256 { get; init; }
     public required TokenizerIdentity Tokenizer { get; init; }
     /// <summary>"uint16" when the vocab fits in 16 bits (&lt;= 65536 ids), else "uint32"; little endian.</summary>
     public required string Dtype { get; init; }

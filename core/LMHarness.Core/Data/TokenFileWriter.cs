@@ -5,15 +5,19 @@ using LMHarness.Tokenizers;
 namespace LMHarness.Data;
 
 /// <summary>
-/// Appends token ids to a flat little-endian uint16/uint32 file under a temp name; <see cref="Complete"/> renames
-/// it into place and then writes the sidecar (temp + rename), so a reader never sees a file without the sidecar
-/// that describes all of it. Disposing an incomplete writer deletes the temp file.
+/// Appends token ids to a flat little-endian uint16/uint32 file under a temp name (<see cref="AtomicFile.TempPath"/>),
+/// hashing them on the way; <see cref="Complete"/> reads the temp back and compares its SHA-256 with the bytes it
+/// wrote (so a disk that corrupts writes is caught at prepare time), renames it into place, which also removes temps
+/// that killed prepares of the same file left, and then writes the sidecar with that checksum (temp + rename), so a
+/// reader never sees a file without the sidecar that describes all of it. Disposing an incomplete writer deletes its
+/// temp file.
 /// </summary>
 public sealed class TokenFileWriter : IDisposable
 {
     readonly string _path;
     readonly string _tempPath;
-    readonly FileStream _stream;
+    readonly FileStream _file;
+    readonly HashingStream _stream;
     readonly bool _wide;
     readonly int _vocab;
     byte[] _buffer = new byte[1 << 16];
@@ -26,7 +30,8 @@ public sealed class TokenFileWriter : IDisposable
         _vocab = tokenizer.VocabSize;
         _wide = TokenFileInfo.DtypeFor(_vocab) == "uint32";
         _tempPath = AtomicFile.TempPath(_path);
-        _stream = new FileStream(_tempPath, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
+        _file = new FileStream(_tempPath, FileMode.Create, FileAccess.ReadWrite, FileShare.None, 1 << 20);
+        _stream = new HashingStream(_file);
     }
 
     public TokenizerIdentity Tokenizer { get; }
@@ -64,8 +69,17 @@ public sealed class TokenFileWriter : IDisposable
             Dispose();
             throw new InvalidDataException($"The corpus for {_path} is empty: no tokens were produced. Point it at files that contain text.");
         }
-        _stream.Flush(flushToDisk: true);
+        var written = ContentHash.Hex(_stream.Digest());
+        _file.Flush(flushToDisk: true);
+        _file.Position = 0;
+        var onDisk = ContentHash.Hex(ContentHash.Of(_file, _file.Length));
+        if (onDisk != written)
+        {
+            Dispose();
+            throw new IOException($"Writing {_path} failed: the {Count:N0} ids read back from {_tempPath} differ from the ids written (SHA-256 {onDisk} instead of {written}); the disk or file system corrupts data. Nothing was kept; check the disk and prepare again.");
+        }
         _stream.Dispose();
+        _file.Dispose();
         long val = Count - (long)(Count * (1 - valFraction));
         var info = new TokenFileInfo
         {
@@ -76,6 +90,7 @@ public sealed class TokenFileWriter : IDisposable
             ValTokens = val,
             Documents = documents,
             Sources = sources,
+            Sha256 = written,
         };
         var sidecar = TokenFileInfo.SidecarPath(_path);
         // Old sidecar goes first: at no moment may a sidecar describe ids it was not written for.
@@ -89,6 +104,7 @@ public sealed class TokenFileWriter : IDisposable
     public void Dispose()
     {
         _stream.Dispose();
+        _file.Dispose();
         if (!_completed && File.Exists(_tempPath)) File.Delete(_tempPath);
     }
 }

@@ -53,15 +53,17 @@ public static class AtomicFile
         foreach (var leftover in Leftovers(path)) TryDelete(leftover);
     }
 
-    /// <summary>Temps of <paramref name="path"/> whose writer process no longer runs.</summary>
+    /// <summary>Temps of <paramref name="path"/> whose writer process no longer runs (and the pid-less temps of earlier versions).</summary>
     public static IReadOnlyList<string> Leftovers(string path)
     {
         var full = Path.GetFullPath(path);
         var dir = Path.GetDirectoryName(full)!;
         if (!Directory.Exists(dir)) return [];
         var prefix = Path.GetFileName(full) + ".";
-        return Directory.GetFiles(dir, prefix + "*.tmp")
-            .Where(f => int.TryParse(Path.GetFileName(f)[prefix.Length..^4], out var pid) && !IsRunning(pid))
+        // "name.tmp" without a pid is what earlier LMHarness versions wrote: no writer uses that name any more.
+        return Directory.GetFiles(dir, prefix + "*tmp")
+            .Where(f => Path.GetFileName(f) == prefix + "tmp"
+                        || (f.EndsWith(".tmp", StringComparison.Ordinal) && int.TryParse(Path.GetFileName(f)[prefix.Length..^4], out var pid) && !IsRunning(pid)))
             .ToList();
     }
 

@@ -1,9 +1,12 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using LMHarness.Config;
+using LMHarness.IO;
 using LMHarness.Model;
+using LMHarness.Runs;
 using LMHarness.Tokenizers;
 using TorchSharp;
 using static TorchSharp.torch;
-using LMHarness.IO;
 
 namespace LMHarness.Interop;
 
@@ -66,8 +69,17 @@ public static class HfModel
     {
         var configPath = Path.Combine(dir, ConfigFile);
         if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"checkpoint folder not found: {dir}");
+        // A run folder has a config.json too (the run's configs, not an HF one): ModelSource loads run folders.
+        if (Directory.Exists(Path.Combine(dir, RunFolder.CheckpointsFolder)) || IsRunConfig(configPath))
+            throw new InvalidDataException($"{dir} is an LMHarness run folder, not an HF checkpoint: sample from it with `dotnet script scripts/sample.csx -- {dir}`, or turn it into an HF checkpoint with `dotnet script scripts/export.csx -- {dir} --out DIR`.");
         if (!File.Exists(configPath)) throw new FileNotFoundException($"{dir} has no {ConfigFile}: an HF checkpoint folder needs config.json next to model.safetensors", configPath);
         return HfConfig.FromJson(File.ReadAllText(configPath), configPath);
+    }
+
+    static bool IsRunConfig(string configPath)
+    {
+        try { return File.Exists(configPath) && JsonNode.Parse(File.ReadAllText(configPath)) is JsonObject o && o["model"] is JsonObject && o["training"] is JsonObject; }
+        catch (JsonException) { return false; } // HfConfig reports bad JSON
     }
 
     /// <summary>Loads an HF Llama- or GPT-2-family folder into a new float32 CPU <see cref="CausalLM"/> (move it with .to(device)).</summary>

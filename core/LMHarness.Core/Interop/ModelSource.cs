@@ -22,8 +22,16 @@ public static class ModelSource
             throw new FileNotFoundException($"no model at {path}: give a run folder, a checkpoints/step_*.ckpt file, an HF checkpoint folder or a harness export folder", path);
         var run = new RunFolder(path);
         if (Directory.Exists(run.CheckpointsPath))
-            return FromCheckpoint(run.LatestCheckpoint
-                ?? throw new FileNotFoundException($"{run.CheckpointsPath} holds no complete checkpoint yet: train longer or point at another run", run.CheckpointsPath));
+        {
+            var latest = run.LatestCheckpoint
+                ?? throw new FileNotFoundException($"{run.CheckpointsPath} holds no complete checkpoint yet: train longer or point at another run", run.CheckpointsPath);
+            try { return FromCheckpoint(latest); }
+            catch (InvalidDataException e) when (Checkpoint.IsDamage(e)
+                && run.Checkpoints.Where(p => p != latest).Reverse().FirstOrDefault(Checkpoint.IsIntact) is { } previous)
+            {
+                throw new InvalidDataException($"{e.Message} The previous checkpoint {previous} is intact: pass that path to use it.", e);
+            }
+        }
         if (File.Exists(Path.Combine(path, HfModel.ConfigFile)))
             return new LoadedModel(HfModel.Import(path), HfModel.ReadTokenizer(path), $"HF checkpoint {path}");
         if (HarnessExport.IsNative(path))

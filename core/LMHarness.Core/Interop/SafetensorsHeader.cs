@@ -9,7 +9,8 @@ namespace LMHarness.Interop;
 public sealed record SafetensorsEntry(string Name, string DType, long[] Shape, long Begin, long End)
 {
     public long ByteLength => End - Begin;
-    public long ElementCount => Shape.Aggregate(1L, (a, b) => a * b);
+    /// <summary>The product of the dimensions; throws <see cref="OverflowException"/> past 2^63.</summary>
+    public long ElementCount => Shape.Aggregate(1L, (a, b) => checked(a * b));
 }
 
 /// <summary>
@@ -18,6 +19,9 @@ public sealed record SafetensorsEntry(string Name, string DType, long[] Shape, l
 /// </summary>
 public sealed record SafetensorsHeader(IReadOnlyList<SafetensorsEntry> Entries, IReadOnlyDictionary<string, string> Metadata, long DataStart)
 {
+    /// <summary>The checksum this harness's writer stores (<see cref="Safetensors.ChecksumKey"/>), or null for files without one.</summary>
+    public string? Checksum => Metadata.TryGetValue(Safetensors.ChecksumKey, out var s) ? s : null;
+
     public SafetensorsEntry this[string name] =>
         Entries.FirstOrDefault(e => e.Name == name) ?? throw new KeyNotFoundException($"safetensors has no tensor named '{name}'");
 }

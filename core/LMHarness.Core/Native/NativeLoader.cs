@@ -93,9 +93,8 @@ public static class NativeLoader
         var target = Path.Combine(dir, "libLibTorchSharp.so");
         if (File.Exists(target)) return target;
         Directory.CreateDirectory(dir);
-        var temp = Path.Combine(dir, $".libLibTorchSharp.so.{Environment.ProcessId}.tmp");
-        File.WriteAllBytes(temp, ElfVersionNeeds.MarkWeak(original, originalPath, missing));
-        File.Move(temp, target, overwrite: true);
+        var patched = ElfVersionNeeds.MarkWeak(original, originalPath, missing);
+        LMHarness.IO.AtomicFile.Write(target, s => s.Write(patched));
         return target;
     }
 

@@ -10,15 +10,15 @@ namespace LMHarness.Runs;
 /// before clipping; tokens_per_s counts training tokens per second of training time since the previous row;
 /// mfu = tokens_per_s x FLOPs per token / peak FLOP/s (PaLM, Chowdhery et al. 2022, appendix B); elapsed_s is wall
 /// time since the run started (summed over resumes), train_s and eval_s the parts of it spent in training steps and
-/// in evaluation; rss_mb the process's resident memory.
+/// in evaluation; rss_mb the process's resident memory; gpu_mb its memory on the GPU (empty without one).
 /// </summary>
 public sealed record MetricsRow(
     long Step, long Tokens, double TrainLoss, double? ValLoss, double? TrainEvalLoss, double? ValBpb, double Lr, double GradNorm,
-    double TokensPerS, double Mfu, double ElapsedS, double TrainS, double EvalS, double RssMb)
+    double TokensPerS, double Mfu, double ElapsedS, double TrainS, double EvalS, double RssMb, double? GpuMb = null)
 {
     /// <summary>metrics.csv's columns, in order.</summary>
     public static readonly IReadOnlyList<string> Columns =
-        ["step", "tokens", "train_loss", "val_loss", "train_eval_loss", "val_bpb", "lr", "grad_norm", "tokens_per_s", "mfu", "elapsed_s", "train_s", "eval_s", "rss_mb"];
+        ["step", "tokens", "train_loss", "val_loss", "train_eval_loss", "val_bpb", "lr", "grad_norm", "tokens_per_s", "mfu", "elapsed_s", "train_s", "eval_s", "rss_mb", "gpu_mb"];
 
     /// <summary>Columns every metrics.csv LMHarness ever wrote has; the others read as empty (or, for train_s and
     /// eval_s, as elapsed_s and 0: older files did not separate evaluation time from training time).</summary>
@@ -28,7 +28,7 @@ public sealed record MetricsRow(
     /// <summary>The row as one CSV record.</summary>
     public string ToCsv() => Csv.Line([Csv.Number(Step), Csv.Number(Tokens), Csv.Number(TrainLoss), Csv.Number(ValLoss),
         Csv.Number(TrainEvalLoss), Csv.Number(ValBpb), Csv.Number(Lr), Csv.Number(GradNorm), Csv.Number(TokensPerS), Csv.Number(Mfu),
-        Csv.Number(ElapsedS), Csv.Number(TrainS), Csv.Number(EvalS), Csv.Number(RssMb)]);
+        Csv.Number(ElapsedS), Csv.Number(TrainS), Csv.Number(EvalS), Csv.Number(RssMb), Csv.Number(GpuMb)]);
 
     /// <summary>Reads metrics.csv, tolerating files written before train_eval_loss, val_bpb, train_s and eval_s existed.</summary>
     public static IReadOnlyList<MetricsRow> Read(string path)
@@ -42,7 +42,7 @@ public sealed record MetricsRow(
             var elapsed = D("elapsed_s");
             rows.Add(new MetricsRow(table.Long(i, "step"), table.Long(i, "tokens"), D("train_loss"), table.Double(i, "val_loss"),
                 table.Double(i, "train_eval_loss"), table.Double(i, "val_bpb"), D("lr"), D("grad_norm"), D("tokens_per_s"), D("mfu"),
-                elapsed, table.Double(i, "train_s") ?? elapsed, table.Double(i, "eval_s") ?? 0, D("rss_mb")));
+                elapsed, table.Double(i, "train_s") ?? elapsed, table.Double(i, "eval_s") ?? 0, D("rss_mb"), table.Double(i, "gpu_mb")));
         }
         return rows;
     }

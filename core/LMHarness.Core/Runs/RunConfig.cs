@@ -25,24 +25,24 @@ public sealed record RunConfig(ModelConfig Model, TrainingConfig Training, JsonO
         ["environment"] = Environment.DeepClone(),
     }.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
 
-    /// <summary>Reads a config.json; every error names <paramref name="path"/> and the section at fault.</summary>
+    static readonly string[] Sections = ["model", "training", "data", "environment"];
+
+    /// <summary>
+    /// Reads a config.json; every error names <paramref name="path"/> and the section at fault. Unknown keys, at the top
+    /// and inside the configs, are refused naming them all; a value of the wrong type names its field and what it takes.
+    /// </summary>
     public static RunConfig FromJson(string json, string path)
     {
         JsonObject doc;
         try { doc = JsonNode.Parse(json) as JsonObject ?? throw new InvalidDataException($"{path} is not a JSON object."); }
         catch (JsonException e) { throw new InvalidDataException($"{path} is not valid JSON ({e.Message}): restore it from the checkpoint's configs or start a new run folder.", e); }
+        var unknown = doc.Select(kv => kv.Key).Where(k => !Sections.Contains(k)).ToList();
+        if (unknown.Count > 0)
+            throw new InvalidDataException($"{path} has unknown key(s) {string.Join(", ", unknown.Select(k => $"'{k}'"))}: remove them or fix their spelling. A run's config.json has {string.Join(", ", Sections)}.");
         JsonNode Section(string name) => doc[name] ?? throw new InvalidDataException($"{path} has no \"{name}\" section: it was not written by LMHarness training.");
-        T Parse<T>(string name, Func<string, T> parse)
-        {
-            try { return parse(Section(name).ToJsonString()); }
-            catch (Exception e) when (e is ArgumentException or JsonException or InvalidDataException)
-            {
-                throw new InvalidDataException($"{path}, section \"{name}\": {e.Message}", e);
-            }
-        }
         return new RunConfig(
-            Parse("model", ModelConfig.FromJson),
-            Parse("training", TrainingConfig.FromJson),
+            ModelConfig.FromJson(Section("model").ToJsonString(), $"{path}, section \"model\""),
+            TrainingConfig.FromJson(Section("training").ToJsonString(), $"{path}, section \"training\""),
             Section("data") as JsonObject ?? throw new InvalidDataException($"{path}: \"data\" is not an object."),
             doc["environment"] as JsonObject ?? new JsonObject());
     }

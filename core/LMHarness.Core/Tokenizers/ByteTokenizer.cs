@@ -13,6 +13,9 @@ public sealed class ByteTokenizer : ITokenizer
     public int VocabSize => 256;
     public int EndOfText => 0;
 
+    /// <summary>One byte per id, except the end-of-text NUL (0), which stands for no text.</summary>
+    public IReadOnlyList<int> TokenByteLengths { get; } = [0, .. Enumerable.Repeat(1, 255)];
+
     public int[] Encode(string text)
     {
         var bytes = Encoding.UTF8.GetBytes(text);

@@ -55,6 +55,14 @@ public sealed class CharTokenizer : ITokenizer
     public int EndOfText => _idOf[EndOfTextChar];
     public string Table => _table;
 
+    /// <summary>
+    /// UTF-8 length of each table char: 1 below U+0080, 2 below U+0800, else 3; a surrogate (half of a 4-byte
+    /// character) counts 2, so a pair sums to 4. The end-of-text NUL stands for no text: 0.
+    /// </summary>
+    public IReadOnlyList<int> TokenByteLengths => _byteLengths ??= [.. _table.Select((c, i) => i == EndOfText ? 0
+        : char.IsSurrogate(c) ? 2 : c < 0x80 ? 1 : c < 0x800 ? 2 : 3)];
+    int[]? _byteLengths;
+
     public int[] Encode(string text)
     {
         var ids = new int[text.Length];
@@ -63,7 +71,7 @@ public sealed class CharTokenizer : ITokenizer
             int id = _idOf[text[i]];
             if (id < 0)
                 throw new ArgumentException(
-                    $"Character U+{(int)text[i]:X4} at position {i} is not in this char table ({_table.Length} chars): build the table from a corpus that contains it.");
+                    $"Character {(char.IsControl(text[i]) || char.IsSurrogate(text[i]) ? "" : $"'{text[i]}' ")}U+{(int)text[i]:X4} at position {i} is not in this char table ({_table.Length} chars): leave it out, or build the table from a corpus that contains it.");
             ids[i] = id;
         }
         return ids;

@@ -65,6 +65,14 @@ public sealed class HfBpeTokenizer : ITokenizer
     /// <summary>The eos token of tokenizer_config.json, else config.json's eos_token_id, else &lt;|endoftext|&gt;, else -1.</summary>
     public int EndOfText { get; }
 
+    /// <summary>
+    /// Each vocab token's byte count (one byte-level symbol = one byte, <see cref="ByteLevel"/>); special
+    /// (added) tokens and unused ids stand for no text: 0.
+    /// </summary>
+    public IReadOnlyList<int> TokenByteLengths => _byteLengths ??=
+        [.. _idToToken.Select((tok, id) => tok is null || _specialIds.Contains(id) ? 0 : tok.Length)];
+    int[]? _byteLengths;
+
     /// <summary>True when <paramref name="dir"/> holds tokenizer.json or vocab.json + merges.txt.</summary>
     public static bool HasTokenizer(string dir) =>
         File.Exists(Path.Combine(dir, TokenizerJson)) || (File.Exists(Path.Combine(dir, VocabJson)) && File.Exists(Path.Combine(dir, MergesTxt)));

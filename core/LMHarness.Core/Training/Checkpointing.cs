@@ -23,12 +23,21 @@ public sealed class Checkpointing(RunFolder folder, ModelConfig model, TrainingC
     /// <summary>The training config's substance without its length: what must match to resume.</summary>
     static TrainingConfig Substance(TrainingConfig c) => c.Substance with { MaxSteps = 1, MaxTokens = 0 };
 
-    /// <summary>The newest checkpoint's state after checking it belongs to this run, or null when there is none.</summary>
+    /// <summary>
+    /// The state of the newest checkpoint whose state section is intact, after checking it belongs to this run, or null
+    /// when there is none. A folder whose checkpoints are all damaged is refused, naming them: never restarted from 0.
+    /// </summary>
     public CheckpointState? LatestState()
     {
-        var latest = folder.LatestCheckpoint;
-        if (latest is null) return null;
-        var saved = Checkpoint.ReadState(latest);
+        var damaged = new List<(string Path, string Reason)>();
+        string? latest = null;
+        CheckpointState? saved = null;
+        foreach (var path in folder.Checkpoints.Reverse())
+        {
+            try { (latest, saved) = (path, Checkpoint.ReadState(path)); break; }
+            catch (InvalidDataException e) when (Checkpoint.IsDamage(e)) { damaged.Add((path, Checkpoint.DamageReason(e))); }
+        }
+        if (saved is null || latest is null) return damaged.Count == 0 ? null : throw Checkpoint.AllDamaged(folder.Path, damaged);
         var differences = ConfigDifference.Between(saved.Model, model).Concat(ConfigDifference.Between(Substance(saved.Training), Substance(training))).ToList();
         if (differences.Count > 0)
             throw new InvalidOperationException($"{folder.Path} holds a run of a different config (checkpoint {Path.GetFileName(latest)}): " +
@@ -64,31 +73,37 @@ public sealed class Checkpointing(RunFolder folder, ModelConfig model, TrainingC
     }
 
     /// <summary>
-    /// Restores weights, optimizer state, torch's generator and the batch source from the newest readable checkpoint;
-    /// a damaged one is skipped with a warning naming it and the one used instead.
+    /// Restores weights, optimizer state, torch's generator and the batch source from the newest intact checkpoint.
+    /// Each load verifies the file's checksums before it changes anything, so a damaged one is skipped whole, with a
+    /// warning naming it and the one used instead; when every one is damaged the run is refused naming them.
     /// </summary>
     public (RunState State, CheckpointState Saved) Restore(nn.Module master, IOptimizer optimizer, IRunLogger? log)
     {
-        var candidates = folder.Checkpoints.Reverse().ToList();
-        InvalidDataException? first = null;
-        foreach (var path in candidates)
+        RestoredFrom = null;
+        var damaged = new List<(string Path, string Reason)>();
+        foreach (var path in folder.Checkpoints.Reverse())
         {
-            try
-            {
-                var saved = Checkpoint.Load(path, master, optimizer);
-                if (saved.BatchState is not null) data.LoadState(saved.BatchState);
-                if (first is not null)
-                    log?.OnMessage($"warning: {first.Message} Resuming from the previous checkpoint {path} instead.");
-                log?.OnMessage($"resuming {folder.Path} from step {saved.Step} ({Path.GetFileName(path)}) to step {training.TotalSteps}" +
-                    (saved.Training.TotalSteps != training.TotalSteps ? $": extended from {saved.Training.TotalSteps} steps; the learning-rate schedule is now the one of {training.TotalSteps} steps" : ""));
-                return (new RunState(saved.Step, saved.TokensSeen, null, null, saved.BestValLoss), saved);
-            }
-            catch (InvalidDataException e)
-            {
-                first ??= e;
-            }
+            CheckpointState saved;
+            try { saved = Checkpoint.Load(path, master, optimizer, log is null ? TextWriter.Null : new MessageWriter(log)); }
+            catch (InvalidDataException e) when (Checkpoint.IsDamage(e)) { damaged.Add((path, Checkpoint.DamageReason(e))); continue; }
+            if (saved.BatchState is not null) data.LoadState(saved.BatchState);
+            RestoredFrom = path;
+            foreach (var (bad, reason) in damaged)
+                log?.OnMessage($"warning: checkpoint {bad} is damaged ({reason}); resuming from the previous checkpoint {path} instead, so the steps after it are trained again.");
+            log?.OnMessage($"resuming {folder.Path} from step {saved.Step} ({Path.GetFileName(path)}) to step {training.TotalSteps}" +
+                (saved.Training.TotalSteps != training.TotalSteps ? $": extended from {saved.Training.TotalSteps} steps; the learning-rate schedule is now the one of {training.TotalSteps} steps" : ""));
+            return (new RunState(saved.Step, saved.TokensSeen, null, null, saved.BestValLoss), saved);
         }
-        throw new InvalidDataException($"No checkpoint of {folder.Path} can be read ({first!.Message}): delete the damaged files to start again from step 0.", first);
+        throw damaged.Count > 0 ? Checkpoint.AllDamaged(folder.Path, damaged) : new InvalidOperationException($"{folder.CheckpointsPath} holds no checkpoint to restore.");
+    }
+
+    /// <summary>The checkpoint the last <see cref="Restore"/> loaded (older than the newest when that one was damaged).</summary>
+    public string? RestoredFrom { get; private set; }
+
+    /// <summary>Hands each line written to it (a format-1 checkpoint's warning) to the run's loggers.</summary>
+    sealed class MessageWriter(IRunLogger log) : StringWriter
+    {
+        public override void WriteLine(string? value) => log.OnMessage(value ?? "");
     }
 
     /// <summary>Writes the checkpoint of <paramref name="state"/> and deletes all but the newest keep_checkpoints.</summary>

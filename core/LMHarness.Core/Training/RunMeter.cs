@@ -1,4 +1,5 @@
 using LMHarness.Runs;
+using static TorchSharp.torch;
 
 namespace LMHarness.Training;
 
@@ -6,17 +7,20 @@ namespace LMHarness.Training;
 /// Turns a run's state and clocks into metrics rows and its result: tokens per second of training time since the
 /// previous row, MFU against the peak for the run's device and dtype, resident memory. The peak resident memory of a
 /// run is the largest rss_mb in its metrics.csv: one figure everywhere (the console, result.json, the reports).
+/// On a GPU, gpu_mb is this process's memory on the device as the driver reports it (NVML), empty elsewhere.
 /// </summary>
 sealed class RunMeter
 {
     readonly double _flopsPerToken, _peakFlops;
     readonly long _startStep, _startTokens;
     readonly double _startTrain;
+    readonly Device _device;
     long _lastTokens;
     double _lastTrain, _peakRss;
 
-    public RunMeter(double flopsPerToken, double peakFlops, double priorPeakRss, RunState start, RunClock clock)
+    public RunMeter(double flopsPerToken, double peakFlops, double priorPeakRss, RunState start, RunClock clock, Device device)
     {
+        _device = device;
         (_flopsPerToken, _peakFlops, _peakRss) = (flopsPerToken, peakFlops, priorPeakRss);
         (_startStep, _startTokens, _startTrain) = (start.Step, start.Tokens, clock.TrainSeconds);
         (_lastTokens, _lastTrain) = (_startTokens, _startTrain);
@@ -31,7 +35,8 @@ sealed class RunMeter
         var rss = ResidentMemory.Megabytes();
         _peakRss = Math.Max(_peakRss, rss);
         return new MetricsRow(state.Step, state.Tokens, trainLoss, evaluation?.ValLoss, evaluation?.TrainLoss, evaluation?.ValBpb, lr, gradNorm,
-            tokensPerS, tokensPerS * _flopsPerToken / _peakFlops, clock.ElapsedSeconds, clock.TrainSeconds, clock.EvalSeconds, rss);
+            tokensPerS, tokensPerS * _flopsPerToken / _peakFlops, clock.ElapsedSeconds, clock.TrainSeconds, clock.EvalSeconds, rss,
+            GpuInfo.Default.Memory(_device) is { } gpu ? gpu.ProcessMb ?? gpu.UsedMb : null);
     }
 
     public RunResult Result(RunFolder folder, RunState state, RunClock clock, long totalSteps, long parameters)

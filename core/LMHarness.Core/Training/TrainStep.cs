@@ -19,6 +19,9 @@ public sealed class TrainStep(PrecisionPolicy precision, IOptimizer optimizer, I
     /// also reports every parameter's |gradient| statistics (after clipping) as step <paramref name="step"/>.</summary>
     public (Tensor Loss, Tensor GradNorm) Run(double lrFactor, long step, Action<IReadOnlyList<GradFlowRow>>? gradFlow)
     {
+        // GPU dropout draws from generators TorchSharp cannot checkpoint: seed them from (run seed, step) instead, so a
+        // resumed run draws what the uninterrupted one did (a no-op without CUDA).
+        RandomState.SeedCudaForStep(training.Seed, step);
         using var scope = torch.NewDisposeScope();
         optimizer.ZeroGrad();
         precision.ZeroComputeGrads();

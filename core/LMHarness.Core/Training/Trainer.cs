@@ -143,21 +143,22 @@ public sealed class Trainer
 
         if (_training.Threads > 0) torch.set_num_threads(_training.Threads);
         var device = Devices.Resolve(_training.Device);
+        var tf32 = _training.Dtype == TrainingDtype.Fp32 && Devices.EnableTf32(device); // fp32 matmuls on tensor cores (CUDA only)
         RandomState.Seed(_training.Seed);
         using var precision = PrecisionPolicy.Create(_training.Dtype, () => _build(_model), device);
         using var optimizer = OptimizerFactory.Create(precision.Master, _training);
         var (state, restored) = saved is null ? (RunState.Fresh, null) : checkpoints.Restore(precision.Master, optimizer, Progress);
         precision.SyncCompute();
-        _folder.WriteConfig(new RunConfig(_model, _training, _data.Describe(), Environment(device)));
+        _folder.WriteConfig(new RunConfig(_model, _training, _data.Describe(), Environment(device, tf32)));
 
         var schedule = LearningRateSchedule.For(_training);
         var step = new TrainStep(precision, optimizer, _data, _training, device);
         var evaluator = new Evaluator(_data, _training, device);
         var clock = new RunClock(restored?.ElapsedSeconds ?? 0, restored?.TrainSeconds ?? restored?.ElapsedSeconds ?? 0, restored?.EvalSeconds ?? 0, device);
         var meter = new RunMeter(ModelSummary.Of(_model).FlopsPerToken(_training.ContextLength),
-            _training.PeakFlops > 0 ? _training.PeakFlops : PeakFlops.For(device, precision.ComputeDtype), PriorPeakRss(state.Step), state, clock);
+            _training.PeakFlops > 0 ? _training.PeakFlops : PeakFlops.For(device, precision.ComputeDtype), PriorPeakRss(state.Step), state, clock, device);
         using var loggers = OpenLoggers(restored is null ? null : state.Step);
-        loggers.OnStart(new RunStart(_folder, state.Step, total, restored is null ? null : _folder.LatestCheckpoint));
+        loggers.OnStart(new RunStart(_folder, state.Step, total, checkpoints.RestoredFrom));
         using var signals = StopOnSignals();
         using var pending = new PendingLosses();
 
@@ -225,8 +226,10 @@ public sealed class Trainer
         return new Disposables(PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal), PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal));
     }
 
-    static JsonObject Environment(Device device) => new()
+    static JsonObject Environment(Device device, bool tf32) => new()
     {
+        ["gpu"] = GpuInfo.Default.Name(device),
+        ["tf32"] = tf32,
         ["dotnet"] = System.Environment.Version.ToString(),
         ["torchsharp"] = typeof(torch).Assembly.GetName().Version?.ToString(),
         ["os"] = RuntimeInformation.OSDescription,

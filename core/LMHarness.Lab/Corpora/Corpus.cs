@@ -60,7 +60,12 @@ public static class Corpus
         var path = Path.Combine(CacheFolder.Root, "data", "tokens", $"{slug}-{tokenizer.ToLowerInvariant()}-{key}.bin");
         if (File.Exists(path) && File.Exists(TokenFileInfo.SidecarPath(path)))
         {
-            try { using var _ = TokenFile.Open(path); return path; }
+            try
+            {
+                using var cached = TokenFile.Open(path);
+                if (cached.Info.Sha256 is not null) return path;
+                Console.Error.WriteLine($"note: cached token file {path} predates token-file checksums; preparing it again to get one.");
+            }
             catch (InvalidDataException e) { Console.Error.WriteLine($"warning: cached {e.Message} Preparing it again."); }
         }
         // A terminal gets a live bar unless the caller chose its own progress (or none).

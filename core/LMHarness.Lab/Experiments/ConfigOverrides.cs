@@ -19,11 +19,16 @@ public static class ConfigOverrides
     public static (T Config, IReadOnlyList<string> Applied) Apply<T>(T config, IReadOnlyDictionary<string, string> options, JsonSerializerOptions json)
     {
         var node = JsonSerializer.SerializeToNode(config, json)!.AsObject();
+        var original = node.DeepClone().AsObject();
         var applied = new List<string>();
         foreach (var (key, text) in options)
         {
             if (!node.ContainsKey(key)) continue;
-            node[key] = ParseValue(text);
+            var value = ParseValue(text);
+            // A list field given a bare word or comma-separated words (--attention_kinds gqa / gqa,mha) means that list.
+            if (node[key] is JsonArray && value is not JsonArray)
+                value = new JsonArray(text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(ParseValue).ToArray());
+            node[key] = value;
             applied.Add(key);
         }
         if (applied.Count == 0) return (config, applied);
@@ -43,7 +48,12 @@ public static class ConfigOverrides
         }
         catch (JsonException e)
         {
-            throw new ArgumentException($"cannot apply {string.Join(", ", applied.Select(k => $"--{k} {options[k]}"))} to {typeof(T).Name}: {e.Message}");
+            var key = applied.FirstOrDefault(k => e.Path is { } p && (p == "$." + k || p.StartsWith($"$.{k}[", StringComparison.Ordinal) || p.StartsWith($"$.{k}.", StringComparison.Ordinal)));
+            var what = key is null ? string.Join(", ", applied.Select(k => $"--{k} {options[k]}")) : $"--{key} {options[key]}";
+            var hint = key is not null && original[key] is JsonArray list
+                ? $" Give a list as one word, words separated by commas, or JSON: --{key} {Example(list)} or --{key} '{list.ToJsonString()}'."
+                : "";
+            throw new ArgumentException($"cannot apply {what} to {typeof(T).Name}: {ConfigJson.Explain(e, node, typeof(T), json)}{hint}", e);
         }
     }
 
@@ -57,6 +67,9 @@ public static class ConfigOverrides
             args.Knob(key, value is JsonValue v && v.TryGetValue<string>(out var text) ? text : value?.ToJsonString() ?? "null", typeof(T).Name);
         return Apply(config, args.Options, json);
     }
+
+    // The list's first element as a bare word, e.g. gqa for ["gqa"].
+    static string Example(JsonNode list) => list is JsonArray { Count: > 0 } a && a[0] is JsonValue v && v.TryGetValue<string>(out var s) ? s : "a,b";
 
     static JsonNode? ParseValue(string text)
     {

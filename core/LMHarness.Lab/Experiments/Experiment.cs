@@ -10,19 +10,24 @@ using LMHarness.Corpora;
 using LMHarness.Terminal;
 using TorchSharp;
 using LMHarness.Runs;
+using LMHarness.IO;
+using LMHarness.Plots;
 
 namespace LMHarness.Experiments;
 
 /// <summary>
 /// The plumbing of a recipe in <c>experiments/</c>: command-line knobs, the prepared data, running every variant for
-/// every seed into <c>runs/&lt;experiment&gt;/&lt;variant&gt;/seed&lt;k&gt;/</c>, and the comparison (PNGs,
-/// comparison.csv, comparison.md) written next to them. A recipe declares knobs and variants and calls
+/// every seed into <c>runs/&lt;experiment&gt;/&lt;variant&gt;/seed&lt;k&gt;/</c>, and the comparison (PNGs, comparison.csv,
+/// comparison.statistics.csv, comparison.md, report.html) written next to them. A recipe declares knobs and variants and calls
 /// <see cref="Run"/>; it reads top to bottom like a lab notebook.
 /// <para>Re-running a recipe reuses what is done, the way a build system does: a run is identified by what determines
 /// its results (<see cref="RunIdentity"/>: model, training substance, seed, data, random stream). A finished run with
 /// the same identity is reused ("reused"), an interrupted one resumes from its checkpoint, and a variant whose config
 /// changed trains into a new folder (<c>seed&lt;k&gt;-&lt;identity&gt;</c>) beside the earlier one, which is kept; the
 /// report says which results are new. <c>--fresh</c> retrains the current runs on purpose (their folders are replaced).</para>
+/// <para>Every recipe takes <c>--seeds N</c> (default 3: the fewest that give a usable 95 % interval) and
+/// <c>--lr_sweep</c>: each variant then trains over a log grid of learning rates around its own, and the comparison
+/// is of the variants each at its best rate (<see cref="LearningRateSweep"/>).</para>
 /// <para>Smoke mode (<c>--smoke</c> or env <c>LMHARNESS_SMOKE=1</c>) shortens every run to a few steps so CI can run
 /// every recipe through the same path in seconds; it writes under <c>runs/smoke/</c>, never beside real results.</para>
 /// </summary>
@@ -39,7 +44,13 @@ public sealed class Experiment
     public const int SmokeSteps = 6;
 
     /// <summary>An experiment named <paramref name="name"/> (its folder under runs/) reading its knobs from <paramref name="args"/>.</summary>
-    public Experiment(string name, IList<string> args)
+    public Experiment(string name, IList<string> args) : this(name, args, lrSweep: false) { }
+
+    /// <summary>
+    /// An experiment whose <c>--lr_sweep</c> knob defaults to <paramref name="lrSweep"/>: a recipe about learning
+    /// rates sweeps unless told <c>--lr_sweep false</c>.
+    /// </summary>
+    public Experiment(string name, IList<string> args, bool lrSweep)
     {
         Name = name;
         _args = new ScriptArgs(args);
@@ -48,15 +59,20 @@ public sealed class Experiment
         Smoke = _args.Has("smoke", $"{SmokeSteps} steps per run, one seed, under <out>/smoke/ (or env LMHARNESS_SMOKE=1)")
                 || Environment.GetEnvironmentVariable("LMHARNESS_SMOKE") == "1";
         Fresh = _args.Get("fresh", false, "retrain runs that are already finished");
-        Seeds = Knob("seeds", Smoke ? 1 : 2, "seeds per variant (seed k trains with the training seed + k)"); // smoke: one seed, the plumbing is the same
+        // Three seeds: the fewest that give a usable interval (with two, t(0.975, 1) = 12.7 makes every 95 % interval
+        // span the whole plot). Smoke mode: one seed, the plumbing is the same.
+        Seeds = Knob("seeds", Smoke ? 1 : DefaultSeeds, "seeds per variant (seed k trains with the training seed + k)");
         if (Seeds < 1) throw new ArgumentException($"experiment {name}: --seeds must be >= 1 (got {Seeds}).");
+        LrSweep = Knob("lr_sweep", lrSweep, "train each variant over a log grid of learning rates and compare them each at its best");
+        SweepPoints = Knob("lr_sweep_points", Smoke ? 3 : LearningRateSweep.DefaultPoints, "rates in each variant's initial sweep grid");
+        if (SweepPoints < 3) throw new ArgumentException($"experiment {name}: --lr_sweep_points must be >= 3 (got {SweepPoints}).");
         _root = Path.GetFullPath(_args.Get<string?>("out", null, "runs folder (or env LMHARNESS_RUNS; default <clone>/runs)")
                                  ?? Environment.GetEnvironmentVariable("LMHARNESS_RUNS") ?? Path.Combine(RepoRoot(), "runs"));
         Folder = Smoke ? Path.Combine(_root, "smoke", name) : Path.Combine(_root, name);
         if (_args.Get<string?>("data", null, "a prepared token file (default TinyShakespeare, char tokenizer)") is { } d) _tokenFile = Path.GetFullPath(d);
         _dtype = Knob<TrainingDtype?>("dtype", null, "fp32 or bf16 for every variant (default: each variant's own)");
         Console.WriteLine($"== experiment {name}{(Smoke ? $" (smoke mode: {SmokeSteps} steps per run, written apart from real results)" : "")}: " +
-                          $"{Seeds} seed(s), runs in {Folder}{(Fresh ? " (--fresh: retraining)" : "")}");
+                          $"{Seeds} seed(s){(LrSweep ? $", learning-rate sweep over {SweepPoints}+ rates" : "")}, runs in {Folder}{(Fresh ? " (--fresh: retraining)" : "")}");
     }
 
     /// <summary>The experiment's name: its folder under runs/.</summary>
@@ -67,8 +83,16 @@ public sealed class Experiment
     public bool Smoke { get; }
     /// <summary>Whether the current runs are retrained even when finished ones exist (knob <c>--fresh</c>).</summary>
     public bool Fresh { get; }
-    /// <summary>Seeds per variant (knob <c>--seeds</c>, default 2; 1 in smoke mode).</summary>
+    /// <summary>Seeds per variant (knob <c>--seeds</c>, default <see cref="DefaultSeeds"/>; 1 in smoke mode).</summary>
     public int Seeds { get; }
+    /// <summary>Seeds per variant unless <c>--seeds</c> says otherwise.</summary>
+    public const int DefaultSeeds = 3;
+    /// <summary>Whether every variant is trained over a grid of learning rates and compared at its best (knob <c>--lr_sweep</c>).</summary>
+    public bool LrSweep { get; }
+    /// <summary>Rates in each variant's initial grid (knob <c>--lr_sweep_points</c>, default 5; 3 in smoke mode).</summary>
+    public int SweepPoints { get; }
+    /// <summary>How often a grid may grow past an edge (<see cref="LearningRateSweep.MaxExtensions"/>; 1 in smoke mode).</summary>
+    int SweepExtensions => Smoke ? 1 : LearningRateSweep.MaxExtensions;
 
     /// <summary>
     /// A knob: the command-line value of <c>--key value</c> when given, else <paramref name="defaultValue"/>.
@@ -194,7 +218,9 @@ public sealed class Experiment
 
     /// <summary>
     /// Trains (or reuses, or resumes) every variant for every seed (seed k uses training seed + k), then writes and
-    /// prints the comparison of the current runs. Returns it for the recipe's own conclusions.
+    /// prints the comparison of the current runs. With <c>--lr_sweep</c> every variant is first trained over a grid of
+    /// learning rates (<see cref="LearningRateSweep"/>) and the comparison is of the variants each at its own best rate
+    /// (<see cref="RunSweep"/>). Returns the comparison for the recipe's own conclusions.
     /// </summary>
     public ComparisonReport Run()
     {
@@ -203,49 +229,132 @@ public sealed class Experiment
         var unknown = _args.Unused;
         if (unknown.Count > 0)
             throw new ArgumentException($"experiment {Name}: unknown knob(s) {string.Join(", ", unknown.Select(k => "--" + k))}; this recipe reads {string.Join(", ", _args.Used.Select(k => "--" + k))}.");
-        var tokenFile = TokenFile;
+        _ = TokenFile;
         var clock = Stopwatch.StartNew();
-        var runs = new List<RunData>();
         var notes = new List<string>();
-        foreach (var (variant, recipeModel, training, stream) in _variants)
-            for (int k = 0; k < Seeds; k++)
-            {
-                var model = ModelFor(recipeModel);
-                var t = TrainingFor(training, k);
-                var (path, earlier) = Locate(variant, k, Identity(model, t, stream));
-                _paths[(variant, k)] = path;
-                var run = new RunFolder(path, variant, k);
-                var head = $"-- {variant} seed{k}: {Parameters(model):N0} params, {t.TotalSteps} steps x {t.TokensPerStep} tokens";
-                if (Fresh && run.Exists) Directory.Delete(path, recursive: true);
-                if (run.ReadResult() is { Complete: true } done && !Fresh)
-                {
-                    Console.WriteLine($"{head}: reused {path} (val {done.FinalValLoss:F4}; --fresh retrains it)");
-                    notes.Add($"{variant}/seed{k}: reused ({path})");
-                }
-                else
-                {
-                    var change = earlier is null ? "" : $" (config changed since {earlier}, which is kept: {string.Join("; ", Changes(earlier, model, t))})";
-                    var resumed = run.LatestCheckpoint is { } checkpoint ? $" (resumed from {Path.GetFileName(checkpoint)})" : "";
-                    Console.WriteLine($"{head} -> {path}{change}");
-                    var trainer = Trainer.For(model, t, tokenFile, path, stream);
-                    trainer.Progress = TrainingProgressBar.ForConsole();
-                    var result = trainer.Train();
-                    Console.WriteLine($"   {result}");
-                    // Ctrl-C (or SIGTERM): the run saved its checkpoint; stop here rather than start the next run.
-                    if (result.Interrupted)
-                        throw new OperationCanceledException($"experiment {Name} interrupted: {variant}/seed{k} saved its checkpoint at step {result.Steps} " +
-                            $"in {path}. Run the same command again to resume; finished runs are reused.");
-                    notes.Add($"{variant}/seed{k}: {(resumed.Length > 0 ? "resumed" : "new")}{(Fresh ? " (--fresh)" : "")}{resumed}{change} ({path})");
-                }
-                runs.Add(RunData.Load(run));
-            }
-        var report = Comparison.Write(runs, Folder, logAxes: false, notes);
+        ComparisonReport report;
+        if (LrSweep) report = RunSweep(notes);
+        else
+        {
+            var runs = new List<RunData>();
+            foreach (var (variant, model, training, stream) in _variants)
+                runs.AddRange(TrainSeeds(variant, variant, model, training, stream, notes));
+            report = Comparison.Write(runs, Folder, logAxes: false, notes);
+        }
         Console.WriteLine();
         Console.WriteLine(File.ReadAllText(report.MarkdownPath));
         Console.WriteLine(report);
         Console.WriteLine($"experiment {Name} finished in {Duration(clock.Elapsed)}");
         return report;
     }
+
+    /// <summary>
+    /// Trains (or reuses, or resumes) one model and training config for every seed into <c>Folder/folder/seed&lt;k&gt;</c>
+    /// and returns the runs, labelled as seeds of <paramref name="variant"/>. A run that diverges is kept as it stopped
+    /// (its final loss is then its last finite one, or none) when <paramref name="tolerateDivergence"/>, as a sweep's
+    /// highest rates may; otherwise the divergence propagates.
+    /// </summary>
+    List<RunData> TrainSeeds(string folder, string variant, ModelConfig recipeModel, TrainingConfig training, IRunStream stream, List<string> notes,
+        bool tolerateDivergence = false)
+    {
+        var model = ModelFor(recipeModel);
+        var runs = new List<RunData>();
+        for (int k = 0; k < Seeds; k++)
+        {
+            var t = TrainingFor(training, k);
+            var (path, earlier) = Locate(folder, k, Identity(model, t, stream));
+            _paths[(folder, k)] = path;
+            var run = new RunFolder(path, variant, k);
+            var head = $"-- {folder} seed{k}: {Parameters(model):N0} params, {t.TotalSteps} steps x {t.TokensPerStep} tokens";
+            if (Fresh && run.Exists) Directory.Delete(path, recursive: true);
+            if (run.ReadResult() is { Complete: true } done && !Fresh)
+            {
+                Console.WriteLine($"{head}: reused {path} (val {done.FinalValLoss:F4}; --fresh retrains it)");
+                notes.Add($"{folder}/seed{k}: reused ({path})");
+            }
+            else
+            {
+                var change = earlier is null ? "" : $" (config changed since {earlier}, which is kept: {string.Join("; ", Changes(earlier, model, t))})";
+                var resumed = run.LatestCheckpoint is { } checkpoint ? $" (resumed from {Path.GetFileName(checkpoint)})" : "";
+                Console.WriteLine($"{head} -> {path}{change}");
+                var trainer = Trainer.For(model, t, TokenFile, path, stream);
+                trainer.Progress = TrainingProgressBar.ForConsole();
+                RunResult result;
+                try { result = trainer.Train(); }
+                catch (TrainingDivergedException e) when (tolerateDivergence)
+                {
+                    Console.WriteLine($"   diverged: {e.Message}");
+                    notes.Add($"{folder}/seed{k}: diverged at step {e.Step} ({path})");
+                    runs.Add(RunData.Load(run));
+                    continue;
+                }
+                Console.WriteLine($"   {result}");
+                // Ctrl-C (or SIGTERM): the run saved its checkpoint; stop here rather than start the next run.
+                if (result.Interrupted)
+                    throw new OperationCanceledException($"experiment {Name} interrupted: {folder}/seed{k} saved its checkpoint at step {result.Steps} " +
+                        $"in {path}. Run the same command again to resume; finished runs are reused.");
+                notes.Add($"{folder}/seed{k}: {(resumed.Length > 0 ? "resumed" : "new")}{(Fresh ? " (--fresh)" : "")}{resumed}{change} ({path})");
+            }
+            runs.Add(RunData.Load(run));
+        }
+        return runs;
+    }
+
+    /// <summary>
+    /// The learning-rate sweep: for each variant, its runs at every rate of <see cref="LearningRateSweep.Grid"/> around
+    /// the rate the recipe gives it (that rate keeps the variant's usual folder, so plain runs are reused; the others
+    /// go to <c>&lt;variant&gt;_lr&lt;rate&gt;/</c>), extended past an edge while the best rate sits on it. Writes
+    /// lr_sweep.csv and lr_sweep.png, and returns the comparison of the variants each at its best rate, whose report also
+    /// states the verdict at the recipe's rates. Choosing the best rate on the same seeds favours every variant a
+    /// little (the minimum of noisy means is biased low), about equally; the seeds at the chosen rate are not fresh.
+    /// </summary>
+    ComparisonReport RunSweep(List<string> notes)
+    {
+        var points = new List<SweepPoint>();
+        var atBest = new List<RunData>();
+        var atRecipe = new List<RunData>();
+        var lines = new List<string>();
+        foreach (var (variant, model, training, stream) in _variants)
+        {
+            var tried = new Dictionary<double, List<RunData>>();
+            var rates = LearningRateSweep.Grid(training.LearningRate, SweepPoints).ToList();
+            int extensions = 0;
+            double? next = null;
+            while (true)
+            {
+                foreach (var rate in rates.Where(r => !tried.ContainsKey(r)).ToList())
+                {
+                    var folder = rate == training.LearningRate ? variant : $"{variant}_lr{LearningRateSweep.Format(rate)}";
+                    tried[rate] = TrainSeeds(folder, variant, model, LearningRateSweep.At(training, rate), stream, notes, tolerateDivergence: true);
+                }
+                next = LearningRateSweep.Extension(tried.ToDictionary(kv => kv.Key, kv => Point(variant, kv.Key, kv.Value).Mean));
+                if (next is null || extensions == SweepExtensions) break;
+                rates.Add(next.Value);
+                extensions++;
+            }
+            var variantPoints = tried.OrderBy(kv => kv.Key).Select(kv => Point(variant, kv.Key, kv.Value)).ToList();
+            points.AddRange(variantPoints);
+            var best = LearningRateSweep.Best(variantPoints.ToDictionary(p => p.LearningRate, p => p.Mean));
+            atBest.AddRange(tried[best]);
+            atRecipe.AddRange(tried[training.LearningRate]);
+            for (int k = 0; k < Seeds; k++) _paths[(variant, k)] = tried[best][k].Folder;
+            lines.Add($"{variant}: best rate {LearningRateSweep.Format(best)} of {variantPoints.Count} tried " +
+                      $"({LearningRateSweep.Format(variantPoints[0].LearningRate)} to {LearningRateSweep.Format(variantPoints[^1].LearningRate)}, " +
+                      $"{Seeds} seed{(Seeds == 1 ? "" : "s")} each; the recipe's rate {LearningRateSweep.Format(training.LearningRate)})" +
+                      (next is not null ? $"; still at the edge of the grid after {extensions} extension{(extensions == 1 ? "" : "s")}: the optimum may lie further out" : ""));
+        }
+        var sweepCsv = AtomicFile.WriteAllText(Path.Combine(Folder, "lr_sweep.csv"), LearningRateSweepReport.Csv(points));
+        var sweepPng = Charts.Save(LearningRateSweepReport.Chart(points, [.. _variants.Select(v => v.Training.LearningRate)]), Path.Combine(Folder, "lr_sweep.png"));
+        var recipeVerdict = VariantComparison.Of([.. atRecipe.Select(RunRow.Of)]);
+        lines.Add($"At the recipe's learning rates: {recipeVerdict.Headline}");
+        lines.Add("Each variant at its own best rate: the headline above (rates chosen on these same seeds, which favours every variant a little).");
+        lines.Add($"Sweep table: {sweepCsv}");
+        return Comparison.Write(atBest, Folder, logAxes: false, notes, extras: new ComparisonExtras([sweepPng], [("Learning-rate sweep", lines)]));
+    }
+
+    // A run that did not complete (it diverged) has no final loss: NaN, so its rate never wins.
+    static SweepPoint Point(string variant, double rate, IReadOnlyList<RunData> runs) =>
+        new(variant, rate, [.. runs.Select(r => r.Result is { Complete: true } ? RunRow.Of(r).FinalValLoss ?? double.NaN : double.NaN)]);
 
     static IEnumerable<string> Changes(string earlier, ModelConfig model, TrainingConfig training)
     {

@@ -48,14 +48,26 @@ public static class Charts
         return model;
     }
 
-    /// <summary>Training throughput against tokens seen.</summary>
+    /// <summary>
+    /// Training throughput against tokens seen: tokens_per_s, training tokens per second of training time
+    /// (evaluation excluded; the subtitle gives evaluation's share of wall time, the tables its seconds).
+    /// </summary>
     public static PlotModel Throughput(IReadOnlyList<RunData> runs)
     {
-        var model = NewModel("Training throughput", XAxis("tokens seen", false), YAxis("throughput (tokens/s)", false), "training tokens per second of training time (evaluation and checkpoint time excluded)");
+        var y = YAxis("training throughput (tokens/s)", false);
+        y.Minimum = 0; // from zero, so a 5 % difference looks like one
+        double evalShare = EvalShare(runs);
+        var model = NewModel("Training throughput", XAxis("tokens seen", false), y,
+            "training tokens per second of training time (evaluation and checkpoint time excluded)"
+            + (evalShare > 0 ? $"; evaluation took {evalShare:P0} of wall time" : ""));
         foreach (var (variant, seeds, color) in ByVariant(runs))
             AddMeanAndBand(model, seeds, m => m.Tokens, m => m.Step > 0 ? m.TokensPerS : null, variant, color, 2.5, LineStyle.Solid); // step 0 only evaluates
         return model;
     }
+
+    // Σ eval_s / Σ elapsed_s at the runs' last rows.
+    static double EvalShare(IReadOnlyList<RunData> runs) =>
+        runs.Sum(r => r.Metrics[^1].EvalS) / Math.Max(1e-9, runs.Sum(r => r.Metrics[^1].ElapsedS));
 
     /// <summary>
     /// Gradient flow of one run: mean and max |gradient| of every parameter tensor (in model order) at the last
@@ -74,10 +86,10 @@ public static class Charts
         };
         names.Labels.AddRange(rows.Select(r => Shorten(r.Param)));
         var model = NewModel($"Gradient flow of {run.Label} at step {step}", names,
-            new LogarithmicAxis { Position = AxisPosition.Left, Title = "|gradient| (log scale)", MajorGridlineStyle = LineStyle.Dot, MinorGridlineStyle = LineStyle.None },
+            // Headroom above the data for the legend, which sits inside the plot area.
+            new LogarithmicAxis { Position = AxisPosition.Left, Title = "|gradient| (log scale)", MajorGridlineStyle = LineStyle.Dot, MinorGridlineStyle = LineStyle.None, MinimumPadding = 0.05, MaximumPadding = 0.3 },
             "per parameter tensor, in model order: very small = vanishing, very large = exploding");
-        model.Legends[0].LegendPlacement = LegendPlacement.Outside;
-        model.Legends[0].LegendPosition = LegendPosition.RightTop;
+        model.Legends[0].LegendPosition = LegendPosition.TopRight; // inside the plot area, over the light gridlines
         var mean = new LineSeries { Title = "mean |grad| of tensor", Color = Palette[0], StrokeThickness = 2, MarkerType = MarkerType.Circle, MarkerSize = 3 };
         var max = new LineSeries { Title = "max |grad| of tensor", Color = Palette[1], StrokeThickness = 2, MarkerType = MarkerType.Triangle, MarkerSize = 3 };
         for (int i = 0; i < rows.Count; i++)
@@ -148,7 +160,7 @@ public static class Charts
         return perStep.Select(g => (g.Average(p => p.X), g.Average(p => p.Y), g.Min(p => p.Y), g.Max(p => p.Y))).ToList();
     }
 
-    static void AddMeanAndBand(PlotModel model, IReadOnlyList<RunData> seeds, Func<MetricsRow, double> x, Func<MetricsRow, double?> y,
+    internal static void AddMeanAndBand(PlotModel model, IReadOnlyList<RunData> seeds, Func<MetricsRow, double> x, Func<MetricsRow, double?> y,
         string title, OxyColor color, double thickness, LineStyle style, bool band = true)
     {
         var points = Aggregate(seeds, x, y);
@@ -173,7 +185,7 @@ public static class Charts
         model.Series.Add(line);
     }
 
-    static PlotModel NewModel(string title, Axis x, Axis y, string? subtitle = null)
+    internal static PlotModel NewModel(string title, Axis x, Axis y, string? subtitle = null)
     {
         var model = new PlotModel
         {
@@ -190,7 +202,7 @@ public static class Charts
         return model;
     }
 
-    static Axis XAxis(string title, bool log, bool plain = false)
+    internal static Axis XAxis(string title, bool log, bool plain = false)
     {
         Axis axis = log ? new LogarithmicAxis() : new LinearAxis();
         axis.Position = AxisPosition.Bottom;
@@ -201,7 +213,7 @@ public static class Charts
         return axis;
     }
 
-    static Axis YAxis(string title, bool log)
+    internal static Axis YAxis(string title, bool log)
     {
         Axis axis = log ? new LogarithmicAxis() : new LinearAxis();
         axis.Position = AxisPosition.Left;

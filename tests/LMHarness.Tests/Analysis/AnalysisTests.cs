@@ -105,4 +105,39 @@ public class AnalysisTests : IDisposable
         var panels = Enumerable.Range(0, 31).Select(i => new TrajectoryPanel($"p{i}", [], [0.5, 0.3, 0.2])).ToList();
         TrajectoryPlot.Select(panels).Select(p => p.Name).Should().Equal("p0", "p6", "p12", "p18", "p24", "p30");
     }
+
+    [Fact]
+    public void Trajectory_axes_have_margins_and_labels_neither_overlap_nor_leave_the_plot()
+    {
+        TrajectoryPlot.Range([0.0, 10.0]).Should().Be((-0.8, 10.8));
+        TrajectoryPlot.Range([3.0, 3.0]).Should().Be((2.0, 4.0));
+
+        // A token repeated at one spot (identical embeddings) gets one label with its count, not three on top of each other.
+        var pts = new List<TrajectoryPoint>
+        {
+            new(0, "a", true, [0.0, 0.0]), new(1, "b", true, [1.0, 1.0]), new(2, "a", false, [0.0, 0.0]), new(3, "a", false, [0.0, 0.0]),
+        };
+        var labels = TrajectoryPlot.PlaceLabels(pts, 0, 1, TrajectoryPlot.Range([0.0, 1.0]), TrajectoryPlot.Range([0.0, 1.0]));
+        labels.Select(l => l.Text).Should().Equal("a ×3", "b");
+
+        // 60 tokens crowded into a small cluster plus a point at the frame's corner: fewer labels than points, none
+        // overlapping another, all inside the plot area (the corner point's label turns inward).
+        var crowd = Enumerable.Range(0, 60).Select(i => new TrajectoryPoint(i, $"tok{i}", i < 30, [Math.Cos(i) * 0.05, Math.Sin(i) * 0.05]))
+            .Append(new TrajectoryPoint(60, "edge-of-the-frame", false, [1.0, 1.0])).ToList();
+        var xr = TrajectoryPlot.Range(crowd.Select(p => p.Coordinates[0]));
+        var yr = TrajectoryPlot.Range(crowd.Select(p => p.Coordinates[1]));
+        var placed = TrajectoryPlot.PlaceLabels(crowd, 0, 1, xr, yr);
+        placed.Count.Should().BeInRange(4, 59);
+        placed.Should().Contain(l => l.Text == "edge-of-the-frame");
+        for (int i = 0; i < placed.Count; i++)
+            for (int j = i + 1; j < placed.Count; j++)
+            {
+                var (p, q) = (placed[i], placed[j]);
+                bool overlap = p.Left < q.Left + q.Width && q.Left < p.Left + p.Width && p.Top < q.Top + q.Height && q.Top < p.Top + p.Height;
+                overlap.Should().BeFalse($"'{p.Text}' and '{q.Text}' must not overlap");
+            }
+        placed.Should().OnlyContain(l => l.Left >= 0 && l.Top >= 0);
+        var edge = placed.Single(l => l.Text == "edge-of-the-frame");
+        edge.Align.Should().Be(OxyPlot.HorizontalAlignment.Right, "a label right of a point near the right edge would leave the plot");
+    }
 }

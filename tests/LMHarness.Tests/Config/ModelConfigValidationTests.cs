@@ -38,7 +38,7 @@ public class ModelConfigValidationTests
     public void Bad_JSON_is_validated_on_load()
     {
         var json = (Good with { VocabSize = 0 }).ToJson();
-        FluentActions.Invoking(() => ModelConfig.FromJson(json)).Should().Throw<ArgumentException>().WithMessage("*vocab_size*");
+        FluentActions.Invoking(() => ModelConfig.FromJson(json)).Should().Throw<InvalidDataException>().WithMessage("*vocab_size*");
         FluentActions.Invoking(() => ModelConfig.FromJson("null")).Should().Throw<InvalidDataException>();
     }
 

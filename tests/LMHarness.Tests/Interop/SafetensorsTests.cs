@@ -14,7 +14,8 @@ public class SafetensorsTests : IDisposable
 
     string PathOf(string name) => System.IO.Path.Combine(dir, name);
 
-    static byte[] FileWithHeader(string json, byte[] data)
+    /// <summary>A safetensors file by hand: 8-byte length, the given header text, the given data bytes.</summary>
+    internal static byte[] FileWithHeader(string json, byte[] data)
     {
         var h = Encoding.UTF8.GetBytes(json);
         var all = new byte[8 + h.Length + data.Length];

@@ -83,10 +83,15 @@ public class RunFolderTests
         var path = dir.File("a/result.json");
         AtomicFile.WriteAllText(path, "one");
         var dead = $"{Path.GetFullPath(path)}.999999.tmp"; // no such process
-        File.WriteAllText(dead, "half a file");
+        var legacy = $"{Path.GetFullPath(path)}.tmp";      // what earlier versions wrote
+        var live = $"{Path.GetFullPath(path)}.1.tmp";      // pid 1 runs: its writer may still be busy
+        foreach (var f in new[] { dead, legacy, live }) File.WriteAllText(f, "half a file");
         AtomicFile.WriteAllText(path, "two");
         File.ReadAllText(path).Should().Be("two");
         File.Exists(dead).Should().BeFalse("a temp of a writer that no longer runs is removed at the next commit");
+        File.Exists(legacy).Should().BeFalse();
+        File.Exists(live).Should().BeTrue("a running writer's temp is left alone");
+        File.Delete(live);
         Directory.GetFiles(dir.File("a")).Select(Path.GetFileName).Should().Equal("result.json");
         var failing = () => AtomicFile.Write(path, _ => throw new IOException("disk full"));
         failing.Should().Throw<IOException>();

@@ -29,7 +29,7 @@ public class TrainerTests
         var t = TrainingFixtures.TinyTraining with { LogInterval = 3, GradAccumulation = 1 };
         var s = Train(TrainingFixtures.TinyModel, t, TrainingFixtures.TokenFile(dir.Path), dir.File("run"));
 
-        File.ReadLines(dir.File("run/metrics.csv")).First().Should().Be("step,tokens,train_loss,val_loss,train_eval_loss,val_bpb,lr,grad_norm,tokens_per_s,mfu,elapsed_s,train_s,eval_s,rss_mb");
+        File.ReadLines(dir.File("run/metrics.csv")).First().Should().Be("step,tokens,train_loss,val_loss,train_eval_loss,val_bpb,lr,grad_norm,tokens_per_s,mfu,elapsed_s,train_s,eval_s,rss_mb,gpu_mb");
         var rows = MetricsRow.Read(dir.File("run/metrics.csv"));
         rows.Select(r => r.Step).Should().Equal(0, 3, 4, 6, 8, 9, 12);              // step 0, log every 3, eval every 4
         rows.Where(r => r.ValLoss is not null).Select(r => r.Step).Should().Equal(0, 4, 8, 12);
@@ -58,6 +58,31 @@ public class TrainerTests
         s.BestValLoss.Should().Be(rows.Min(r => r.ValLoss));
         s.Interrupted.Should().BeFalse();
         new RunFolder(dir.File("run")).Checkpoints.Select(Path.GetFileName).Should().Equal("step_0000012.ckpt");
+    }
+
+    [Fact]
+    public void Val_bpb_is_the_validation_loss_per_utf8_byte_of_the_tokens()
+    {
+        // Same ids under two char tables: 32 ASCII chars (1 byte each) and 32 Latin-1 letters U+00C0..U+00DF (2 bytes
+        // each in UTF-8). Identical ids give identical losses; bits per byte are nats / ln 2 over 1 and 2 bytes a token.
+        using var dir = new TempDir();
+        var t = TrainingFixtures.TinyTraining with { MaxSteps = 4, GradAccumulation = 1 };
+        var latin = new string(Enumerable.Range(0xC0, 32).Select(c => (char)c).ToArray());
+        Train(TrainingFixtures.TinyModel, t, TrainingFixtures.TokenFile(dir.Path), dir.File("ascii"));
+        Train(TrainingFixtures.TinyModel, t, TrainingFixtures.TokenFile(dir.Path, latin, "latin.bin"), dir.File("latin"));
+        var ascii = MetricsRow.Read(dir.File("ascii/metrics.csv"));
+        var wide = MetricsRow.Read(dir.File("latin/metrics.csv"));
+
+        ascii.Where(r => r.ValLoss is null).Should().OnlyContain(r => r.ValBpb == null, "bpb comes with an evaluation");
+        var evaluated = ascii.Where(r => r.ValLoss is not null).ToList();
+        evaluated.Select(r => r.Step).Should().Equal(0, 4);
+        foreach (var r in evaluated)
+            r.ValBpb!.Value.Should().BeApproximately(r.ValLoss!.Value / Math.Log(2), 1e-6);
+        foreach (var (a, w) in evaluated.Zip(wide.Where(r => r.ValLoss is not null)))
+        {
+            w.ValLoss.Should().Be(a.ValLoss, "the same ids train the same way whatever characters they stand for");
+            w.ValBpb!.Value.Should().BeApproximately(a.ValLoss!.Value / (2 * Math.Log(2)), 1e-6);
+        }
     }
 
     [Fact]
@@ -217,7 +242,7 @@ public class TrainerTests
 
         File.WriteAllBytes(dir.File("bad.ckpt"), File.ReadAllBytes(ckpt)[..1000]);
         var act4 = () => Checkpoint.LoadModel(dir.File("bad.ckpt"), new CausalLM(TrainingFixtures.TinyModel));
-        act4.Should().Throw<InvalidDataException>().WithMessage("*truncated or corrupt*");
+        act4.Should().Throw<InvalidDataException>().WithMessage($"Checkpoint {dir.File("bad.ckpt")} is damaged: *truncated*");
     }
 
     /// <summary>A model whose output turns NaN from its n-th forward call on.</summary>

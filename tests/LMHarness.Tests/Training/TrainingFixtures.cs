@@ -23,15 +23,22 @@ static class TrainingFixtures
         KeepCheckpoints = 2, Seed = 11, Threads = 1, Device = "cpu", PeakFlops = 1e11,
     };
 
-    /// <summary>4,000 ids of a noisy counting sequence (learnable: next = current + 1 mod 32, 10 % random), 10 % val.</summary>
-    public static string TokenFile(string dir)
+    /// <summary>The char table of <see cref="TokenFile"/>: 32 ASCII characters, one UTF-8 byte each.</summary>
+    public const string AsciiTable = " !,.;?abcdefghijklmnopqrstuvwxyz";
+
+    /// <summary>
+    /// 4,000 ids of a noisy counting sequence (learnable: next = current + 1 mod 32, 10 % random), 10 % val, under a
+    /// char tokenizer of <paramref name="table"/> (32 sorted chars; default <see cref="AsciiTable"/>), in <c>tokens.bin</c>
+    /// or, with another table, <paramref name="name"/>.
+    /// </summary>
+    public static string TokenFile(string dir, string table = AsciiTable, string name = "tokens.bin")
     {
-        var path = Path.Combine(dir, "tokens.bin");
+        var path = Path.Combine(dir, name);
         if (File.Exists(path)) return path;
         var rng = new Random(5);
         var ids = new int[4000];
         for (var i = 1; i < ids.Length; i++) ids[i] = rng.NextDouble() < 0.1 ? rng.Next(32) : (ids[i - 1] + 1) % 32;
-        using var w = new TokenFileWriter(path, new TokenizerIdentity(TokenizerKind.Char, 32, "abcdefghijklmnopqrstuvwxyz.,;!? "));
+        using var w = new TokenFileWriter(path, new TokenizerIdentity(TokenizerKind.Char, 32, table));
         w.Write(ids);
         w.Complete(0.1, 1, []);
         return path;
