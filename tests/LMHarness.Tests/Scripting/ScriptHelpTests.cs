@@ -25,6 +25,8 @@ public sealed class ScriptHelpTests
         ["experiments/gqa_vs_mha.csx"] = ("gqa_kv_heads", "2"),
         ["experiments/nanogpt_cpu.csx"] = ("steps", "300"),
         ["experiments/size_vs_tokens.csx"] = ("widths", "64,96,160"),
+        ["experiments/gqa_vs_mha_lr.csx"] = ("lr_sweep", "true"), // the recipe's constructor default
+        ["experiments/optimizers.csx"] = ("seeds", "3"),
     };
 
     [Fact]
