@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's test command. Restores and builds (Release), runs every xunit test, then every experiment recipe
-# in smoke mode through `./lmh` -> `dotnet script` plus the F# recipe through `dotnet fsi` (experiments/smoke.sh),
+# in smoke mode under the repo host and upstream-style loading, the scripts and the F# ones (experiments/smoke.sh),
 # and prints one closing line "N passed, N failed" (xunit tests + smoke recipes).
 # Pass LMHARNESS_SKIP_SMOKE=1 to run the xunit tests only; extra arguments go to `dotnet test`.
 set -uo pipefail
@@ -13,8 +13,8 @@ failed=$(grep -E '^\s+Failed:\s+[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
 if [ "${LMHARNESS_SKIP_SMOKE:-0}" != 1 ]; then
   bash experiments/smoke.sh 2>&1 | tee "$log"
   src=${PIPESTATUS[0]}
-  smoke_ok=$(grep -cE '^    [a-z_]+: [0-9]+ s$' "$log")
-  smoke_failed=$(grep -oE '^FAIL \[[a-z_]+\]' "$log" | sort -u | wc -l)
+  smoke_ok=$(grep -cE '^    .+ \[[a-z]+\]: [0-9]+ s$' "$log")
+  smoke_failed=$(grep -oE '^FAIL \[[^]]+\]' "$log" | sort -u | wc -l)
   passed=$((passed + smoke_ok - smoke_failed))
   failed=$((failed + smoke_failed))
   [ "$src" -eq 0 ] || { rc=1; [ "$smoke_failed" -gt 0 ] || failed=$((failed + 1)); }

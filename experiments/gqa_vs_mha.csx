@@ -1,8 +1,8 @@
 // Multi-head vs grouped-query vs multi-query attention at equal training tokens.
 // Question: how much validation loss do we give up by sharing K/V heads (GQA: Ainslie et al. 2023; MQA: Shazeer 2019),
 // and what do we get back in parameters, speed and memory?
-// Run:   ./lmh experiments/gqa_vs_mha.csx            (or: dotnet script experiments/gqa_vs_mha.csx -- --steps 600)
-// Smoke: ./lmh experiments/gqa_vs_mha.csx --smoke
+// Run:   dotnet script experiments/gqa_vs_mha.csx            (or: dotnet script experiments/gqa_vs_mha.csx -- --steps 600)
+// Smoke: dotnet script experiments/gqa_vs_mha.csx -- --smoke
 // Seeds: 3 per variant by default (~65 s on an idle 2-core box, 1.5x the old 2-seed default): the fewest that give a
 // usable 95% interval (with 2, t(0.975, 1) = 12.7); --seeds 6 narrows it to 0.42x (t/√n: 2.57/√6 vs 4.30/√3) for 2x the time.
 #load "../lmharness.csx"
@@ -25,16 +25,11 @@ double lr    = exp.Knob("lr", 3e-3);
 // ---- the model family: a small Llama-style decoder on TinyShakespeare characters ----
 var baseModel = new ModelConfig
 {
-    VocabSize = exp.VocabSize, ContextLength = context, NLayer = nLayer, DModel = dModel, NHead = nHead,
+    ContextLength = context, NLayer = nLayer, DModel = dModel, NHead = nHead,
     FfnHidden = 8 * dModel / 3 / 8 * 8, FeedForwardKinds = [FeedForwardKind.SwiGlu], Position = PositionKind.Rope,
     Norm = NormKind.RmsNorm, Bias = false,
 };
-var training = new TrainingConfig
-{
-    MaxSteps = steps, LearningRate = lr, MinLearningRate = lr / 10, WarmupSteps = steps / 10, MicroBatch = batch,
-    ContextLength = context, EvalInterval = Math.Max(1, steps / 10), EvalBatches = 10, LogInterval = 5,
-    GradFlowInterval = Math.Max(1, steps / 2), CheckpointInterval = 0, Seed = 1337,
-};
+var training = Recipes.ShortRun(steps, lr, batch, context);
 
 // ---- the variants: only the number of K/V heads changes ----
 exp.Variant("mha", baseModel with { AttentionKinds = [AttentionKind.Mha], NKvHead = nHead }, training);

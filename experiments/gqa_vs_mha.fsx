@@ -1,5 +1,5 @@
 // The GQA-vs-MHA experiment from F#: the same core, through `dotnet fsi` (no extra install).
-// Build the core once (./lmh builds it, or: dotnet build core/LMHarness.Core -c Release), then:
+// Build the assemblies once (any ./lmh run builds them, or: dotnet build core/LMHarness.Lab -c Release), then:
 //   dotnet fsi experiments/gqa_vs_mha.fsx              Smoke: dotnet fsi experiments/gqa_vs_mha.fsx --smoke
 // Seeds: 3 per variant by default (~65 s on an idle 2-core box, 1.5x the old 2-seed default): the fewest that give a
 // usable 95% interval (with 2, t(0.975, 1) = 12.7); --seeds 6 narrows it to 0.42x (t/√n: 2.57/√6 vs 4.30/√3) for 2x the time.
@@ -24,15 +24,11 @@ let lr = exp.Knob("lr", 3e-3)
 // ---- one model family; only the attention kind and the number of K/V heads vary ----
 let model (kind: AttentionKind) (kvHeads: int) =
     ModelConfig(
-        VocabSize = exp.VocabSize, ContextLength = context, NLayer = 2, DModel = dModel, NHead = nHead, NKvHead = kvHeads,
+        ContextLength = context, NLayer = 2, DModel = dModel, NHead = nHead, NKvHead = kvHeads,
         FfnHidden = 8 * dModel / 3 / 8 * 8, AttentionKinds = ResizeArray [ kind ], FeedForwardKinds = ResizeArray [ FeedForwardKind.SwiGlu ],
         Position = PositionKind.Rope, Norm = NormKind.RmsNorm, Bias = false)
 
-let training =
-    TrainingConfig(
-        MaxSteps = steps, LearningRate = lr, MinLearningRate = lr / 10.0, WarmupSteps = steps / 10, MicroBatch = batch,
-        ContextLength = context, EvalInterval = max 1 (steps / 10), EvalBatches = 10, LogInterval = 5,
-        GradFlowInterval = max 1 (steps / 2), CheckpointInterval = 0, Seed = 1337L)
+let training = Recipes.ShortRun(steps, lr, batch, context)
 
 exp.Variant("mha", model AttentionKind.Mha nHead, training)
    .Variant(sprintf "gqa%d" gqaKv, model AttentionKind.Gqa gqaKv, training)

@@ -5,8 +5,8 @@
 // at its best rate. The report states both verdicts: at the recipe's rate, and at each variant's best.
 // Cost: 3 variants x 5+ rates x 3 seeds = 45+ runs of 250 steps, ~6 min on an idle 2-core box (5x gqa_vs_mha).
 // Fewer rates (--lr_sweep_points 3) or variants cut it; fewer than 3 seeds leaves no usable interval.
-// Run:   ./lmh experiments/gqa_vs_mha_lr.csx        Smoke: ./lmh experiments/gqa_vs_mha_lr.csx --smoke
-// (Any recipe sweeps the same way with --lr_sweep.)
+// Run:   dotnet script experiments/gqa_vs_mha_lr.csx        Smoke: dotnet script experiments/gqa_vs_mha_lr.csx -- --smoke
+// Knobs: dotnet script experiments/gqa_vs_mha_lr.csx -- --help   (any recipe sweeps the same way with -- --lr_sweep)
 #load "../lmharness.csx"
 using LMHarness.Config;
 using LMHarness.Experiments;
@@ -26,16 +26,11 @@ double lr    = exp.Knob("lr", 3e-3);        // the middle of every variant's gri
 
 var baseModel = new ModelConfig
 {
-    VocabSize = exp.VocabSize, ContextLength = context, NLayer = nLayer, DModel = dModel, NHead = nHead,
+    ContextLength = context, NLayer = nLayer, DModel = dModel, NHead = nHead,
     FfnHidden = 8 * dModel / 3 / 8 * 8, FeedForwardKinds = [FeedForwardKind.SwiGlu], Position = PositionKind.Rope,
     Norm = NormKind.RmsNorm, Bias = false,
 };
-var training = new TrainingConfig
-{
-    MaxSteps = steps, LearningRate = lr, MinLearningRate = lr / 10, WarmupSteps = steps / 10, MicroBatch = batch,
-    ContextLength = context, EvalInterval = Math.Max(1, steps / 10), EvalBatches = 10, LogInterval = 5,
-    GradFlowInterval = Math.Max(1, steps / 2), CheckpointInterval = 0, Seed = 1337,
-};
+var training = Recipes.ShortRun(steps, lr, batch, context);
 
 exp.Variant("mha", baseModel with { AttentionKinds = [AttentionKind.Mha], NKvHead = nHead }, training);
 exp.Variant($"gqa{gqaKv}", baseModel with { AttentionKinds = [AttentionKind.Gqa], NKvHead = gqaKv }, training);

@@ -5,7 +5,7 @@
 // Default here: 300 steps (minutes on 2 cores); --steps 2000 for the full run.
 // --replay: the nanoGPT variant draws its initial weights and batches from torch's generator as nanoGPT does; with
 //   --steps 2000 --eval_interval 250 --seeds 1 it logs nanoGPT's own run number for number (val 1.8857 at step 2000).
-// Run:   ./lmh experiments/nanogpt_cpu.csx        Smoke: ./lmh experiments/nanogpt_cpu.csx --smoke
+// Run:   dotnet script experiments/nanogpt_cpu.csx        Smoke: dotnet script experiments/nanogpt_cpu.csx -- --smoke
 // Seeds: 3 per variant by default (~2 min on an idle 2-core box, 1.5x the old 2-seed default): the fewest that give a
 // usable 95% interval (with 2, t(0.975, 1) = 12.7); --seeds 6 narrows it to 0.42x (t/√n: 2.57/√6 vs 4.30/√3) for 2x the time.
 #load "../lmharness.csx"
@@ -31,12 +31,12 @@ TrainingConfig Shorter(TrainingConfig t) => t with
     EvalBatches = evalBatches, GradFlowInterval = Math.Max(1, steps / 2), CheckpointInterval = 0,
 };
 var gpt = Recipes.NanoGptCpu();
-exp.Variant("nanogpt", gpt.Model with { VocabSize = exp.VocabSize },
+exp.Variant("nanogpt", gpt.Model,
     Shorter(gpt.Training), replay ? NanoGptStream.Instance : null);
 if (llama)
 {
     var twin = Recipes.LlamaCpu();
-    exp.Variant("llama", twin.Model with { VocabSize = exp.VocabSize }, Shorter(twin.Training));
+    exp.Variant("llama", twin.Model, Shorter(twin.Training));
 }
 
 var report = exp.Run();

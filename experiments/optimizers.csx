@@ -1,6 +1,6 @@
 // Optimizers on the same model and data: AdamW (Loshchilov and Hutter 2019) vs Muon for hidden matrices + AdamW for
 // the rest (Jordan et al. 2024) vs AdEMAMix (Pagliardini et al. 2024: Adam plus a slow momentum EMA).
-// Run:   ./lmh experiments/optimizers.csx        Smoke: ./lmh experiments/optimizers.csx --smoke
+// Run:   dotnet script experiments/optimizers.csx        Smoke: dotnet script experiments/optimizers.csx -- --smoke
 // Seeds: 3 per variant by default (~1.5 min on an idle 2-core box, 1.5x the old 2-seed default): the fewest that give a
 // usable 95% interval (with 2, t(0.975, 1) = 12.7); --seeds 6 narrows it to 0.42x (t/√n: 2.57/√6 vs 4.30/√3) for 2x the time.
 #load "../lmharness.csx"
@@ -21,16 +21,11 @@ double muonLr = exp.Knob("muon_lr", 0.02);  // Muon's hidden-matrix learning rat
 
 var model = new ModelConfig
 {
-    VocabSize = exp.VocabSize, ContextLength = context, NLayer = nLayer, DModel = dModel, NHead = 6, NKvHead = 6,
+    ContextLength = context, NLayer = nLayer, DModel = dModel, NHead = 6, NKvHead = 6,
     FfnHidden = 8 * dModel / 3, FeedForwardKinds = [FeedForwardKind.SwiGlu], Position = PositionKind.Rope,
     Norm = NormKind.RmsNorm, Bias = false,
 };
-var training = new TrainingConfig
-{
-    MaxSteps = steps, LearningRate = lr, MinLearningRate = lr / 10, WarmupSteps = steps / 10, MicroBatch = batch,
-    ContextLength = context, EvalInterval = Math.Max(1, steps / 10), EvalBatches = 10, LogInterval = 5,
-    GradFlowInterval = Math.Max(1, steps / 2), CheckpointInterval = 0,
-};
+var training = Recipes.ShortRun(steps, lr, batch, context);
 
 exp.Variant("adamw", model, training with { Optimizer = OptimizerKind.AdamW });
 exp.Variant("muon", model, training with { Optimizer = OptimizerKind.Muon, MuonLearningRate = muonLr });

@@ -1,11 +1,12 @@
 // Positional schemes: learned absolute (GPT-2) vs rotary (RoPE, Su et al. 2021) vs none (NoPE, Kazemnejad et al. 2023),
 // and what each does at TWICE the context it was trained on (Press et al. 2022, "Train Short, Test Long").
-// Run:   ./lmh experiments/positions.csx        Smoke: ./lmh experiments/positions.csx --smoke
+// Run:   dotnet script experiments/positions.csx        Smoke: dotnet script experiments/positions.csx -- --smoke
 // Seeds: 3 per variant by default (~1.5 min on an idle 2-core box, 1.5x the old 2-seed default): the fewest that give a
 // usable 95% interval (with 2, t(0.975, 1) = 12.7); --seeds 6 narrows it to 0.42x (t/√n: 2.57/√6 vs 4.30/√3) for 2x the time.
 #load "../lmharness.csx"
 using LMHarness.Config;
 using LMHarness.Experiments;
+using LMHarness.Reports;
 using LMHarness.Training;
 
 var exp = new Experiment("positions", Args);
@@ -23,15 +24,10 @@ int evalBatches = exp.Knob("eval_batches", exp.Smoke ? 2 : 10);
 // rows beyond 1x never receive a gradient, exactly the situation of using a model past its training length.
 var model = new ModelConfig
 {
-    VocabSize = exp.VocabSize, ContextLength = 2 * context, NLayer = nLayer, DModel = dModel, NHead = 6, NKvHead = 6,
+    ContextLength = 2 * context, NLayer = nLayer, DModel = dModel, NHead = 6, NKvHead = 6,
     FfnHidden = 4 * dModel, Norm = NormKind.RmsNorm, Bias = false,
 };
-var training = new TrainingConfig
-{
-    MaxSteps = steps, LearningRate = lr, MinLearningRate = lr / 10, WarmupSteps = steps / 10, MicroBatch = batch,
-    ContextLength = context, EvalInterval = Math.Max(1, steps / 10), EvalBatches = 10, LogInterval = 5,
-    GradFlowInterval = Math.Max(1, steps / 2), CheckpointInterval = 0,
-};
+var training = Recipes.ShortRun(steps, lr, batch, context);
 
 exp.Variant("learned", model with { Position = PositionKind.Learned }, training);
 exp.Variant("rope", model with { Position = PositionKind.Rope }, training);
@@ -40,18 +36,10 @@ exp.Variant("nope", model with { Position = PositionKind.None }, training);
 var report = exp.Run();
 
 // ---- the extrapolation test: same checkpoints, validation windows of 1x and 2x the trained context ----
-var lines = new List<string> { "variant,seed,val_loss_1x,val_loss_2x" };
-Console.WriteLine($"\n| variant | val loss at {context} | val loss at {2 * context} | change |\n|---|---:|---:|---:|");
+var longContext = new VariantTable("val_loss_1x", "val_loss_2x");
 foreach (var variant in new[] { "learned", "rope", "nope" })
-{
-    var at1 = new List<double>(); var at2 = new List<double>();
     for (int k = 0; k < exp.Seeds; k++)
-    {
-        at1.Add(RunEvaluation.ValLoss(exp.RunFolder(variant, k), context, evalBatches));
-        at2.Add(RunEvaluation.ValLoss(exp.RunFolder(variant, k), 2 * context, evalBatches));
-        lines.Add($"{variant},{k},{at1[^1]:R},{at2[^1]:R}");
-    }
-    Console.WriteLine($"| {variant} | {at1.Average():F4} | {at2.Average():F4} | {at2.Average() - at1.Average():+0.0000;-0.0000} |");
-}
-File.WriteAllLines(Path.Combine(exp.Folder, "long_context.csv"), lines);
-Console.WriteLine($"long-context losses: {Path.Combine(exp.Folder, "long_context.csv")}");
+        longContext.Add(variant, k, RunEvaluation.ValLoss(exp.RunFolder(variant, k), context, evalBatches),
+                                    RunEvaluation.ValLoss(exp.RunFolder(variant, k), 2 * context, evalBatches));
+Console.WriteLine(longContext.Markdown(("change", m => m[1] - m[0])));
+Console.WriteLine($"long-context losses: {longContext.WriteCsv(Path.Combine(exp.Folder, "long_context.csv"))}");

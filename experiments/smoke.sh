@@ -1,26 +1,35 @@
 #!/usr/bin/env bash
-# CI smoke test of the scripting environment: every recipe in experiments/ in smoke mode (a few steps, one seed)
-# through the same `./lmh` -> `dotnet script` path users take, plus the F# recipe through `dotnet fsi`, then checks
-# what they left: run folders with metrics.csv of the right columns, comparison.csv/comparison.statistics.csv/comparison.md,
-# PNGs of the fixed size, report.html with the PNGs embedded.
-# Usage: experiments/smoke.sh [recipe.csx ...]      (default: all). Runs go to a temp folder (LMHARNESS_RUNS).
+# CI smoke test of the scripting environment, on every host a user may take:
+#   repo      ./lmh -> `dotnet script` -> the repository's script host (what users get from a clone)
+#   upstream  tests/LMHarness.UpstreamScript: upstream dotnet-script 2.x's loading (script compiled into a cache folder
+#             with only the #r-ed DLLs beside it, Assembly.LoadFrom), for machines where upstream is installed
+#   fsi       `dotnet fsi` for the .fsx scripts
+# Every recipe in experiments/ in smoke mode (a few steps, one seed) under repo and upstream, with the same results
+# (final losses equal); one recipe and scripts/train.csx in bf16 (MFU against the bf16 peak, within (0, 1]); every
+# script in scripts/ on a tiny run under both hosts with the same outputs; the F# recipe and scripts/sample.fsx. Checks
+# what they left (metrics.csv columns, comparison.csv/comparison.statistics.csv/comparison.md, PNGs of the fixed size,
+# report.html with the PNGs embedded, lr_sweep.csv/.png for a sweep) and prints a table: script x host, result and seconds.
+# Usage: experiments/smoke.sh [recipe.csx ...]   (default: all, plus the bf16, scripts and F# passes; --scripts: only
+# those passes). Runs go to a temp folder (LMHARNESS_RUNS).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 export LMHARNESS_SMOKE=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 export LMHARNESS_RUNS="${LMHARNESS_RUNS:-$(mktemp -d /tmp/lmh-smoke-XXXXXX)}"
 mkdir -p "$LMHARNESS_RUNS"
-recipes=("$@")
-[ ${#recipes[@]} -gt 0 ] || recipes=(experiments/*.csx)
+recipes=("$@") extras=1
+if [ "${1:-}" = --scripts ]; then recipes=(); else [ ${#recipes[@]} -gt 0 ] && extras=0 || recipes=(experiments/*.csx); fi
 metrics_header="step,tokens,train_loss,val_loss,train_eval_loss,val_bpb,lr,grad_norm,tokens_per_s,mfu,elapsed_s,train_s,eval_s,rss_mb,gpu_mb"
 comparison_header="variant,seed,final_val_loss,best_val_loss,final_val_bpb,tokens,wall_s,train_s,eval_s,tokens_per_s,params,peak_rss_mb,tokenizer,folder"
 statistics_header="variant,metric,n,mean,std,ci_low,ci_high,diff_vs_baseline,diff_ci_low,diff_ci_high,welch_df,welch_p,seeds_to_resolve"
 fail=0
+table="$LMHARNESS_RUNS/hosts.md"
+printf '| script | host | result | seconds |\n|---|---|---|---:|\n' > "$table"
 check() { if ! eval "$1"; then echo "FAIL [$name]: $2" >&2; fail=1; fi; }
 png_size() { python3 -c 'import struct,sys; b=open(sys.argv[1],"rb").read(24); assert b[:8]==b"\x89PNG\r\n\x1a\n"; print("%dx%d"%struct.unpack(">II",b[16:24]))' "$1"; }
 
-verify() { # $1 = experiment name
-  local dir="$LMHARNESS_RUNS/smoke/$1" n=0
+verify() { # $1 = runs root, $2 = experiment name
+  local dir="$1/smoke/$2" n=0
   check "[ -d '$dir' ]" "no folder $dir"
   for m in "$dir"/*/seed*/metrics.csv; do
     n=$((n+1))
@@ -46,30 +55,103 @@ verify() { # $1 = experiment name
   done
 }
 
+# final losses of every run of a comparison: what must not depend on the host
+losses() { cut -d, -f1-4 "$1/smoke/$2/comparison.csv"; }
+# mfu column of a metrics.csv, rows after step 0
+mfu_ok() { awk -F, 'NR>2 { if ($10 <= 0 || $10 > 1) bad=1; n++ } END { exit (bad || n == 0) }' "$1"; }
+
+# run HOST LABEL LOG -- command...: times it, records a table row, returns its exit code
+run() {
+  local host=$1 label=$2 log=$3; shift 4
+  local t0=$SECONDS rc=0
+  "$@" > "$log" 2>&1 || rc=$?
+  local s=$((SECONDS-t0))
+  if [ $rc -eq 0 ]; then echo "| $label | $host | ok | $s |" >> "$table"; else echo "| $label | $host | FAIL (exit $rc) | $s |" >> "$table"; fi
+  echo "    $label [$host]: $s s"
+  return $rc
+}
+
+upstream_dll="tests/LMHarness.UpstreamScript/bin/Release/net10.0/linux-x64/LMHarness.UpstreamScript.dll"
+upstream() { TMPDIR="$LMHARNESS_RUNS/upstream-cache" "${upstream_cmd[@]}" "$@"; }
+upstream_cmd=(dotnet "$upstream_dll")
+mkdir -p "$LMHARNESS_RUNS/upstream-cache"
+
 start=$SECONDS
 # Build the script host once through the same path (./lmh -> dotnet script -> launcher -> dotnet build), then let
-# the recipes skip the launcher's incremental build: nothing changes between them.
+# the recipes skip the launcher's incremental build: nothing changes between them. The stand-in for upstream is built
+# beside it; upstream itself builds nothing (the docs say: build the core first), so it reads what ./lmh built.
 ./lmh --help > "$LMHARNESS_RUNS/build.log" 2>&1 || { echo "FAIL: building the script host; log:" >&2; tail -30 "$LMHARNESS_RUNS/build.log" >&2; exit 1; }
+dotnet build tests/LMHarness.UpstreamScript -c Release --nologo -v q -clp:NoSummary >> "$LMHARNESS_RUNS/build.log" 2>&1 \
+  || { echo "FAIL: building the upstream stand-in; log:" >&2; tail -30 "$LMHARNESS_RUNS/build.log" >&2; exit 1; }
 export LMHARNESS_SCRIPT_NO_BUILD=1
-for r in "${recipes[@]}"; do
-  name="$(basename "$r" .csx)"; t0=$SECONDS
+
+for r in ${recipes[@]+"${recipes[@]}"}; do
+  name="$(basename "$r" .csx)"
   echo "=== smoke: $r"
-  if ./lmh "$r" > "$LMHARNESS_RUNS/$name.log" 2>&1; then verify "$name"; else echo "FAIL [$name]: exited non-zero; log:" >&2; tail -20 "$LMHARNESS_RUNS/$name.log" >&2; fail=1; fi
-  echo "    $name: $((SECONDS-t0)) s"
+  repo_runs="$LMHARNESS_RUNS/repo" up_runs="$LMHARNESS_RUNS/upstream"
+  if run repo "$name" "$LMHARNESS_RUNS/$name.repo.log" -- ./lmh "$r" -- --out "$repo_runs"; then verify "$repo_runs" "$name"
+  else echo "FAIL [$name]: exited non-zero under the repo host; log:" >&2; tail -20 "$LMHARNESS_RUNS/$name.repo.log" >&2; fail=1; fi
+  if run upstream "$name" "$LMHARNESS_RUNS/$name.upstream.log" -- upstream "$r" -- --out "$up_runs"; then verify "$up_runs" "$name"
+    check "[ \"\$(losses '$repo_runs' '$name')\" = \"\$(losses '$up_runs' '$name')\" ]" "final losses differ between the repo host and upstream loading"
+  else echo "FAIL [$name]: exited non-zero under upstream loading; log:" >&2; tail -20 "$LMHARNESS_RUNS/$name.upstream.log" >&2; fail=1; fi
 done
-if [ $# -eq 0 ]; then
-  name=fsharp; t0=$SECONDS
-  echo "=== smoke: experiments/gqa_vs_mha.fsx (dotnet fsi)"
-  if dotnet fsi experiments/gqa_vs_mha.fsx > "$LMHARNESS_RUNS/fsharp.log" 2>&1; then verify gqa_vs_mha_fsharp; else echo "FAIL [fsharp]: log:" >&2; tail -20 "$LMHARNESS_RUNS/fsharp.log" >&2; fail=1; fi
-  echo "    fsharp: $((SECONDS-t0)) s"
-fi
-if [ $# -eq 0 ]; then
+
+if [ $extras -eq 1 ]; then
+  name=bf16
+  echo "=== smoke: bf16 (gqa_vs_mha --dtype bf16, train.csx --dtype bf16)"
+  if run repo "gqa_vs_mha --dtype bf16" "$LMHARNESS_RUNS/bf16.log" -- ./lmh experiments/gqa_vs_mha.csx -- --dtype bf16 --out "$LMHARNESS_RUNS/bf16"; then
+    verify "$LMHARNESS_RUNS/bf16" gqa_vs_mha
+    for m in "$LMHARNESS_RUNS"/bf16/smoke/gqa_vs_mha/*/seed0/metrics.csv; do check "mfu_ok '$m'" "$m: MFU outside (0, 1]"; done
+    check "grep -q '\"dtype\": \"bf16\"' '$LMHARNESS_RUNS/bf16/smoke/gqa_vs_mha/mha/seed0/config.json'" "the bf16 run's config.json does not say bf16"
+  else echo "FAIL [bf16]: log:" >&2; tail -20 "$LMHARNESS_RUNS/bf16.log" >&2; fail=1; fi
+
+  # Every script on a tiny run, under both hosts; the outputs that do not depend on time must be equal.
+  tiny=(--n_layer 1 --d_model 32 --n_head 2 --n_kv_head 2 --context_length 32 --micro_batch 4 --max_steps 6 --warmup_steps 1 --eval_interval 3 --eval_batches 2 --log_interval 1)
+  for host in repo upstream; do
+    h="$LMHARNESS_RUNS/scripts-$host"; mkdir -p "$h"
+    if [ $host = repo ]; then cmd=(./lmh); else cmd=(upstream); fi
+    s() { local label=$1; shift; name=$label; run $host "$label" "$h/$label.log" -- "${cmd[@]}" "scripts/$label.csx" -- "$@" || { echo "FAIL [$label/$host]: log:" >&2; tail -20 "$h/$label.log" >&2; fail=1; }; }
+    echo "=== smoke: scripts/ under $host"
+    s prepare --source tinyshakespeare --tokenizer char --out "$h/data/ts-char.bin"
+    s train --data "$h/data/ts-char.bin" "${tiny[@]}" --out "$h/run"
+    name=train_bf16; run $host "train --dtype bf16" "$h/train_bf16.log" -- "${cmd[@]}" scripts/train.csx -- --data "$h/data/ts-char.bin" "${tiny[@]}" --dtype bf16 --out "$h/run_bf16" \
+      && check "mfu_ok '$h/run_bf16/metrics.csv'" "train.csx --dtype bf16: MFU outside (0, 1]" \
+      || { echo "FAIL [train_bf16/$host]: log:" >&2; tail -20 "$h/train_bf16.log" >&2; fail=1; }
+    s sample "$h/run" --prompt "ROMEO:" --max 40 --temperature 0
+    s trajectory "$h/run" --prompt "First Citizen:" --max 8 --out "$h/trajectory.png"
+    s export "$h/run" --out "$h/export"
+    s import "$h/export" --prompt "ROMEO:" --max 20 --temperature 0
+    s inspect --preset llama-cpu
+    s compare "$h/run" "$h/run_bf16" --out "$h/compare"
+    name=scripts; check "[ \"\$(png_size '$h/trajectory.png')\" != '' ]" "trajectory.png under $host"
+    check "[ -f '$h/compare/comparison.csv' ]" "compare.csx wrote no comparison.csv under $host"
+  done
+  name=scripts
+  r="$LMHARNESS_RUNS/scripts-repo" u="$LMHARNESS_RUNS/scripts-upstream"
+  check "cmp -s '$r/data/ts-char.bin' '$u/data/ts-char.bin'" "prepare.csx: token files differ between hosts"
+  check "[ \"\$(cut -d, -f1-4 '$r/run/metrics.csv')\" = \"\$(cut -d, -f1-4 '$u/run/metrics.csv')\" ]" "train.csx: losses differ between hosts"
+  for out in sample import inspect; do
+    check "[ \"\$(grep -v '^LMHarness:' '$r/$out.log' | grep -v 'seconds\|/scripts-repo/')\" = \"\$(grep -v '^LMHarness:' '$u/$out.log' | grep -v 'seconds\|/scripts-upstream/')\" ]" "$out.csx prints differently under the two hosts"
+  done
+
+  name=fsharp
+  echo "=== smoke: F# (dotnet fsi)"
+  if run fsi "gqa_vs_mha.fsx" "$LMHARNESS_RUNS/fsharp.log" -- dotnet fsi experiments/gqa_vs_mha.fsx --out "$LMHARNESS_RUNS/fsi"; then verify "$LMHARNESS_RUNS/fsi" gqa_vs_mha_fsharp
+    # the F# recipe is the C# one: same variants, same losses
+    [ ! -f "$LMHARNESS_RUNS/repo/smoke/gqa_vs_mha/comparison.csv" ] || \
+      check "[ \"\$(losses '$LMHARNESS_RUNS/fsi' gqa_vs_mha_fsharp)\" = \"\$(losses '$LMHARNESS_RUNS/repo' gqa_vs_mha)\" ]" "gqa_vs_mha.fsx and gqa_vs_mha.csx give different losses"
+  else echo "FAIL [fsharp]: log:" >&2; tail -20 "$LMHARNESS_RUNS/fsharp.log" >&2; fail=1; fi
+  if run fsi "sample.fsx" "$LMHARNESS_RUNS/sample-fsx.log" -- dotnet fsi scripts/sample.fsx "$r/run" --prompt "ROMEO:" --max 40 --temperature 0; then
+    check "[ \"\$(grep -v '^LMHarness:' '$LMHARNESS_RUNS/sample-fsx.log')\" = \"\$(grep -v '^LMHarness:' '$r/sample.log')\" ]" "sample.fsx and sample.csx print different continuations"
+  else echo "FAIL [sample.fsx]: log:" >&2; tail -20 "$LMHARNESS_RUNS/sample-fsx.log" >&2; fail=1; fi
+
   # The GPU smoke script's CPU path: everything a GPU user runs except the CUDA build (scripts/gpu_smoke.sh).
-  name=gpu_smoke_cpu; t0=$SECONDS
+  name=gpu_smoke_cpu
   echo "=== smoke: scripts/gpu_smoke.sh --device cpu"
-  if bash scripts/gpu_smoke.sh --device cpu --steps 4 --work "$LMHARNESS_RUNS/gpu_smoke" > "$LMHARNESS_RUNS/gpu_smoke.log" 2>&1 \
+  if run repo "gpu_smoke.sh --device cpu" "$LMHARNESS_RUNS/gpu_smoke.log" -- bash scripts/gpu_smoke.sh --device cpu --steps 4 --work "$LMHARNESS_RUNS/gpu_smoke" \
      && grep -q '^GPU SMOKE OK$' "$LMHARNESS_RUNS/gpu_smoke.log"; then :; else echo "FAIL [$name]: log:" >&2; tail -20 "$LMHARNESS_RUNS/gpu_smoke.log" >&2; fail=1; fi
-  echo "    $name: $((SECONDS-t0)) s"
 fi
+echo
+cat "$table"
 echo "smoke outputs in $LMHARNESS_RUNS ($((SECONDS-start)) s)"
 [ $fail -eq 0 ] && echo "SMOKE OK" || { echo "SMOKE FAILED" >&2; exit 1; }

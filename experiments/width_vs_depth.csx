@@ -1,6 +1,6 @@
 // Width vs depth at (about) equal parameters: a wide, shallow transformer vs a narrow, deep one.
 // Per block, attention + 4x MLP hold ~12 d^2 weights, so n_layer x d_model^2 is held fixed: 2 x 128^2 = 8 x 64^2.
-// Run:   ./lmh experiments/width_vs_depth.csx        Smoke: ./lmh experiments/width_vs_depth.csx --smoke
+// Run:   dotnet script experiments/width_vs_depth.csx        Smoke: dotnet script experiments/width_vs_depth.csx -- --smoke
 // Seeds: 3 per variant by default (~2.5 min on an idle 2-core box, 1.5x the old 2-seed default): the fewest that give a
 // usable 95% interval (with 2, t(0.975, 1) = 12.7); --seeds 6 narrows it to 0.42x (t/√n: 2.57/√6 vs 4.30/√3) for 2x the time.
 #load "../lmharness.csx"
@@ -22,19 +22,14 @@ int narrowL = wideL * wide * wide / (narrow * narrow);
 
 ModelConfig Shape(int d, int layers) => new()
 {
-    VocabSize = exp.VocabSize, ContextLength = context, NLayer = layers, DModel = d, NHead = d / 32, NKvHead = d / 32,
+    ContextLength = context, NLayer = layers, DModel = d, NHead = d / 32, NKvHead = d / 32,
     FfnHidden = 4 * d, Position = PositionKind.Rope, Norm = NormKind.RmsNorm, Bias = false,
 };
-var training = new TrainingConfig
-{
-    MaxSteps = steps, LearningRate = lr, MinLearningRate = lr / 10, WarmupSteps = steps / 10, MicroBatch = batch,
-    ContextLength = context, EvalInterval = Math.Max(1, steps / 10), EvalBatches = 10, LogInterval = 5,
-    GradFlowInterval = Math.Max(1, steps / 2), CheckpointInterval = 0,
-};
+var training = Recipes.ShortRun(steps, lr, batch, context);
 
 var wideModel = Shape(wide, wideL);
 var deepModel = Shape(narrow, narrowL);
-Console.WriteLine($"wide {wideL}x{wide}: {Experiment.Parameters(wideModel):N0} params; deep {narrowL}x{narrow}: {Experiment.Parameters(deepModel):N0} params");
+Console.WriteLine($"wide {wideL}x{wide}: {exp.ParameterCount(wideModel):N0} params; deep {narrowL}x{narrow}: {exp.ParameterCount(deepModel):N0} params");
 
 exp.Variant($"wide_{wideL}x{wide}", wideModel, training);
 exp.Variant($"deep_{narrowL}x{narrow}", deepModel, training);

@@ -1,4 +1,4 @@
-// Compare any set of run folders: overlaid plots + summary table (Markdown and CSV).
+// Compare any set of run folders: overlaid plots, comparison.csv/.md, statistics and report.html.
 //   dotnet script scripts/compare.csx -- runs/gqa_vs_mha/mha/seed0 runs/gqa_vs_mha/mqa/seed0 --out runs/cmp
 //   dotnet script scripts/compare.csx -- runs/gqa_vs_mha              (a folder of runs: every run below it)
 // Variant = the folder above seed<k>; seeds of a variant are averaged (line) with a min-max band, and compared with
@@ -10,14 +10,14 @@ using LMHarness.Reports;
 using LMHarness.Runs;
 
 var a = new ScriptArgs(Args);
-string output = a.Get("out", Path.Combine(Experiment.RepoRoot(), "runs", "compare"));
-bool log = a.Get("log", false);   // loss vs tokens on log-log axes
-string? baseline = a.Get<string?>("baseline", null);   // the variant the others are compared against (default: the first)
-a.EnsureAllUsed("compare.csx");
-if (a.Positional.Count == 0) throw new ArgumentException("pass run folders (or folders holding runs) to compare, e.g. runs/gqa_vs_mha");
+var paths = a.Rest("runs", "run folders, or folders holding runs (e.g. runs/gqa_vs_mha)");
+string output = a.Get("out", Path.Combine(Experiment.RepoRoot(), "runs", "compare"), "where the plots, comparison.csv/.md and report.html go");
+bool log = a.Get("log", false, "loss vs tokens on log-log axes");
+string? baseline = a.Get<string?>("baseline", null, "the variant the others are compared against (default: the first)");
+a.EnsureAllUsed("scripts/compare.csx");
 
 // A folder with metrics.csv is a run; any other folder contributes every run below it.
-var folders = a.Positional.SelectMany(p => File.Exists(Path.Combine(p, "metrics.csv"))
+var folders = paths.SelectMany(p => File.Exists(Path.Combine(p, "metrics.csv"))
         ? [p]
         : Directory.EnumerateFiles(p, "metrics.csv", SearchOption.AllDirectories).Select(Path.GetDirectoryName).Order().ToArray())
     .ToList();

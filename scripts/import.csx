@@ -2,34 +2,36 @@
 // or GPT-2, and sample from it / score a text. To continue training, build the Trainer with
 // `_ => HfModel.Import(dir)` as its model factory (see docs/generation.md).
 // The folder's tokenizer.json (or vocab.json + merges.txt) is used when present; --tokenizer NAME otherwise.
-// ./lmh scripts/import.csx path/to/hf-folder --prompt "Hello" [--tokenizer gpt2] [--text file.txt] [--save DIR]
+//   dotnet script scripts/import.csx -- path/to/hf-folder --prompt "Hello" [--text file.txt] [--save DIR] [sample.csx's knobs]
 #load "../lmharness.csx"
 using LMHarness.Analysis;
+using LMHarness.Experiments;
 using LMHarness.Generation;
 using LMHarness.Interop;
 using TorchSharp;
 
-if (Args.Count == 0 || Args[0].StartsWith("--")) { Console.Error.WriteLine("usage: import.csx <hf folder> [--tokenizer NAME] [--prompt TEXT] [--max N] [--text FILE] [--save DIR]"); return; }
-string Opt(string name, string fallback) { int i = Args.ToList().LastIndexOf("--" + name); return i >= 0 && i + 1 < Args.Count ? Args[i + 1] : fallback; }
+var a = new ScriptArgs(Args);
+string folder = a.Argument("hf_folder", "an HF checkpoint folder (config.json + model.safetensors)");
+var prompts   = a.All("prompt", ["Hello"], "prompt text; several decode as one batch");
+var options   = Sampling.Read(a, maxNewTokens: 60);
+string tokens = a.Get("tokenizer", "", "tokenizer when the folder has no tokenizer files (gpt2, ...)");
+string text   = a.Get("text", "", "a text file to score: perplexity and mean NLL");
+string save   = a.Get("save", "", "also save the model as a harness export in this folder");
+a.EnsureAllUsed("scripts/import.csx");
 
-var (model, notes) = HfModel.ImportWithNotes(Args[0]);
+var (model, notes) = HfModel.ImportWithNotes(folder);
 foreach (var n in notes) Console.Error.WriteLine("note: " + n);
-var loaded = new LoadedModel(model, HfModel.ReadTokenizer(Args[0]), Args[0]);
-var tokenizer = ModelSource.TokenizerFor(loaded, Opt("tokenizer", ""));
+var loaded = new LoadedModel(model, HfModel.ReadTokenizer(folder), folder);
+var tokenizer = ModelSource.TokenizerFor(loaded, tokens);
 Console.Error.WriteLine($"tokenizer {tokenizer.Identity}");
 Console.WriteLine(model.Config.ToJson());
-if (Opt("text", "") is { Length: > 0 } text)
+if (text != "")
 {
     var ppl = Perplexity.OfFile(model, tokenizer, text);
     Console.WriteLine($"perplexity on {text}: {ppl.Perplexity:F2} (mean NLL {ppl.MeanNll:F4} nats over {ppl.Tokens:N0} tokens)");
 }
-var transcript = ColouredTranscript.ForConsole();
-var prompt = Opt("prompt", "Hello");
-transcript.Prompt(prompt);
-new Generator(model.to(LMHarness.Devices.Default()), tokenizer)
-    .Generate(prompt, new SamplingOptions { MaxNewTokens = int.Parse(Opt("max", "60")), Temperature = 0.8, TopK = 50, Seed = 0 }, transcript.Continuation);
-transcript.End();
-if (Opt("save", "") is { Length: > 0 } save)
+Sampling.Print(new Generator(model.to(LMHarness.Devices.Default()), tokenizer), prompts, options, kvCache: true);
+if (save != "")
 {
     HarnessExport.Save(model.cpu(), save, loaded.Tokenizer ?? tokenizer.Identity);
     Console.WriteLine($"saved as a harness export in {save}");

@@ -8,18 +8,17 @@ using LMHarness.Runs;
 using LMHarness.Summary;
 
 var a = new ScriptArgs(Args);
-string preset = a.Get("preset", "nanogpt-cpu");
-string run = a.Get("run", "");
+string preset = a.Get("preset", "nanogpt-cpu", "a preset (Presets.Names)");
+string run = a.Get("run", "", "a run folder: inspect its model instead");
 var config = run != ""
     ? new RunFolder(run).ReadConfig().Model
     : Presets.Get(preset);
-(config, var applied) = ConfigOverrides.Apply(config, a.Options, ModelConfig.Json);  // e.g. --n_layer 24
-a.MarkUsed(applied);
-int batch = a.Get("batch", 8);
-int context = a.Get("context", config.ContextLength);
-double memoryGb = a.Get("memory_gb", 8.0);               // budget for weights + grads + AdamW state + activations
-long tokensPerStep = a.Get("tokens_per_step", 65536L);  // wanted tokens per optimizer step
-a.EnsureAllUsed("inspect.csx (also any ModelConfig field)");
+(config, _) = ConfigOverrides.Apply(config, a, ModelConfig.Json);  // e.g. --n_layer 24
+int batch = a.Get("batch", 8, "micro-batch of the table's shapes");
+int context = a.Get("context", config.ContextLength, "context of the table's shapes");
+double memoryGb = a.Get("memory_gb", 8.0, "budget for weights + grads + AdamW state + activations");
+long tokensPerStep = a.Get("tokens_per_step", 65536L, "wanted tokens per optimizer step");
+a.EnsureAllUsed("scripts/inspect.csx");
 
 var summary = ModelSummary.Of(config, batch, context);
 Console.WriteLine(summary.ToTable());

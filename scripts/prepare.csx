@@ -10,13 +10,13 @@ using LMHarness.Data;
 using LMHarness.Experiments;
 
 var a = new ScriptArgs(Args);
-string source    = a.Get("source", "tinyshakespeare");
-string tokenizer = a.Get("tokenizer", "char");
-double val       = a.Get("val", 0.1);     // fraction of tokens held out for validation (the end of the corpus)
+string source    = a.Get("source", "tinyshakespeare", "corpus: default, tinyshakespeare, a file, a folder, x.jsonl[:field], x.parquet[:column]");
+string tokenizer = a.Get("tokenizer", "char", "char, bytes, gpt2, cl100k_base or o200k_base");
+double val       = a.Get("val", 0.1, "fraction of tokens held out for validation (the end of the corpus)");
 string name      = Path.GetFileNameWithoutExtension(source.TrimEnd('/').Split(':')[0]);
-string output    = a.Get("out", Path.Combine(Experiment.RepoRoot(), "runs", "data", $"{name}-{tokenizer}.bin"));
-string verify    = a.Get("verify", "");   // a prepared .bin: verify it instead of preparing
-a.EnsureAllUsed("prepare.csx");
+string output    = a.Get("out", Path.Combine(Experiment.RepoRoot(), "runs", "data", $"{name}-{tokenizer}.bin"), "the token file to write");
+string verify    = a.Get("verify", "", "a prepared .bin: check every byte against its sidecar's SHA-256 instead of preparing");
+a.EnsureAllUsed("scripts/prepare.csx");
 if (verify != "") { Console.WriteLine(TokenFile.Verify(verify)); return; }
 
 var info = Preparer.Prepare(Corpus.Source(source), tokenizer, output, new PrepareOptions { ValFraction = val });

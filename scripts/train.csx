@@ -1,6 +1,6 @@
 // Train one model into a run folder, then plot it. Every field of ModelConfig and TrainingConfig is a knob, by its
-// JSON name: edit the defaults below, or override on the command line, e.g.
-//   dotnet script scripts/train.csx -- --preset nanogpt-cpu --max_steps 300 --n_layer 6 --position rope --optimizer muon
+// JSON name (--help lists them with their defaults): edit the defaults below, or override on the command line, e.g.
+//   dotnet script scripts/train.csx -- --preset nanogpt-cpu --max_steps 300 --n_layer 6 --position rope --optimizer muon --dtype bf16
 // context_length sets both the model's and the training one. Running again on the same --out resumes from its
 // checkpoint; a finished run says so and changes nothing; a larger --max_steps extends it. --replay nanogpt follows
 // nanoGPT's random stream; --overwrite trains into a folder that holds something else.
@@ -16,20 +16,19 @@ using LMHarness.Training;
 
 var a = new ScriptArgs(Args);
 // ---- top of the file: the defaults ----
-string preset    = a.Get("preset", "nanogpt-cpu");            // see Presets.Names
-string data      = a.Get("data", "tinyshakespeare");          // a corpus spec (see prepare.csx) or a prepared .bin
-string tokenizer = a.Get("tokenizer", "char");
-string replay    = a.Get("replay", "none");                   // none | nanogpt
-bool overwrite   = a.Get("overwrite", false);
+string preset    = a.Get("preset", "nanogpt-cpu", "a preset (Presets.Names); its fields are the model defaults below");
+string data      = a.Get("data", "tinyshakespeare", "a corpus spec (see prepare.csx) or a prepared .bin");
+string tokenizer = a.Get("tokenizer", "char", "tokenizer for a corpus spec");
+string replay    = a.Get("replay", "none", "none | nanogpt (nanoGPT's random stream)");
+bool overwrite   = a.Get("overwrite", false, "train into a folder that holds something else");
 ModelConfig model = Presets.Get(preset);
 TrainingConfig training = Recipes.NanoGptCpuTraining with { MaxSteps = 500, EvalInterval = 100, EvalBatches = 20 };
 
 // ---- command-line overrides of any config field ----
-(model, var m) = ConfigOverrides.Apply(model, a.Options, ModelConfig.Json);
-(training, var t) = ConfigOverrides.Apply(training, a.Options, TrainingConfig.Json);
-a.MarkUsed(m.Concat(t));
-string output = a.Get("out", Path.Combine(Experiment.RepoRoot(), "runs", "train", preset, $"seed{training.Seed}"));
-a.EnsureAllUsed("train.csx (options are --preset --data --tokenizer --out and any ModelConfig/TrainingConfig field)");
+(model, var m) = ConfigOverrides.Apply(model, a, ModelConfig.Json);          // e.g. --n_layer 6 --position rope
+(training, _) = ConfigOverrides.Apply(training, a, TrainingConfig.Json);      // e.g. --max_steps 300 --dtype bf16
+string output = a.Get("out", Path.Combine(Experiment.RepoRoot(), "runs", "train", preset, $"seed{training.Seed}"), "the run folder");
+a.EnsureAllUsed("scripts/train.csx");
 
 string tokens = data.EndsWith(".bin") ? data : Corpus.Prepared(data, tokenizer);
 using (var file = TokenFile.Open(tokens, checkIds: false))

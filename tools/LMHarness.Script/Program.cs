@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using LMHarness.Scripting;
 
 // `dotnet script [options] <file.csx> [--] [script args]`: the dotnet-script command line, offline.
@@ -29,7 +30,12 @@ if (i >= args.Length)
 }
 var scriptArgs = args.Skip(i + 1).ToList();
 if (scriptArgs.Count > 0 && scriptArgs[0] == "--") scriptArgs.RemoveAt(0);
-return ScriptRunner.Run(args[i], scriptArgs);
+// Note Ctrl-C / SIGTERM without acting on them: a running trainer cancels the first one and saves; with nothing to save,
+// no handler cancels it and the process ends as usual.
+var interrupted = 0;
+using var onInt = PosixSignalRegistration.Create(PosixSignal.SIGINT, _ => Interlocked.Increment(ref interrupted));
+using var onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, _ => Interlocked.Increment(ref interrupted));
+return ScriptRunner.Run(args[i], scriptArgs, interrupted: () => Volatile.Read(ref interrupted) > 0);
 
 static void Usage(TextWriter w) => w.WriteLine("""
     usage: dotnet script [options] <file.csx> [--] [args for the script]

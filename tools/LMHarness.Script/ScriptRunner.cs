@@ -22,9 +22,21 @@ public static class ScriptRunner
         "System.Dynamic", "System.Linq", "System.Linq.Expressions", "System.Text", "System.Threading.Tasks",
     ];
 
-    /// <summary>Runs the script; returns the process exit code (its <c>int</c> return value, else 0; 1 on any error).</summary>
-    public static int Run(string scriptPath, IList<string> args, TextWriter? errors = null)
+    /// <summary>
+    /// Exit code of a script that a Ctrl-C (or SIGTERM) stopped after it saved its work (the trainer checkpoints, then the
+    /// script writes its outputs, or an experiment stops with <see cref="OperationCanceledException"/>): sysexits.h's
+    /// EX_TEMPFAIL, "try again", since running the same command again resumes.
+    /// </summary>
+    public const int InterruptedSaved = 75;
+
+    /// <summary>
+    /// Runs the script; returns the process exit code: its <c>int</c> return value, else 0; 1 on any error;
+    /// <see cref="InterruptedSaved"/> when <paramref name="interrupted"/> says a signal came and the script still ended
+    /// by itself (normally, or stopped by an <see cref="OperationCanceledException"/>).
+    /// </summary>
+    public static int Run(string scriptPath, IList<string> args, TextWriter? errors = null, Func<bool>? interrupted = null)
     {
+        interrupted ??= () => false;
         errors ??= Console.Error;
         var fullPath = Path.GetFullPath(scriptPath);
         if (!File.Exists(fullPath))
@@ -84,12 +96,13 @@ public static class ScriptRunner
         try
         {
             var state = script.RunAsync(new ScriptGlobals(args), _ => true).GetAwaiter().GetResult();
-            if (state.Exception is not null) return ReportException(state.Exception, fullPath, errors);
-            return state.ReturnValue is int code2 ? code2 : 0;
+            if (state.Exception is not null) return ReportException(state.Exception, fullPath, errors, interrupted());
+            var code2 = state.ReturnValue is int c ? c : 0;
+            return code2 == 0 && interrupted() ? InterruptedSaved : code2;
         }
         catch (Exception e)
         {
-            return ReportException(e, fullPath, errors);
+            return ReportException(e, fullPath, errors, interrupted());
         }
     }
 
@@ -105,10 +118,15 @@ public static class ScriptRunner
     }
 
     /// <summary>Names the innermost script line the exception passed through, then the script frames and inner causes.</summary>
-    static int ReportException(Exception e, string fullPath, TextWriter errors)
+    static int ReportException(Exception e, string fullPath, TextWriter errors, bool interrupted)
     {
         while (e is TargetInvocationException or AggregateException && e.InnerException is not null)
             e = e.InnerException!;
+        if (e is OperationCanceledException && interrupted)
+        {
+            errors.WriteLine(e.Message); // says what was saved and how to resume; no stack trace for a requested stop
+            return InterruptedSaved;
+        }
         var frames = new StackTrace(e, fNeedFileInfo: true).GetFrames()
             .Where(f => f.GetFileName() is { } file && file.EndsWith(".csx", StringComparison.OrdinalIgnoreCase))
             .ToList();

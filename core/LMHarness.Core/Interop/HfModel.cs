@@ -71,7 +71,7 @@ public static class HfModel
         if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"checkpoint folder not found: {dir}");
         // A run folder has a config.json too (the run's configs, not an HF one): ModelSource loads run folders.
         if (Directory.Exists(Path.Combine(dir, RunFolder.CheckpointsFolder)) || IsRunConfig(configPath))
-            throw new InvalidDataException($"{dir} is an LMHarness run folder, not an HF checkpoint: sample from it with `./lmh scripts/sample.csx {dir}`, or turn it into an HF checkpoint with `./lmh scripts/export.csx {dir} --out DIR`.");
+            throw new InvalidDataException($"{dir} is an LMHarness run folder, not an HF checkpoint: sample from it with `dotnet script scripts/sample.csx -- {dir}`, or turn it into an HF checkpoint with `dotnet script scripts/export.csx -- {dir} --out DIR`.");
         if (!File.Exists(configPath)) throw new FileNotFoundException($"{dir} has no {ConfigFile}: an HF checkpoint folder needs config.json next to model.safetensors", configPath);
         return HfConfig.FromJson(File.ReadAllText(configPath), configPath);
     }

@@ -20,7 +20,7 @@ namespace LMHarness.Native;
 /// The copy's <c>DT_NEEDED</c> entries resolve by soname to those already-loaded libraries, so there is exactly one
 /// libtorch in the process, and TorchSharp's later <c>dlopen("libLibTorchSharp.so")</c> finds the copy by soname.</item>
 /// </list>
-/// Runs automatically as this assembly's module initializer; hosts that may call TorchSharp before touching
+/// Runs automatically from this assembly's module initializer (after <see cref="BuildFolder.Install"/>); hosts that may call TorchSharp before touching
 /// LMHarness (F# scripts, test assemblies) call <see cref="EnsureLoaded"/> first.
 /// </remarks>
 public static class NativeLoader
@@ -31,8 +31,20 @@ public static class NativeLoader
     /// <summary>Path of the patched copy in use, or null when the host needed none (or is not Linux).</summary>
     public static string? PatchedLibraryPath { get; private set; }
 
+    /// <summary>
+    /// LMHarness.Core's module initializer. The dependency resolver goes in first, in a method that touches no dependency
+    /// type: a script host may have loaded this assembly from a copy with none of its dependencies beside it (see
+    /// <see cref="BuildFolder"/>), and the natives need TorchSharp's assembly.
+    /// </summary>
     [ModuleInitializer]
-    internal static void Initialize() => EnsureLoaded();
+    internal static void Initialize()
+    {
+        BuildFolder.Install(typeof(NativeLoader).Assembly);
+        LoadNatives();
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)] // compiled only after the resolver is in place
+    static void LoadNatives() => EnsureLoaded();
 
     /// <summary>Idempotent: applies the fix when this host needs it. Throws with the cause and the fix when it cannot.</summary>
     public static void EnsureLoaded()

@@ -215,8 +215,11 @@ public sealed class Trainer
         void OnSignal(PosixSignalContext ctx)
         {
             // First Ctrl-C: finish the step, checkpoint, return. A second one while that happens kills the process as usual.
-            if (_stop) return;
+            // A repeated SIGTERM does not: supervisors repeat it, and a process group's TERM can arrive twice (directly,
+            // and forwarded by the `dotnet` CLI and the script launcher).
+            if (_stop && ctx.Signal == PosixSignal.SIGINT) return;
             ctx.Cancel = true;
+            if (_stop) return;
             Console.Error.WriteLine("Interrupted: finishing the current step and writing a checkpoint (press Ctrl-C again to abort without one).");
             RequestStop();
         }

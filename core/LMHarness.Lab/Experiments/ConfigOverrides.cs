@@ -57,6 +57,17 @@ public static class ConfigOverrides
         }
     }
 
+    /// <summary>
+    /// A script's overrides: declares every field of <paramref name="config"/> as a knob of <paramref name="args"/> (its
+    /// current value the default, for <c>--help</c> and the unknown-option check), then applies the options that name one.
+    /// </summary>
+    public static (T Config, IReadOnlyList<string> Applied) Apply<T>(T config, ScriptArgs args, JsonSerializerOptions json)
+    {
+        foreach (var (key, value) in JsonSerializer.SerializeToNode(config, json)!.AsObject())
+            args.Knob(key, value is JsonValue v && v.TryGetValue<string>(out var text) ? text : value?.ToJsonString() ?? "null", typeof(T).Name);
+        return Apply(config, args.Options, json);
+    }
+
     // The list's first element as a bare word, e.g. gqa for ["gqa"].
     static string Example(JsonNode list) => list is JsonArray { Count: > 0 } a && a[0] is JsonValue v && v.TryGetValue<string>(out var s) ? s : "a,b";
 
@@ -66,7 +77,7 @@ public static class ConfigOverrides
         catch (JsonException) { return JsonValue.Create(text); }
     }
 
-    /// <summary>All JSON field names of a config (the knobs <see cref="Apply{T}"/> understands).</summary>
+    /// <summary>All JSON field names of a config (the knobs <see cref="Apply{T}(T, IReadOnlyDictionary{string, string}, JsonSerializerOptions)"/> understands).</summary>
     public static IReadOnlyList<string> Fields<T>(T config, JsonSerializerOptions json) =>
         JsonSerializer.SerializeToNode(config, json)!.AsObject().Select(p => p.Key).ToList();
 

@@ -56,18 +56,21 @@ public sealed class Experiment
         _args = new ScriptArgs(args);
         if (_args.Positional.Count > 0)
             throw new ArgumentException($"experiment {name}: unexpected argument '{_args.Positional[0]}'. Knobs are given as --key value (e.g. --seeds 3), flags as --smoke.");
-        Smoke = _args.Has("smoke") || Environment.GetEnvironmentVariable("LMHARNESS_SMOKE") == "1";
-        Fresh = _args.Get("fresh", false);
+        Smoke = _args.Has("smoke", $"{SmokeSteps} steps per run, one seed, under <out>/smoke/ (or env LMHARNESS_SMOKE=1)")
+                || Environment.GetEnvironmentVariable("LMHARNESS_SMOKE") == "1";
+        Fresh = _args.Get("fresh", false, "retrain runs that are already finished");
         // Three seeds: the fewest that give a usable interval (with two, t(0.975, 1) = 12.7 makes every 95 % interval
         // span the whole plot). Smoke mode: one seed, the plumbing is the same.
-        Seeds = Knob("seeds", Smoke ? 1 : DefaultSeeds);
+        Seeds = Knob("seeds", Smoke ? 1 : DefaultSeeds, "seeds per variant (seed k trains with the training seed + k)");
         if (Seeds < 1) throw new ArgumentException($"experiment {name}: --seeds must be >= 1 (got {Seeds}).");
-        LrSweep = Knob("lr_sweep", lrSweep);
-        SweepPoints = Knob("lr_sweep_points", Smoke ? 3 : LearningRateSweep.DefaultPoints);
+        LrSweep = Knob("lr_sweep", lrSweep, "train each variant over a log grid of learning rates and compare them each at its best");
+        SweepPoints = Knob("lr_sweep_points", Smoke ? 3 : LearningRateSweep.DefaultPoints, "rates in each variant's initial sweep grid");
         if (SweepPoints < 3) throw new ArgumentException($"experiment {name}: --lr_sweep_points must be >= 3 (got {SweepPoints}).");
-        _root = Path.GetFullPath(_args.Get<string?>("out", null) ?? Environment.GetEnvironmentVariable("LMHARNESS_RUNS") ?? Path.Combine(RepoRoot(), "runs"));
+        _root = Path.GetFullPath(_args.Get<string?>("out", null, "runs folder (or env LMHARNESS_RUNS; default <clone>/runs)")
+                                 ?? Environment.GetEnvironmentVariable("LMHARNESS_RUNS") ?? Path.Combine(RepoRoot(), "runs"));
         Folder = Smoke ? Path.Combine(_root, "smoke", name) : Path.Combine(_root, name);
-        if (_args.Get<string?>("data", null) is { } d) _tokenFile = Path.GetFullPath(d);
+        if (_args.Get<string?>("data", null, "a prepared token file (default TinyShakespeare, char tokenizer)") is { } d) _tokenFile = Path.GetFullPath(d);
+        _dtype = Knob<TrainingDtype?>("dtype", null, "fp32 or bf16 for every variant (default: each variant's own)");
         Console.WriteLine($"== experiment {name}{(Smoke ? $" (smoke mode: {SmokeSteps} steps per run, written apart from real results)" : "")}: " +
                           $"{Seeds} seed(s){(LrSweep ? $", learning-rate sweep over {SweepPoints}+ rates" : "")}, runs in {Folder}{(Fresh ? " (--fresh: retraining)" : "")}");
     }
@@ -95,9 +98,9 @@ public sealed class Experiment
     /// A knob: the command-line value of <c>--key value</c> when given, else <paramref name="defaultValue"/>.
     /// int, long, double, bool (a bare <c>--key</c> is true) and string are understood.
     /// </summary>
-    public T Knob<T>(string key, T defaultValue)
+    public T Knob<T>(string key, T defaultValue, string help = "")
     {
-        try { return _args.Get(key, defaultValue); }
+        try { return _args.Get(key, defaultValue, help); }
         catch (ArgumentException e) { throw new ArgumentException($"experiment {Name}: {e.Message}"); }
     }
 
@@ -109,6 +112,7 @@ public sealed class Experiment
     {
         get
         {
+            StopForHelp();
             if (_tokenFile is not null) return _tokenFile;
             var path = Path.Combine(_root, "data", "tinyshakespeare_char.bin");
             if (!File.Exists(path) || !File.Exists(TokenFileInfo.SidecarPath(path)))
@@ -125,6 +129,7 @@ public sealed class Experiment
     {
         get
         {
+            StopForHelp();
             if (_vocab is int v) return v;
             using var file = Data.TokenFile.Open(TokenFile, checkIds: false);
             return (_vocab = file.Tokenizer.VocabSize).Value;
@@ -132,9 +137,11 @@ public sealed class Experiment
     }
 
     /// <summary>Adds a variant: a model and how to train it, on the harness's random stream unless <paramref name="stream"/>
-    /// says otherwise. Names become folder names and legend entries.</summary>
+    /// says otherwise. Names become folder names and legend entries. The model's vocab_size is set to the vocabulary of
+    /// <see cref="TokenFile"/> when the variant runs (a recipe need not write it).</summary>
     public Experiment Variant(string name, ModelConfig model, TrainingConfig training, IRunStream? stream = null)
     {
+        StopForHelp();
         if (_variants.Any(v => v.Name == name)) throw new ArgumentException($"experiment {Name}: variant '{name}' is declared twice.");
         if (name.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0 || name.Contains(' '))
             throw new ArgumentException($"experiment {Name}: variant name '{name}' must be a plain folder name (letters, digits, - _ .).");
@@ -144,6 +151,9 @@ public sealed class Experiment
 
     /// <summary>Trainable parameters of the model a config builds (a tied head counted once).</summary>
     public static long Parameters(ModelConfig config) => ModelSummary.Of(config).TotalParameters;
+
+    /// <summary>Trainable parameters of a variant's model: <paramref name="config"/> with this experiment's vocabulary size.</summary>
+    public long ParameterCount(ModelConfig config) => Parameters(ModelFor(config));
 
     /// <summary>The training config smoke mode actually runs: <see cref="SmokeSteps"/> steps, evaluation and gradient flow every 3.</summary>
     public static TrainingConfig SmokeVersion(TrainingConfig t) => t with
@@ -158,10 +168,22 @@ public sealed class Experiment
         if (_paths.TryGetValue((variant, seed), out var path)) return path;
         var v = _variants.FirstOrDefault(x => x.Name == variant);
         if (v.Name is null) throw new ArgumentException($"experiment {Name}: no variant '{variant}' (it has {string.Join(", ", _variants.Select(x => x.Name))}).");
-        return Locate(variant, seed, Identity(v.Model, TrainingFor(v.Training, seed), v.Stream)).Path;
+        return Locate(variant, seed, Identity(ModelFor(v.Model), TrainingFor(v.Training, seed), v.Stream)).Path;
     }
 
-    TrainingConfig TrainingFor(TrainingConfig training, int seed) => (Smoke ? SmokeVersion(training) : training) with { Seed = training.Seed + seed };
+    TrainingConfig TrainingFor(TrainingConfig training, int seed) =>
+        (Smoke ? SmokeVersion(training) : training) with { Seed = training.Seed + seed, Dtype = _dtype ?? training.Dtype };
+
+    /// <summary>The model a variant trains: the recipe's, with the data's vocabulary size.</summary>
+    ModelConfig ModelFor(ModelConfig model) => model.VocabSize == VocabSize ? model : model with { VocabSize = VocabSize };
+
+    readonly TrainingDtype? _dtype;
+
+    /// <summary>With --help, the knobs are declared once the recipe first uses the data or declares a variant: print them and end.</summary>
+    void StopForHelp()
+    {
+        if (_args.HelpRequested) _args.EnsureAllUsed($"experiment {Name}");
+    }
 
     JsonObject? _data;
 
@@ -202,6 +224,7 @@ public sealed class Experiment
     /// </summary>
     public ComparisonReport Run()
     {
+        StopForHelp();
         if (_variants.Count == 0) throw new InvalidOperationException($"experiment {Name}: no variants: call Variant(name, model, training) first.");
         var unknown = _args.Unused;
         if (unknown.Count > 0)
@@ -231,9 +254,10 @@ public sealed class Experiment
     /// (its final loss is then its last finite one, or none) when <paramref name="tolerateDivergence"/>, as a sweep's
     /// highest rates may; otherwise the divergence propagates.
     /// </summary>
-    List<RunData> TrainSeeds(string folder, string variant, ModelConfig model, TrainingConfig training, IRunStream stream, List<string> notes,
+    List<RunData> TrainSeeds(string folder, string variant, ModelConfig recipeModel, TrainingConfig training, IRunStream stream, List<string> notes,
         bool tolerateDivergence = false)
     {
+        var model = ModelFor(recipeModel);
         var runs = new List<RunData>();
         for (int k = 0; k < Seeds; k++)
         {
@@ -255,7 +279,8 @@ public sealed class Experiment
                 Console.WriteLine($"{head} -> {path}{change}");
                 var trainer = Trainer.For(model, t, TokenFile, path, stream);
                 trainer.Progress = TrainingProgressBar.ForConsole();
-                try { Console.WriteLine($"   {trainer.Train()}"); }
+                RunResult result;
+                try { result = trainer.Train(); }
                 catch (TrainingDivergedException e) when (tolerateDivergence)
                 {
                     Console.WriteLine($"   diverged: {e.Message}");
@@ -263,6 +288,11 @@ public sealed class Experiment
                     runs.Add(RunData.Load(run));
                     continue;
                 }
+                Console.WriteLine($"   {result}");
+                // Ctrl-C (or SIGTERM): the run saved its checkpoint; stop here rather than start the next run.
+                if (result.Interrupted)
+                    throw new OperationCanceledException($"experiment {Name} interrupted: {folder}/seed{k} saved its checkpoint at step {result.Steps} " +
+                        $"in {path}. Run the same command again to resume; finished runs are reused.");
                 notes.Add($"{folder}/seed{k}: {(resumed.Length > 0 ? "resumed" : "new")}{(Fresh ? " (--fresh)" : "")}{resumed}{change} ({path})");
             }
             runs.Add(RunData.Load(run));

@@ -36,6 +36,20 @@ public static class Recipes
         KeepCheckpoints = 2, Seed = 1337,
     };
 
+    /// <summary>
+    /// The training of a short comparison run (the recipes in experiments/): <paramref name="steps"/> AdamW steps of
+    /// <paramref name="batch"/> x <paramref name="context"/> tokens, the learning rate warmed up linearly over the first
+    /// 10 % and decayed by a cosine to a tenth of <paramref name="learningRate"/>; ten evaluations of 10 validation
+    /// batches, a metrics row every 5 steps, gradient flow at the middle and the end, and a checkpoint only at the end
+    /// (or on Ctrl-C). Variants change it with <c>with { ... }</c>.
+    /// </summary>
+    public static TrainingConfig ShortRun(int steps, double learningRate, int batch, int context) => new()
+    {
+        MaxSteps = steps, LearningRate = learningRate, MinLearningRate = learningRate / 10, WarmupSteps = steps / 10,
+        MicroBatch = batch, ContextLength = context, EvalInterval = Math.Max(1, steps / 10), EvalBatches = 10,
+        LogInterval = 5, GradFlowInterval = Math.Max(1, steps / 2), CheckpointInterval = 0,
+    };
+
     /// <summary>GPT-2 blocks (GELU MLP, learned positions, LayerNorm): preset nanogpt-cpu with nanoGPT's training recipe.</summary>
     public static Recipe NanoGptCpu() => new("nanogpt-cpu", Presets.Get("nanogpt-cpu"), NanoGptCpuTraining);
 

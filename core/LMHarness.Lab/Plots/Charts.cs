@@ -105,8 +105,25 @@ public static class Charts
     /// <summary>Writes the chart as a <see cref="Width"/> x <see cref="Height"/> PNG (temp file, then rename) and returns the path.</summary>
     public static string Save(PlotModel model, string path)
     {
-        return AtomicFile.Write(path, stream => new OxyPlot.SkiaSharp.PngExporter { Width = Width, Height = Height, UseTextShaping = false }.Export(model, stream));
+        return AtomicFile.Write(path, stream => Exporter().Export(model, stream));
     }
+
+    /// <summary>The chart as the PNG bytes <see cref="Save"/> would write, e.g. to show it in a notebook.</summary>
+    public static byte[] Png(PlotModel model)
+    {
+        using var stream = new MemoryStream();
+        Exporter().Export(model, stream);
+        return stream.ToArray();
+    }
+
+    /// <summary>An HTML <c>img</c> element holding the chart as a data URI: how a notebook shows it inline
+    /// (Polyglot Notebooks: <c>display(HTML(Charts.Html(chart)))</c>).</summary>
+    public static string Html(PlotModel model, int width = 800) => Html(Png(model), width);
+
+    /// <summary>An HTML <c>img</c> element holding PNG bytes (e.g. a file <see cref="TrajectoryPlot.Save"/> wrote) as a data URI.</summary>
+    public static string Html(byte[] png, int width = 800) => $"<img src=\"data:image/png;base64,{Convert.ToBase64String(png)}\" width=\"{width}\"/>";
+
+    static OxyPlot.SkiaSharp.PngExporter Exporter() => new() { Width = Width, Height = Height, UseTextShaping = false };
 
     static PlotModel LossChart(IReadOnlyList<RunData> runs, string title, string xTitle, Func<MetricsRow, double> x, bool logX, bool logY)
     {

@@ -15,17 +15,55 @@ public class ScriptArgsTests
         a.Get("smoke", false).Should().BeTrue();
         a.Get("n_layer", 1).Should().Be(4);
         a.Get("missing", "default").Should().Be("default");
-        a.Positional.Should().Equal("runs/a", "runs/b");
+        a.Rest("runs", "run folders").Should().Equal("runs/a", "runs/b");
         a.EnsureAllUsed("test");
+    }
+
+    [Fact]
+    public void Repeated_options_keep_every_value_and_positionals_are_declared_and_checked()
+    {
+        var a = new ScriptArgs(["model", "--prompt", "a", "--prompt", "b c", "--max", "abc"]);
+        a.Argument("model", "a run folder").Should().Be("model");
+        a.All("prompt", ["\n"]).Should().Equal("a", "b c");
+        a.All("stop", []).Should().BeEmpty();
+        FluentActions.Invoking(() => a.Get("max", 200)).Should().Throw<ArgumentException>().WithMessage("--max abc: expected an integer (default 200).");
+        a.EnsureAllUsed("sample.csx");
+
+        var missing = new ScriptArgs(["--max", "3"]);
+        missing.Argument("model", "a run folder, checkpoint or export");
+        missing.Get("max", 1);
+        FluentActions.Invoking(() => missing.EnsureAllUsed("sample.csx")).Should().Throw<ArgumentException>()
+            .WithMessage("sample.csx: missing <model>: a run folder, checkpoint or export. Usage: sample.csx <model> [--key value ...]");
+        var extra = new ScriptArgs(["m", "n"]);
+        extra.Argument("model", "a run folder");
+        FluentActions.Invoking(() => extra.EnsureAllUsed("sample.csx")).Should().Throw<ArgumentException>().WithMessage("sample.csx: unexpected argument 'n'*");
+    }
+
+    [Fact]
+    public void Help_lists_arguments_and_knobs_with_defaults_and_ends_the_script()
+    {
+        var a = new ScriptArgs(["--help"]);
+        a.HelpRequested.Should().BeTrue();
+        a.Argument("model", "a run folder");
+        a.Get("temperature", 0.8, "softmax temperature; 0 = greedy");
+        a.Get<long?>("seed", null);
+        a.Has("native", "harness format");
+        a.Help("sample.csx").Should().Be(
+            "usage: sample.csx <model> [--key value ...]\n" +
+            "  <model>                     a run folder\n" +
+            "knobs and their defaults (--key value; a bare --flag means true):\n" +
+            "  --temperature               0.8               softmax temperature; 0 = greedy\n" +
+            "  --seed                      (none)\n" +
+            "  --native                    false             harness format\n");
     }
 
     [Fact]
     public void Unread_option_and_bad_value_are_errors_naming_them()
     {
         var a = new ScriptArgs(["--stpes", "3", "--lr", "fast"]);
-        FluentActions.Invoking(() => a.Get("lr", 1e-3)).Should().Throw<ArgumentException>().WithMessage("--lr fast is not a valid Double*");
+        FluentActions.Invoking(() => a.Get("lr", 1e-3)).Should().Throw<ArgumentException>().WithMessage("--lr fast: expected a number (default 0.001).");
         FluentActions.Invoking(() => a.EnsureAllUsed("train.csx")).Should().Throw<ArgumentException>()
-            .WithMessage("train.csx: unknown option(s) --stpes; it reads --lr.");
+            .WithMessage("train.csx: unknown option(s) --stpes; it reads --lr (--help lists them with their defaults).");
     }
 
     [Fact]

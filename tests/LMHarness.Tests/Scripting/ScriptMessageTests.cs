@@ -56,7 +56,7 @@ public class ScriptMessageTests
 
         (code, _, errors) = Run(Script("import.csx"), run);
         code.Should().Be(1);
-        errors.Should().Contain($"{run} is an LMHarness run folder, not an HF checkpoint: sample from it with `./lmh scripts/sample.csx {run}`");
+        errors.Should().Contain($"{run} is an LMHarness run folder, not an HF checkpoint: sample from it with `dotnet script scripts/sample.csx -- {run}`");
     }
 
     [Fact]
