@@ -6,7 +6,7 @@ namespace LMHarness.Tests.Model;
 
 public class KVCacheTests
 {
-    public static IEnumerable<object[]> Kinds() => Tiny.AttentionByPosition();
+    public static IEnumerable<object[]> Kinds() => Tiny.Cases();
 
     private static List<long> GreedyWithoutCache(CausalLM model, Tensor prompt, int steps)
     {
@@ -42,25 +42,10 @@ public class KVCacheTests
 
     [Theory]
     [MemberData(nameof(Kinds))]
-    public void Greedy_decoding_with_the_cache_equals_decoding_without_it(AttentionKind a, PositionKind p, int nKvHead)
+    public void Greedy_decoding_with_the_cache_equals_decoding_without_it(string option, AttentionKind a, PositionKind p, int nKvHead)
     {
         // Untied and with wide weights: a tied random model just repeats its input token, which would hide position bugs.
-        var config = Tiny.Config(a, p, nKvHead: nKvHead) with { TieEmbeddings = false, InitStd = 0.3 };
-        using var model = Tiny.Build(config, seed: 42);
-        using var prompt = Tiny.Tokens(config, 1, 7);
-        var plain = GreedyWithoutCache(model, prompt, 20);
-        var cached = GreedyWithCache(model, prompt, 20);
-        cached.Should().Equal(plain);
-        plain.Distinct().Count().Should().BeGreaterThan(1, "a constant sequence would hide position bugs");
-    }
-
-    public static IEnumerable<object[]> Options() => Tiny.OptionsByAttention();
-
-    [Theory]
-    [MemberData(nameof(Options))]
-    public void Greedy_decoding_with_the_cache_equals_decoding_without_it_for_every_speedrun_option(string option, AttentionKind a, PositionKind p)
-    {
-        var config = Tiny.With(Tiny.Config(a, p) with { TieEmbeddings = false, InitStd = 0.3 }, option);
+        var config = Tiny.Case(option, a, p, nKvHead) with { TieEmbeddings = false, InitStd = 0.3 };
         using var model = Tiny.Build(config, seed: 42);
         using var prompt = Tiny.Tokens(config, 1, 7);
         var plain = GreedyWithoutCache(model, prompt, 20);
@@ -72,25 +57,11 @@ public class KVCacheTests
     }
 
     [Theory]
-    [MemberData(nameof(Options))]
-    public void Chunked_cached_logits_equal_the_full_forward_for_every_speedrun_option(string option, AttentionKind a, PositionKind p)
-    {
-        using var scope = NewDisposeScope();
-        var config = Tiny.With(Tiny.Config(a, p) with { InitStd = 0.3 }, option);
-        using var model = Tiny.Build(config, seed: 43);
-        var idx = Tiny.Tokens(config, 2, 13);
-        var full = model.forward(idx);
-        using var cache = model.NewCache(2);
-        var parts = new[] { (0, 5), (5, 1), (6, 7) }.Select(r => model.ForwardCached(idx.narrow(1, r.Item1, r.Item2), cache)).ToArray();
-        Tiny.MaxAbsDiff(cat(parts, 1), full).Should().BeLessThan(1e-5);
-    }
-
-    [Theory]
     [MemberData(nameof(Kinds))]
-    public void Chunked_cached_logits_equal_the_full_forward(AttentionKind a, PositionKind p, int nKvHead)
+    public void Chunked_cached_logits_equal_the_full_forward(string option, AttentionKind a, PositionKind p, int nKvHead)
     {
         using var scope = NewDisposeScope();
-        var config = Tiny.Config(a, p, nKvHead: nKvHead);
+        var config = Tiny.Case(option, a, p, nKvHead);
         using var model = Tiny.Build(config, seed: 43);
         var idx = Tiny.Tokens(config, 2, 13);
         var full = model.forward(idx);

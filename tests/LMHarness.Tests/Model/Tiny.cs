@@ -77,10 +77,21 @@ static class Tiny
         _ => throw new ArgumentException($"unknown option {option}"),
     };
 
-    /// <summary>Every option with every attention kind, rotary or learned positions.</summary>
-    public static IEnumerable<object[]> OptionsByAttention() =>
-        from o in Options
-        from a in AttentionKinds
-        from p in new[] { PositionKind.Rope, PositionKind.Learned }
-        select new object[] { o, a, p };
+    /// <summary>The option name of the plain blocks in <see cref="Cases"/>.</summary>
+    public const string NoOption = "none";
+
+    /// <summary>
+    /// (option, attention, position, n_kv_head) for the cache and padding theories: every attention kind x position
+    /// (+ MQA) with the plain blocks, then every speedrun option with every attention kind, rotary or learned.
+    /// </summary>
+    public static IEnumerable<object[]> Cases() =>
+        AttentionByPosition().Select(x => new object[] { NoOption, x[0], x[1], x[2] })
+            .Concat(from o in Options
+                    from a in AttentionKinds
+                    from p in new[] { PositionKind.Rope, PositionKind.Learned }
+                    select new object[] { o, a, p, 2 });
+
+    /// <summary>The config of a <see cref="Cases"/> row; option rows use wide weights (init_std 0.3) so the cap bends the logits.</summary>
+    public static ModelConfig Case(string option, AttentionKind attention, PositionKind position, int nKvHead) =>
+        option == NoOption ? Config(attention, position, nKvHead: nKvHead) : With(Config(attention, position, nKvHead: nKvHead) with { InitStd = 0.3 }, option);
 }
