@@ -46,6 +46,15 @@ verify() { # $1 = experiment name
   done
 }
 
+verify_extra() { # what one recipe writes beyond the comparison
+  local dir="$LMHARNESS_RUNS/smoke/$1" log="$LMHARNESS_RUNS/$1.log"
+  if [ "$1" = speedrun_cpu ]; then
+    check "[ \"\$(tail -1 '$log')\" = 'speedup vs nanoGPT: n/a (smoke)' ]" "last line is '$(tail -1 "$log")', not the speedup line"
+    check "grep -q '^| speedrun | ' '$dir/time_to_target.md'" "time_to_target.md has no speedrun row"
+    check "[ \"\$(png_size '$dir/val_vs_train_time.png')\" = 1200x750 ]" "$dir/val_vs_train_time.png missing or not 1200x750"
+  fi
+}
+
 start=$SECONDS
 # Build the script host once through the same path (./lmh -> dotnet script -> launcher -> dotnet build), then let
 # the recipes skip the launcher's incremental build: nothing changes between them.
@@ -54,7 +63,7 @@ export LMHARNESS_SCRIPT_NO_BUILD=1
 for r in "${recipes[@]}"; do
   name="$(basename "$r" .csx)"; t0=$SECONDS
   echo "=== smoke: $r"
-  if ./lmh "$r" > "$LMHARNESS_RUNS/$name.log" 2>&1; then verify "$name"; else echo "FAIL [$name]: exited non-zero; log:" >&2; tail -20 "$LMHARNESS_RUNS/$name.log" >&2; fail=1; fi
+  if ./lmh "$r" > "$LMHARNESS_RUNS/$name.log" 2>&1; then verify "$name"; verify_extra "$name"; else echo "FAIL [$name]: exited non-zero; log:" >&2; tail -20 "$LMHARNESS_RUNS/$name.log" >&2; fail=1; fi
   echo "    $name: $((SECONDS-t0)) s"
 done
 if [ $# -eq 0 ]; then

@@ -163,6 +163,7 @@ public sealed class Trainer
         loggers.OnStart(new RunStart(_folder, state.Step, total, checkpoints.RestoredFrom));
         using var signals = StopOnSignals();
         using var pending = new PendingLosses();
+        clock.Start(); // setup since the clock was made counts in elapsed_s only
 
         if (state.Step == 0) // the untrained model, about ln(vocab) when the initialisation is sound, as nanoGPT reports it
         {
