@@ -76,6 +76,15 @@ upstream() { TMPDIR="$LMHARNESS_RUNS/upstream-cache" "${upstream_cmd[@]}" "$@"; 
 upstream_cmd=(dotnet "$upstream_dll")
 mkdir -p "$LMHARNESS_RUNS/upstream-cache"
 
+verify_extra() { # $1 = runs root, $2 = recipe, $3 = its log: what one recipe writes beyond the comparison
+  local dir="$1/smoke/$2" log="$3"
+  if [ "$2" = speedrun_cpu ]; then
+    check "[ \"\$(tail -1 '$log')\" = 'speedup vs nanoGPT: n/a (smoke)' ]" "last line is '$(tail -1 "$log")', not the speedup line"
+    check "grep -q '^| speedrun | ' '$dir/time_to_target.md'" "time_to_target.md has no speedrun row"
+    check "[ \"\$(png_size '$dir/val_vs_train_time.png')\" = 1200x750 ]" "$dir/val_vs_train_time.png missing or not 1200x750"
+  fi
+}
+
 start=$SECONDS
 # Build the script host once through the same path (./lmh -> dotnet script -> launcher -> dotnet build), then let
 # the recipes skip the launcher's incremental build: nothing changes between them. The stand-in for upstream is built
@@ -89,9 +98,9 @@ for r in ${recipes[@]+"${recipes[@]}"}; do
   name="$(basename "$r" .csx)"
   echo "=== smoke: $r"
   repo_runs="$LMHARNESS_RUNS/repo" up_runs="$LMHARNESS_RUNS/upstream"
-  if run repo "$name" "$LMHARNESS_RUNS/$name.repo.log" -- ./lmh "$r" -- --out "$repo_runs"; then verify "$repo_runs" "$name"
+  if run repo "$name" "$LMHARNESS_RUNS/$name.repo.log" -- ./lmh "$r" -- --out "$repo_runs"; then verify "$repo_runs" "$name"; verify_extra "$repo_runs" "$name" "$LMHARNESS_RUNS/$name.repo.log"
   else echo "FAIL [$name]: exited non-zero under the repo host; log:" >&2; tail -20 "$LMHARNESS_RUNS/$name.repo.log" >&2; fail=1; fi
-  if run upstream "$name" "$LMHARNESS_RUNS/$name.upstream.log" -- upstream "$r" -- --out "$up_runs"; then verify "$up_runs" "$name"
+  if run upstream "$name" "$LMHARNESS_RUNS/$name.upstream.log" -- upstream "$r" -- --out "$up_runs"; then verify "$up_runs" "$name"; verify_extra "$up_runs" "$name" "$LMHARNESS_RUNS/$name.upstream.log"
     check "[ \"\$(losses '$repo_runs' '$name')\" = \"\$(losses '$up_runs' '$name')\" ]" "final losses differ between the repo host and upstream loading"
   else echo "FAIL [$name]: exited non-zero under upstream loading; log:" >&2; tail -20 "$LMHARNESS_RUNS/$name.upstream.log" >&2; fail=1; fi
 done

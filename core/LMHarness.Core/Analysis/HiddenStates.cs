@@ -1,5 +1,4 @@
 using LMHarness.Model;
-using LMHarness.Model.Attention;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -8,8 +7,9 @@ namespace LMHarness.Analysis;
 /// <summary>
 /// The residual stream of a <see cref="CausalLM"/> at every depth: h_0 = token embedding (+ learned positions),
 /// h_{i+1} = block_i(h_i), for i = 0 .. n_layer - 1 (before the final norm, as in HF's output_hidden_states except
-/// that HF applies the final norm to the last entry). Runs the model's own modules in order, so it matches forward
-/// exactly: Head(norm(h_L)) are the logits. Inference only (no autograd, eval mode for the call).
+/// that HF applies the final norm to the last entry; with U-net skips, h_{i+1} is block i's output, before any skip
+/// is added to the next block's input). Taken from the model's own forward, so it matches forward exactly:
+/// Head(norm(h_L)) are the logits. Inference only (no autograd, eval mode for the call).
 /// </summary>
 public static class HiddenStates
 {
@@ -23,19 +23,9 @@ public static class HiddenStates
         try
         {
             using var _ = torch.no_grad();
-            var body = model.Body;
             var states = new List<Tensor>();
-            using (var scope = torch.NewDisposeScope())
-            {
-                var x = body.EmbedTokens.forward(idx);
-                if (body.EmbedPositions is not null) x = x + body.EmbedPositions.forward(0, idx.shape[1]);
-                states.Add(x.detach().MoveToOuterDisposeScope());
-                foreach (var block in body.Layers)
-                {
-                    x = block.forward(x, AttentionInput.Training);
-                    states.Add(x.detach().MoveToOuterDisposeScope());
-                }
-            }
+            // Each state leaves the forward's dispose scope for the caller's, as the forward's own result does.
+            using (model.Body.Hidden(idx, 0, null, null, (_, x) => states.Add(x.detach().MoveToOuterDisposeScope()))) { }
             return states;
         }
         finally

@@ -25,6 +25,8 @@ public enum FeedForwardKind
     Mlp,
     /// <summary>Gated MLP: W_down (SiLU(W_gate x) * W_up x) (Shazeer 2020, "GLU Variants Improve Transformer").</summary>
     SwiGlu,
+    /// <summary>Squared-ReLU MLP: W_down relu(W_up x)^2 (So et al. 2021, "Primer"; modded-nanogpt).</summary>
+    Relu2,
 }
 
 /// <summary>How token positions enter the model.</summary>
@@ -89,6 +91,20 @@ public sealed record ModelConfig
     public bool RecomputeActivations { get; init; }
     public double InitStd { get; init; } = 0.02;
 
+    /// <summary>RMS-normalise each head of q and k (learned gain per channel) after projection and before RoPE
+    /// (Dehghani et al. 2023; Wortsman et al. 2023; modded-nanogpt): attention logits stay bounded.</summary>
+    public bool QkNorm { get; init; }
+    /// <summary>Soft cap c of the logits, logits = c tanh(logits / c) (Gemma 2, Team Gemma 2024; modded-nanogpt); 0 = off.</summary>
+    public double LogitSoftcap { get; init; }
+    /// <summary>Every layer adds its own token embedding to V (modded-nanogpt's value embeddings).</summary>
+    public bool ValueEmbeddings { get; init; }
+    /// <summary>U-net skips: outputs of the first n_layer / 2 blocks are added, last in first out with learned weights,
+    /// to the inputs of the last n_layer / 2 blocks (modded-nanogpt).</summary>
+    public bool SkipConnections { get; init; }
+    /// <summary>o_proj, down_proj and an untied lm_head start at 0, so every block starts as the identity
+    /// (modded-nanogpt; ReZero, Bachlechner et al. 2020; Fixup, Zhang et al. 2019).</summary>
+    public bool ZeroInitOutputs { get; init; }
+
     /// <summary>Channels per attention head, d_model / n_head (derived, not serialised).</summary>
     [JsonIgnore]
     public int HeadDim => DModel / NHead;
@@ -152,6 +168,8 @@ public sealed record ModelConfig
         Need(Yarn is null || Position == PositionKind.Rope, "yarn scaling applies to rotary positions only: set position to rope or remove yarn");
         Need(Yarn is null || (Yarn.Factor >= 1 && Yarn.OriginalContextLength > 0), "yarn needs factor >= 1 and original_context_length > 0");
         Need(InitStd > 0, $"init_std must be > 0 (got {InitStd})");
+        Need(double.IsFinite(LogitSoftcap) && LogitSoftcap >= 0, $"logit_softcap must be a finite number >= 0 (0 turns it off; got {LogitSoftcap})");
+        Need(!SkipConnections || NLayer >= 2, $"skip_connections joins the first n_layer / 2 blocks to the last ones: it needs n_layer >= 2 (got {NLayer})");
         if (problems.Count > 0)
             throw new ArgumentException("Invalid model config: " + string.Join("; ", problems) + ".");
         return this;

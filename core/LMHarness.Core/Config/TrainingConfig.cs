@@ -63,6 +63,21 @@ public sealed record TrainingConfig
     /// <summary>Clip the global gradient L2 norm to this value; 0 disables clipping.</summary>
     public double GradClip { get; init; } = 1.0;
 
+    /// <summary>
+    /// Peak AdamW learning rate of the embedding tables (token, learned position and value embeddings; the head too
+    /// when it is tied); 0 = <see cref="LearningRate"/>. This and the three below give the groups modded-nanogpt
+    /// tunes apart (Keller Jordan et al. 2024: embeddings 0.6, head 0.008, scalars 0.04 with Adam, matrices under
+    /// Muon). Every group follows the one schedule: its rate at a step is its peak times lr(step) / learning_rate.
+    /// </summary>
+    public double EmbeddingLearningRate { get; init; }
+    /// <summary>Peak AdamW learning rate of an untied <c>lm_head</c>; 0 = <see cref="LearningRate"/>.</summary>
+    public double HeadLearningRate { get; init; }
+    /// <summary>Peak learning rate of the 2-D weights inside the blocks under AdamW or AdEMAMix; 0 = <see cref="LearningRate"/>.
+    /// With Muon those matrices take <see cref="MuonLearningRate"/>, so this must stay 0.</summary>
+    public double MatrixLearningRate { get; init; }
+    /// <summary>Peak AdamW learning rate of the 1-D tensors (norm gains, biases, skip weights, lambdas); 0 = <see cref="LearningRate"/>.</summary>
+    public double ScalarLearningRate { get; init; }
+
     /// <summary>Muon's learning rate for hidden 2-D weights (scaled by the same schedule as <see cref="LearningRate"/>).</summary>
     public double MuonLearningRate { get; init; } = 0.02;
     public double MuonMomentum { get; init; } = 0.95;
@@ -149,6 +164,10 @@ public sealed record TrainingConfig
         Need(Eps > 0, $"eps must be > 0 (got {Eps})");
         Need(GradClip >= 0, $"grad_clip must be >= 0 (0 disables it; got {GradClip})");
         Need(MuonLearningRate > 0, $"muon_learning_rate must be > 0 (got {MuonLearningRate})");
+        foreach (var (name, value) in new[] { ("embedding_learning_rate", EmbeddingLearningRate), ("head_learning_rate", HeadLearningRate),
+                     ("matrix_learning_rate", MatrixLearningRate), ("scalar_learning_rate", ScalarLearningRate) })
+            Need(double.IsFinite(value) && value >= 0, $"{name} must be >= 0 (0 = learning_rate; got {value})");
+        Need(MatrixLearningRate == 0 || Optimizer != OptimizerKind.Muon, $"matrix_learning_rate ({MatrixLearningRate}) does not apply with optimizer muon, whose matrices take muon_learning_rate ({MuonLearningRate}): set matrix_learning_rate 0 or tune muon_learning_rate");
         Need(MuonMomentum is >= 0 and < 1, $"muon_momentum must be in [0, 1) (got {MuonMomentum})");
         Need(Alpha >= 0, $"alpha must be >= 0 (got {Alpha})");
         Need(AlphaBeta3Warmup >= 0, $"alpha_beta3_warmup must be >= 0 (got {AlphaBeta3Warmup})");

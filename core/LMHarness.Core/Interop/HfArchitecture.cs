@@ -7,7 +7,7 @@ public enum HfArchitecture
 {
     /// <summary><c>LlamaForCausalLM</c>: RoPE (rotate_half), RMSNorm, SwiGLU, MHA/GQA/MQA, optional q/k/v/o and MLP biases.</summary>
     Llama,
-    /// <summary><c>GPT2LMHeadModel</c>: learned positions, LayerNorm with bias, GELU MLP, MHA, biases, Conv1D (in, out) weights.</summary>
+    /// <summary><c>GPT2LMHeadModel</c>: learned positions, LayerNorm with bias, GELU (or ReLU², <c>activation_function</c> "relu2") MLP, MHA, biases, Conv1D (in, out) weights.</summary>
     Gpt2,
 }
 
@@ -15,7 +15,9 @@ public enum HfArchitecture
 /// Decides which HF architecture expresses a <see cref="ModelConfig"/> exactly, or why none does. Exactness is the
 /// rule: a checkpoint that loads in transformers must compute the same logits, so anything HF's Llama and GPT-2
 /// modules cannot compute (differential attention, NoPE, mixed attention or feed-forward kinds, YaRN with the
-/// harness's mscale convention, mixed norms) is refused rather than approximated.
+/// harness's mscale convention, mixed norms, QK-norm, logit soft-capping, value embeddings, U-net skips, a ReLU²
+/// MLP in the Llama layout) is refused rather than approximated. Zero-initialised output projections change only the
+/// starting point, not the function, and export as usual.
 /// </summary>
 public static class HfArchitectures
 {
@@ -45,10 +47,18 @@ public static class HfArchitectures
             problems.Add("layers mix attention kinds with different K/V head counts; HF uses one num_key_value_heads for every layer");
         if (ffn.Count > 1)
             problems.Add("layers mix feed-forward kinds; HF uses one MLP type for every layer");
+        if (c.QkNorm)
+            problems.Add("qk_norm: HF Llama and GPT-2 do not normalise q and k (Qwen3 and OLMo-2 do, but the harness does not write those formats)");
+        if (c.LogitSoftcap > 0)
+            problems.Add($"logit_softcap {c.LogitSoftcap}: HF Llama and GPT-2 have no logit soft-capping (Gemma 2's final_logit_softcapping), so their logits would not be capped");
+        if (c.ValueEmbeddings)
+            problems.Add("value_embeddings: HF Llama and GPT-2 have no per-layer embedding added to V");
+        if (c.SkipConnections)
+            problems.Add("skip_connections: HF Llama and GPT-2 run the layers in a plain chain, without U-net skips between early and late layers");
         if (problems.Count > 0) return (null, problems);
 
         bool llamaLike = c.Position == PositionKind.Rope && c.Norm == NormKind.RmsNorm && ffn[0] == FeedForwardKind.SwiGlu;
-        bool gpt2Like = c.Position == PositionKind.Learned && c.Norm == NormKind.LayerNorm && ffn[0] == FeedForwardKind.Mlp;
+        bool gpt2Like = c.Position == PositionKind.Learned && c.Norm == NormKind.LayerNorm && ffn[0] is FeedForwardKind.Mlp or FeedForwardKind.Relu2;
         if (llamaLike)
         {
             if (c.Yarn is not null)
@@ -63,6 +73,8 @@ public static class HfArchitectures
         }
         if (c.Position == PositionKind.None)
             problems.Add("NoPE (no positional encoding) has no HF Llama or GPT-2 equivalent");
+        else if (ffn[0] == FeedForwardKind.Relu2 && c.Position == PositionKind.Rope)
+            problems.Add("the relu2 feed-forward in the Llama layout: HF Llama's MLP is gated (silu(gate) * up), so it cannot compute relu(up)^2 (GPT-2's layout can, with learned positions and layer_norm)");
         else
             problems.Add($"the block mix position={c.Position}, norm={c.Norm}, feed_forward={ffn[0]} matches neither Llama (rope + rms_norm + swi_glu) nor GPT-2 (learned + layer_norm + mlp)");
         return (null, problems);

@@ -57,7 +57,8 @@ public static class HfConfig
                 ["n_head"] = c.NHead,
                 ["n_inner"] = c.FfnHidden,
                 // The harness MLP uses exact (erf) GELU: HF's "gelu"; GPT-2's own checkpoints use "gelu_new" (tanh).
-                ["activation_function"] = "gelu",
+                // ReLU² is transformers' "relu2" (ReLUSquaredActivation: relu(x)^2).
+                ["activation_function"] = c.FeedForwardKinds[0] == FeedForwardKind.Relu2 ? "relu2" : "gelu",
                 ["layer_norm_epsilon"] = c.NormEps,
                 ["resid_pdrop"] = c.Dropout,
                 ["embd_pdrop"] = c.Dropout,
@@ -161,8 +162,8 @@ public static class HfConfig
                 var act = Or("activation_function", "gelu_new");
                 if (act is "gelu_new" or "gelu_pytorch_tanh" or "gelu_fast")
                     notes.Add($"activation_function \"{act}\" is the tanh approximation of GELU; the harness MLP computes exact GELU, so logits differ slightly (~1e-3) from transformers'");
-                else if (act != "gelu")
-                    throw new NotSupportedException($"{source}: activation_function \"{act}\" is not supported; the harness GPT-2 MLP uses GELU");
+                else if (act is not ("gelu" or "relu2"))
+                    throw new NotSupportedException($"{source}: activation_function \"{act}\" is not supported; the harness GPT-2 MLP uses GELU or relu2");
                 int d = Get<int>("n_embd");
                 var config = new ModelConfig
                 {
@@ -174,7 +175,7 @@ public static class HfConfig
                     NKvHead = Get<int>("n_head"),
                     FfnHidden = o["n_inner"] is null ? 4 * d : Get<int>("n_inner"),
                     AttentionKinds = [AttentionKind.Mha],
-                    FeedForwardKinds = [FeedForwardKind.Mlp],
+                    FeedForwardKinds = [act == "relu2" ? FeedForwardKind.Relu2 : FeedForwardKind.Mlp],
                     Position = PositionKind.Learned,
                     Norm = NormKind.LayerNorm,
                     NormEps = NumOr("layer_norm_epsilon", 1e-5),

@@ -14,7 +14,10 @@ namespace LMHarness.Model;
 /// only when untied).</para>
 /// <para>Initialisation follows GPT-2: every linear and embedding weight ~ N(0, init_std), biases 0, norm gains 1,
 /// and the projections that write into the residual stream (o_proj, down_proj) ~ N(0, init_std / sqrt(2 n_layer)),
-/// so the residual variance does not grow with depth.</para>
+/// so the residual variance does not grow with depth. With <see cref="ModelConfig.ZeroInitOutputs"/> those
+/// projections and an untied head start at 0 instead (modded-nanogpt; ReZero, Bachlechner et al. 2020; Fixup,
+/// Zhang et al. 2019): every block starts as the identity and the untied head predicts the uniform distribution.</para>
+/// <para>The head soft-caps the logits when <see cref="ModelConfig.LogitSoftcap"/> is set (<see cref="LogitSoftcap"/>).</para>
 /// </summary>
 public sealed class CausalLM : nn.Module<Tensor, Tensor>
 {
@@ -46,24 +49,27 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>
         double residualStd = Config.InitStd / Math.Sqrt(2.0 * Config.NLayer);
         foreach (var (name, p) in named_parameters())
         {
-            if (name.EndsWith("o_proj.weight") || name.EndsWith("down_proj.weight"))
+            bool output = name.EndsWith("o_proj.weight") || name.EndsWith("down_proj.weight") || name == "lm_head.weight";
+            if (output && Config.ZeroInitOutputs)
+                nn.init.zeros_(p);
+            else if (name.EndsWith("o_proj.weight") || name.EndsWith("down_proj.weight"))
                 nn.init.normal_(p, 0, residualStd);
-            else if (name.EndsWith("_proj.weight") || name.EndsWith("embed_tokens.weight")
+            else if (name.EndsWith("_proj.weight") || name.EndsWith("embed_tokens.weight") || name.EndsWith("value_embed.weight")
                      || name.EndsWith("embed_positions.weight") || name == "lm_head.weight")
                 nn.init.normal_(p, 0, Config.InitStd);
             else if (name.EndsWith("_proj.bias"))
                 nn.init.zeros_(p);
-            // Norm gains/biases keep ones/zeros; differential-attention lambdas keep their N(0, 0.1) draw.
+            // Norm gains/biases and skip weights keep ones/zeros; differential-attention lambdas keep their N(0, 0.1) draw.
         }
     }
 
-    /// <summary>Hidden states (B,T,d_model) -> float32 logits (B,T,vocab) through the final norm and the head.</summary>
+    /// <summary>Hidden states (B,T,d_model) -> float32 logits (B,T,vocab) through the final norm, the head and the soft cap.</summary>
     private Tensor Head(Tensor hidden)
     {
         using var scope = NewDisposeScope();
         var h = model.FinalNorm.forward(hidden);
         var logits = lm_head is null ? nn.functional.linear(h, model.EmbedTokens.Weight) : lm_head.forward(h);
-        return logits.to(ScalarType.Float32).MoveToOuterDisposeScope();
+        return LogitSoftcap.Apply(logits.to(ScalarType.Float32), Config.LogitSoftcap).MoveToOuterDisposeScope();
     }
 
     private void CheckInput(Tensor idx)

@@ -36,6 +36,11 @@ public static class NanoGptInit
         Need(config.TieEmbeddings, "tie_embeddings must be true (nanoGPT ties lm_head to wte)");
         Need(config.FfnHidden == 4 * config.DModel, $"ffn_hidden must be 4 x d_model = {4 * config.DModel} (got {config.FfnHidden})");
         Need(config.InitStd == Std, $"init_std must be {Std} (got {config.InitStd})");
+        Need(!config.QkNorm, "qk_norm must be false (nanoGPT has no QK-norm)");
+        Need(config.LogitSoftcap == 0, $"logit_softcap must be 0 (nanoGPT does not cap logits; got {config.LogitSoftcap})");
+        Need(!config.ValueEmbeddings, "value_embeddings must be false (nanoGPT has none)");
+        Need(!config.SkipConnections, "skip_connections must be false (nanoGPT's blocks form a plain chain)");
+        Need(!config.ZeroInitOutputs, "zero_init_outputs must be false (nanoGPT draws c_proj ~ N(0, 0.02 / sqrt(2 n_layer)))");
         return problems;
     }
 

@@ -49,9 +49,13 @@ public sealed class ModelSummary
             string p = $"model.layers.{i}";
             rows.Add(new($"{p}.input_layernorm", config.Norm.ToString(), Shape(b, t, d), norm));
             rows.Add(new($"{p}.self_attn", AttentionType(config.AttentionFor(i)), Shape(b, t, d), AttentionParameters(config, i)));
+            if (config.ValueEmbeddings)
+                rows.Add(new($"{p}.self_attn.value_embed", "ValueEmbedding", Shape(b, KvHeads(config, i), t, config.HeadDim), ValueEmbeddingParameters(config, i)));
             rows.Add(new($"{p}.post_attention_layernorm", config.Norm.ToString(), Shape(b, t, d), norm));
             rows.Add(new($"{p}.mlp", config.FeedForwardFor(i).ToString(), Shape(b, t, d), FeedForwardParameters(config, i)));
         }
+        if (config.SkipConnections)
+            rows.Add(new("model.skip_weights", "UNetSkips", Shape(config.NLayer / 2), config.NLayer / 2));
         rows.Add(new("model.norm", config.Norm.ToString(), Shape(b, t, d), norm));
         rows.Add(new("lm_head", config.TieEmbeddings ? "tied to embed_tokens" : "Linear", Shape(b, t, v), config.TieEmbeddings ? 0 : v * d));
         Batch = batch;
@@ -87,32 +91,45 @@ public sealed class ModelSummary
     /// <summary>Every parameter once (the tied head adds nothing).</summary>
     public long TotalParameters => rows.Sum(r => r.Parameters);
 
-    /// <summary>Token embedding (+ learned position table; + untied head): parameters that are looked up or map to the vocabulary.</summary>
-    public long EmbeddingParameters => rows.Where(r => r.Name is "model.embed_tokens" or "model.embed_positions" or "lm_head").Sum(r => r.Parameters);
+    /// <summary>Token embedding (+ learned position table; + value embeddings; + untied head): parameters that are looked up or map to the vocabulary.</summary>
+    public long EmbeddingParameters => rows.Where(r => r.Name is "model.embed_tokens" or "model.embed_positions" or "lm_head" || IsValueEmbedding(r)).Sum(r => r.Parameters);
+
+    private static bool IsValueEmbedding(ModuleRow r) => r.Name.EndsWith(".value_embed", StringComparison.Ordinal);
 
     /// <summary>Parameters of the blocks and the final norm: the N of Kaplan et al.'s scaling laws.</summary>
     public long NonEmbeddingParameters => TotalParameters - EmbeddingParameters;
 
-    /// <summary>Parameters of one attention module of layer <paramref name="layer"/>: Q/O are d x d, K/V are d x (kv heads * head_dim).</summary>
+    /// <summary>
+    /// Parameters of one attention module of layer <paramref name="layer"/> without its value embedding: Q/O are d x d,
+    /// K/V are d x (kv heads * head_dim); QK-norm adds two gains of the Q/K head width (head_dim, half of it for
+    /// differential attention).
+    /// </summary>
     public static long AttentionParameters(ModelConfig c, int layer)
     {
         long d = c.DModel, hd = c.HeadDim;
         var kind = c.AttentionFor(layer);
-        long kv = kind == AttentionKind.Gqa ? c.NKvHead : c.NHead;
+        long kv = KvHeads(c, layer);
         long weights = 2 * d * d + 2 * d * kv * hd;
         long biases = c.Bias ? 2 * d + 2 * kv * hd : 0;
         long extra = kind == AttentionKind.Differential ? 4 * (hd / 2) + hd : 0; // lambda_{q,k}{1,2} and subln
-        return weights + biases + extra;
+        long qkNorm = c.QkNorm ? 2 * (kind == AttentionKind.Differential ? hd / 2 : hd) : 0;
+        return weights + biases + extra + qkNorm;
     }
 
-    /// <summary>Parameters of the feed-forward of layer <paramref name="layer"/>: 2 d f for GELU, 3 d f for SwiGLU (+ biases).</summary>
+    /// <summary>The value-embedding table of layer <paramref name="layer"/>: vocab x (kv heads * head_dim), 0 when off.</summary>
+    public static long ValueEmbeddingParameters(ModelConfig c, int layer) =>
+        c.ValueEmbeddings ? (long)c.VocabSize * KvHeads(c, layer) * c.HeadDim : 0;
+
+    private static long KvHeads(ModelConfig c, int layer) => c.AttentionFor(layer) == AttentionKind.Gqa ? c.NKvHead : c.NHead;
+
+    /// <summary>Parameters of the feed-forward of layer <paramref name="layer"/>: 2 d f for GELU and ReLU², 3 d f for SwiGLU (+ biases).</summary>
     public static long FeedForwardParameters(ModelConfig c, int layer)
     {
         long d = c.DModel, f = c.FfnHidden;
         return c.FeedForwardFor(layer) switch
         {
-            FeedForwardKind.Mlp => 2 * d * f + (c.Bias ? f + d : 0),
-            _ => 3 * d * f + (c.Bias ? 2 * f + d : 0),
+            FeedForwardKind.SwiGlu => 3 * d * f + (c.Bias ? 2 * f + d : 0),
+            _ => 2 * d * f + (c.Bias ? f + d : 0),
         };
     }
 
@@ -121,14 +138,14 @@ public sealed class ModelSummary
     /// that), the one formula LMHarness uses (the trainer's MFU, the benches). N counts every parameter that enters a
     /// matmul: the blocks, the final norm, and the head: the tied token embedding counts once, as the head's matmul
     /// (nanoGPT's <c>estimate_mfu</c> does the same). Tables that are only looked up do not count: the learned position
-    /// table, and the token embedding when the head is untied (then lm_head is the matmul).
+    /// table, the value embeddings, and the token embedding when the head is untied (then lm_head is the matmul).
     /// </summary>
     public double FlopsPerToken(int context) =>
         6.0 * (TotalParameters - LookupParameters) + 12.0 * Config.NLayer * Config.DModel * context;
 
     /// <summary>Parameters that are only looked up (an index selects a row), never multiplied: see <see cref="FlopsPerToken(int)"/>.</summary>
     public long LookupParameters =>
-        rows.Where(r => r.Name == "model.embed_positions" || (r.Name == "model.embed_tokens" && !Config.TieEmbeddings)).Sum(r => r.Parameters);
+        rows.Where(r => r.Name == "model.embed_positions" || IsValueEmbedding(r) || (r.Name == "model.embed_tokens" && !Config.TieEmbeddings)).Sum(r => r.Parameters);
 
     /// <summary>FLOPs per token at the config's context length.</summary>
     public double FlopsPerToken() => FlopsPerToken(Config.ContextLength);
@@ -137,8 +154,9 @@ public sealed class ModelSummary
     /// Activations kept for backward at (batch, context), in bytes (float32 unless <paramref name="bytesPerValue"/>).
     /// Per token and layer: attention keeps its norm input and output, Q, K, V (before and after RoPE), the mixed heads
     /// and the o_proj output (about 9 d + 2 kv-width); the written-out kinds (raw, differential, and SDPA's CPU math
-    /// path) also keep the T-wide score and probability rows of every head (2 H T); the GELU MLP keeps 2 d + 2 f, SwiGLU
-    /// 2 d + 4 f. The logits (and their softmax for the loss) add 2 V per token. With activation checkpointing only
+    /// path) also keep the T-wide score and probability rows of every head (2 H T); QK-norm keeps the normalised Q and K
+    /// (d + kv-width), value embeddings the looked-up rows (kv-width). The GELU and ReLU² MLPs keep 2 d + 2 f, SwiGLU
+    /// 2 d + 4 f. The logits (and their softmax for the loss) add 2 V per token, 3 V with soft-capping. With activation checkpointing only
     /// each block's input (d) is stored, plus one block's full set while it is recomputed. An estimate within tens
     /// of percent, not an allocator trace.
     /// </summary>
@@ -149,15 +167,15 @@ public sealed class ModelSummary
         long PerTokenLayer(int i)
         {
             long kvWidth = (c.AttentionFor(i) == AttentionKind.Gqa ? c.NKvHead : c.NHead) * (long)c.HeadDim;
-            long attn = 9 * d + 2 * kvWidth + 2L * c.NHead * t;
-            long ffn = c.FeedForwardFor(i) == FeedForwardKind.Mlp ? 2 * d + 2L * c.FfnHidden : 2 * d + 4L * c.FfnHidden;
+            long attn = 9 * d + 2 * kvWidth + 2L * c.NHead * t + (c.QkNorm ? d + kvWidth : 0) + (c.ValueEmbeddings ? kvWidth : 0);
+            long ffn = c.FeedForwardFor(i) == FeedForwardKind.SwiGlu ? 2 * d + 4L * c.FfnHidden : 2 * d + 2L * c.FfnHidden;
             long dropout = c.Dropout > 0 ? 3 * d + c.NHead * t : 0; // masks of the residual/attention dropouts
             return attn + ffn + dropout;
         }
         long layers = c.RecomputeActivations
             ? c.NLayer * d + Enumerable.Range(0, c.NLayer).Max(PerTokenLayer)
             : Enumerable.Range(0, c.NLayer).Sum(PerTokenLayer);
-        long head = 2L * c.VocabSize + 2 * d;
+        long head = (c.LogitSoftcap > 0 ? 3L : 2L) * c.VocabSize + 2 * d;
         return tokens * (layers + head) * bytesPerValue;
     }
 

@@ -25,6 +25,13 @@ public sealed class RunClock
     public double TrainSeconds => _train;
     public double EvalSeconds => _eval;
 
+    /// <summary>
+    /// Starts attributing from now: the time since the clock was made (setting up the meter, whose MFU peak may be
+    /// measured by a matmul benchmark on the CPU, opening the loggers) is setup, in elapsed_s only, so train_s counts
+    /// training steps and not the seconds before the first one.
+    /// </summary>
+    public void Start() => _mark = _wall.Elapsed.TotalSeconds;
+
     /// <summary>Counts the time since the last boundary as training time.</summary>
     public void Mark()
     {

@@ -51,6 +51,8 @@ public sealed class Trainer
         _training = training.Validated();
         if (_training.ContextLength > _model.ContextLength)
             throw new ArgumentException($"training context_length ({_training.ContextLength}) exceeds the model's context_length ({_model.ContextLength}): lower the training one or raise the model's.");
+        if (_training.HeadLearningRate > 0 && _model.TieEmbeddings)
+            throw new ArgumentException($"head_learning_rate ({_training.HeadLearningRate}) applies to an untied lm_head, but this model ties the head to the token embedding (which takes embedding_learning_rate): set tie_embeddings false or head_learning_rate 0.");
         _data = data;
         _folder = new RunFolder(runDir);
         _build = build;
@@ -161,6 +163,7 @@ public sealed class Trainer
         loggers.OnStart(new RunStart(_folder, state.Step, total, checkpoints.RestoredFrom));
         using var signals = StopOnSignals();
         using var pending = new PendingLosses();
+        clock.Start(); // setup since the clock was made counts in elapsed_s only
 
         if (state.Step == 0) // the untrained model, about ln(vocab) when the initialisation is sound, as nanoGPT reports it
         {

@@ -34,7 +34,7 @@ namespace LMHarness.Experiments;
 public sealed class Experiment
 {
     readonly ScriptArgs _args;
-    readonly List<(string Name, ModelConfig Model, TrainingConfig Training, IRunStream Stream)> _variants = [];
+    readonly List<(string Name, ModelConfig Model, TrainingConfig Training, IRunStream Stream, int Seeds)> _variants = [];
     readonly Dictionary<(string, int), string> _paths = [];
     readonly string _root;
     string? _tokenFile;
@@ -85,6 +85,9 @@ public sealed class Experiment
     public bool Fresh { get; }
     /// <summary>Seeds per variant (knob <c>--seeds</c>, default <see cref="DefaultSeeds"/>; 1 in smoke mode).</summary>
     public int Seeds { get; }
+    /// <summary>The runs <see cref="Run"/> compared (with <c>--lr_sweep</c>, each variant's at its best rate), for a
+    /// recipe's own conclusions from their metrics; empty before <see cref="Run"/>.</summary>
+    public IReadOnlyList<RunData> Runs { get; private set; } = [];
     /// <summary>Seeds per variant unless <c>--seeds</c> says otherwise.</summary>
     public const int DefaultSeeds = 3;
     /// <summary>Whether every variant is trained over a grid of learning rates and compared at its best (knob <c>--lr_sweep</c>).</summary>
@@ -137,15 +140,18 @@ public sealed class Experiment
     }
 
     /// <summary>Adds a variant: a model and how to train it, on the harness's random stream unless <paramref name="stream"/>
-    /// says otherwise. Names become folder names and legend entries. The model's vocab_size is set to the vocabulary of
-    /// <see cref="TokenFile"/> when the variant runs (a recipe need not write it).</summary>
-    public Experiment Variant(string name, ModelConfig model, TrainingConfig training, IRunStream? stream = null)
+    /// says otherwise, for <see cref="Seeds"/> seeds unless <paramref name="seeds"/> says otherwise (a baseline that
+    /// replays one published run, an ablation that affords one seed; smoke mode runs one). Names become folder names
+    /// and legend entries. The model's vocab_size is set to the vocabulary of <see cref="TokenFile"/> when the variant
+    /// runs (a recipe need not write it).</summary>
+    public Experiment Variant(string name, ModelConfig model, TrainingConfig training, IRunStream? stream = null, int? seeds = null)
     {
         StopForHelp();
+        if (seeds < 1) throw new ArgumentException($"experiment {Name}: variant '{name}' needs at least 1 seed (got {seeds}).");
         if (_variants.Any(v => v.Name == name)) throw new ArgumentException($"experiment {Name}: variant '{name}' is declared twice.");
         if (name.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0 || name.Contains(' '))
             throw new ArgumentException($"experiment {Name}: variant name '{name}' must be a plain folder name (letters, digits, - _ .).");
-        _variants.Add((name, model.Validated(), training, stream ?? HarnessStream.Instance));
+        _variants.Add((name, model.Validated(), training, stream ?? HarnessStream.Instance, Smoke ? 1 : seeds ?? Seeds));
         return this;
     }
 
@@ -212,7 +218,7 @@ public sealed class Experiment
             .Where(d => new RunFolder(d).HasConfig).ToList();
         foreach (var d in candidates)
             if (RunIdentity.Of(new RunFolder(d).ReadConfig()) == identity) return (d, null);
-        var earlier = candidates.OrderBy(d => File.GetLastWriteTimeUtc(Path.Combine(d, Runs.RunFolder.ConfigFile))).LastOrDefault();
+        var earlier = candidates.OrderBy(d => File.GetLastWriteTimeUtc(Path.Combine(d, LMHarness.Runs.RunFolder.ConfigFile))).LastOrDefault();
         return (earlier is null ? plain : Path.Combine(dir, $"seed{seed}-{identity[..8]}"), earlier);
     }
 
@@ -237,8 +243,9 @@ public sealed class Experiment
         else
         {
             var runs = new List<RunData>();
-            foreach (var (variant, model, training, stream) in _variants)
-                runs.AddRange(TrainSeeds(variant, variant, model, training, stream, notes));
+            foreach (var (variant, model, training, stream, seeds) in _variants)
+                runs.AddRange(TrainSeeds(variant, variant, model, training, stream, seeds, notes));
+            Runs = runs;
             report = Comparison.Write(runs, Folder, logAxes: false, notes);
         }
         Console.WriteLine();
@@ -254,12 +261,12 @@ public sealed class Experiment
     /// (its final loss is then its last finite one, or none) when <paramref name="tolerateDivergence"/>, as a sweep's
     /// highest rates may; otherwise the divergence propagates.
     /// </summary>
-    List<RunData> TrainSeeds(string folder, string variant, ModelConfig recipeModel, TrainingConfig training, IRunStream stream, List<string> notes,
+    List<RunData> TrainSeeds(string folder, string variant, ModelConfig recipeModel, TrainingConfig training, IRunStream stream, int seeds, List<string> notes,
         bool tolerateDivergence = false)
     {
         var model = ModelFor(recipeModel);
         var runs = new List<RunData>();
-        for (int k = 0; k < Seeds; k++)
+        for (int k = 0; k < seeds; k++)
         {
             var t = TrainingFor(training, k);
             var (path, earlier) = Locate(folder, k, Identity(model, t, stream));
@@ -314,7 +321,7 @@ public sealed class Experiment
         var atBest = new List<RunData>();
         var atRecipe = new List<RunData>();
         var lines = new List<string>();
-        foreach (var (variant, model, training, stream) in _variants)
+        foreach (var (variant, model, training, stream, seeds) in _variants)
         {
             var tried = new Dictionary<double, List<RunData>>();
             var rates = LearningRateSweep.Grid(training.LearningRate, SweepPoints).ToList();
@@ -325,7 +332,7 @@ public sealed class Experiment
                 foreach (var rate in rates.Where(r => !tried.ContainsKey(r)).ToList())
                 {
                     var folder = rate == training.LearningRate ? variant : $"{variant}_lr{LearningRateSweep.Format(rate)}";
-                    tried[rate] = TrainSeeds(folder, variant, model, LearningRateSweep.At(training, rate), stream, notes, tolerateDivergence: true);
+                    tried[rate] = TrainSeeds(folder, variant, model, LearningRateSweep.At(training, rate), stream, seeds, notes, tolerateDivergence: true);
                 }
                 next = LearningRateSweep.Extension(tried.ToDictionary(kv => kv.Key, kv => Point(variant, kv.Key, kv.Value).Mean));
                 if (next is null || extensions == SweepExtensions) break;
@@ -337,10 +344,10 @@ public sealed class Experiment
             var best = LearningRateSweep.Best(variantPoints.ToDictionary(p => p.LearningRate, p => p.Mean));
             atBest.AddRange(tried[best]);
             atRecipe.AddRange(tried[training.LearningRate]);
-            for (int k = 0; k < Seeds; k++) _paths[(variant, k)] = tried[best][k].Folder;
+            for (int k = 0; k < seeds; k++) _paths[(variant, k)] = tried[best][k].Folder;
             lines.Add($"{variant}: best rate {LearningRateSweep.Format(best)} of {variantPoints.Count} tried " +
                       $"({LearningRateSweep.Format(variantPoints[0].LearningRate)} to {LearningRateSweep.Format(variantPoints[^1].LearningRate)}, " +
-                      $"{Seeds} seed{(Seeds == 1 ? "" : "s")} each; the recipe's rate {LearningRateSweep.Format(training.LearningRate)})" +
+                      $"{seeds} seed{(seeds == 1 ? "" : "s")} each; the recipe's rate {LearningRateSweep.Format(training.LearningRate)})" +
                       (next is not null ? $"; still at the edge of the grid after {extensions} extension{(extensions == 1 ? "" : "s")}: the optimum may lie further out" : ""));
         }
         var sweepCsv = AtomicFile.WriteAllText(Path.Combine(Folder, "lr_sweep.csv"), LearningRateSweepReport.Csv(points));
@@ -349,6 +356,7 @@ public sealed class Experiment
         lines.Add($"At the recipe's learning rates: {recipeVerdict.Headline}");
         lines.Add("Each variant at its own best rate: the headline above (rates chosen on these same seeds, which favours every variant a little).");
         lines.Add($"Sweep table: {sweepCsv}");
+        Runs = atBest;
         return Comparison.Write(atBest, Folder, logAxes: false, notes, extras: new ComparisonExtras([sweepPng], [("Learning-rate sweep", lines)]));
     }
 

@@ -20,7 +20,27 @@ public class ModelConfigValidationTests
         [Good with { Position = PositionKind.Learned, Yarn = new YarnScaling(2, 64) }, "*yarn scaling applies to rotary positions only*"],
         [Good with { Yarn = new YarnScaling(0.5, 64) }, "*factor >= 1*"],
         [Good with { NormEps = 0 }, "*norm_eps must be > 0*"],
+        [Good with { LogitSoftcap = -1 }, "*logit_softcap must be a finite number >= 0 (0 turns it off; got -1)*"],
+        [Good with { LogitSoftcap = double.PositiveInfinity }, "*logit_softcap must be a finite number >= 0*"],
+        [Good with { SkipConnections = true, NLayer = 1 }, "*skip_connections*needs n_layer >= 2 (got 1)*"],
     ];
+
+    [Fact]
+    public void Speedrun_options_round_trip_through_snake_case_JSON()
+    {
+        var config = Good with
+        {
+            QkNorm = true, FeedForwardKinds = [FeedForwardKind.Relu2], LogitSoftcap = 15, ValueEmbeddings = true,
+            SkipConnections = true, ZeroInitOutputs = true,
+        };
+        var json = config.ToJson();
+        json.Should().Contain("\"qk_norm\": true").And.Contain("\"relu2\"").And.Contain("\"logit_softcap\": 15")
+            .And.Contain("\"value_embeddings\": true").And.Contain("\"skip_connections\": true").And.Contain("\"zero_init_outputs\": true");
+        ModelConfig.FromJson(json).Should().Be(config);
+        // A config written before these options existed reads them as off.
+        var old = ModelConfig.FromJson("{\"vocab_size\": 65, \"n_layer\": 2}");
+        (old.QkNorm, old.LogitSoftcap, old.ValueEmbeddings, old.SkipConnections, old.ZeroInitOutputs).Should().Be((false, 0.0, false, false, false));
+    }
 
     [Theory]
     [MemberData(nameof(Bad))]

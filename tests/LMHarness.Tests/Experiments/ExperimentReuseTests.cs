@@ -121,4 +121,22 @@ public class ExperimentReuseTests
         }
         Recipe(root, other, 3e-3).RunFolder("a", 0).Should().NotBe(before);
     }
+
+    [Fact]
+    public void A_variant_can_take_its_own_seed_count_and_Runs_lists_the_compared_runs()
+    {
+        using var dir = new TempDir();
+        var tokens = TrainingFixtures.TokenFile(dir.Path);
+        var exp = new Experiment("seeds", ["--out", dir.File("runs"), "--data", tokens, "--seeds", "2"]);
+        var t = TrainingFixtures.TinyTraining with { MaxSteps = 3, EvalInterval = 3, GradFlowInterval = 0 };
+        exp.Variant("baseline", TrainingFixtures.TinyModel, t, seeds: 1);
+        exp.Variant("candidate", TrainingFixtures.TinyModel, t with { LearningRate = 1e-3 });
+        FluentActions.Invoking(() => exp.Variant("none", TrainingFixtures.TinyModel, t, seeds: 0)).Should().Throw<ArgumentException>()
+            .WithMessage("*variant 'none' needs at least 1 seed (got 0)*");
+        exp.Runs.Should().BeEmpty();
+        var report = exp.Run();
+        exp.Runs.Select(r => r.Label).Should().Equal("baseline/seed0", "candidate/seed0", "candidate/seed1");
+        report.Rows.Select(r => (r.Variant, r.Seed)).Should().Equal(("baseline", 0), ("candidate", 0), ("candidate", 1));
+        Directory.Exists(Path.Combine(exp.Folder, "baseline", "seed1")).Should().BeFalse();
+    }
 }

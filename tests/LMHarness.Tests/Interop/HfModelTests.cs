@@ -117,6 +117,23 @@ public class HfModelTests : IDisposable
     }
 
     [Fact]
+    public void Relu2_gpt2_exports_as_activation_relu2_and_zero_init_exports_as_usual()
+    {
+        var cfg = TinyModels.Gpt2 with { FeedForwardKinds = [FeedForwardKind.Relu2] };
+        var model = TinyModels.Build(cfg, 17);
+        HfModel.Export(model, dir, null).Should().Be(HfArchitecture.Gpt2);
+        Config(dir).GetProperty("activation_function").GetString().Should().Be("relu2", "transformers' ReLUSquaredActivation");
+        var back = HfModel.Import(dir);
+        back.Config.FeedForwardKinds.Should().Equal(FeedForwardKind.Relu2);
+        SameLogits(model, back);
+
+        // Zero-initialised outputs change where training starts, not what the model computes.
+        var zero = TinyModels.Build(TinyModels.Llama with { ZeroInitOutputs = true, TieEmbeddings = false }, 18);
+        HfModel.Export(zero, dir, null).Should().Be(HfArchitecture.Llama);
+        SameLogits(zero, HfModel.Import(dir));
+    }
+
+    [Fact]
     public void Gpt2_import_accepts_openai_names_without_prefix_and_mask_buffers()
     {
         var model = TinyModels.Build(TinyModels.Gpt2, 13);
@@ -156,6 +173,12 @@ public class HfModelTests : IDisposable
         { "mixed-kv", "mix attention kinds with different K/V head counts" },
         { "yarn", "YaRN" },
         { "rope-layernorm", "matches neither Llama" },
+        { "qk_norm", "qk_norm: HF Llama and GPT-2 do not normalise q and k" },
+        { "logit_softcap", "logit_softcap 30: HF Llama and GPT-2 have no logit soft-capping" },
+        { "value_embeddings", "value_embeddings: HF Llama and GPT-2 have no per-layer embedding added to V" },
+        { "skip_connections", "skip_connections: HF Llama and GPT-2 run the layers in a plain chain" },
+        { "relu2-llama", "relu2 feed-forward in the Llama layout: HF Llama's MLP is gated" },
+        { "gpt2-qk_norm", "qk_norm" },
     };
 
     [Theory]
@@ -169,6 +192,12 @@ public class HfModelTests : IDisposable
             "mixed" => TinyModels.Llama with { AttentionKinds = [AttentionKind.Gqa, AttentionKind.Differential] },
             "yarn" => TinyModels.Llama with { Yarn = new YarnScaling(4, 16) },
             "mixed-kv" => TinyModels.Llama with { AttentionKinds = [AttentionKind.Mha, AttentionKind.Gqa] },
+            "qk_norm" => TinyModels.Llama with { QkNorm = true },
+            "logit_softcap" => TinyModels.Llama with { LogitSoftcap = 30 },
+            "value_embeddings" => TinyModels.Llama with { ValueEmbeddings = true },
+            "skip_connections" => TinyModels.Llama with { SkipConnections = true },
+            "relu2-llama" => TinyModels.Llama with { FeedForwardKinds = [FeedForwardKind.Relu2] },
+            "gpt2-qk_norm" => TinyModels.Gpt2 with { QkNorm = true },
             _ => TinyModels.Llama with { Norm = NormKind.LayerNorm },
         };
         var model = TinyModels.Build(cfg, 15);

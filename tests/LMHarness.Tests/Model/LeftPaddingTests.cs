@@ -7,9 +7,11 @@ namespace LMHarness.Tests.Model;
 /// <summary>A left-padded row must get exactly the logits it gets alone, uncached and cached, for every block kind.</summary>
 public class LeftPaddingTests
 {
-    public static IEnumerable<object[]> Kinds() => Tiny.AttentionByPosition();
+    public static IEnumerable<object[]> Kinds() => Tiny.Cases();
 
-    const double Tolerance = 1e-5;
+    // Wide weights (init_std 0.3) and five layers with skips give the option cases logits of several units, where
+    // float rounding alone reaches 1e-5.
+    static double Tolerance(string option) => option == Tiny.NoOption ? 1e-5 : 5e-5;
 
     static int[][] Prompts(ModelConfig config)
     {
@@ -21,9 +23,9 @@ public class LeftPaddingTests
 
     [Theory]
     [MemberData(nameof(Kinds))]
-    public void Padded_rows_match_each_prompt_alone_without_cache(AttentionKind attention, PositionKind position, int nKvHead)
+    public void Padded_rows_match_each_prompt_alone_without_cache(string option, AttentionKind attention, PositionKind position, int nKvHead)
     {
-        var config = Tiny.Config(attention, position, nKvHead: nKvHead);
+        var config = Tiny.Case(option, attention, position, nKvHead);
         var model = Tiny.Build(config);
         var prompts = Prompts(config);
         using var _ = no_grad();
@@ -35,17 +37,17 @@ public class LeftPaddingTests
         {
             var alone = model.forward(Row(prompts[r]));
             var real = logits[r].narrow(0, padding.Pads[r], prompts[r].Length).unsqueeze(0);
-            Tiny.MaxAbsDiff(real, alone).Should().BeLessThan(Tolerance, $"row {r}");
-            Tiny.MaxAbsDiff(last[r], alone[0, -1]).Should().BeLessThan(Tolerance, $"last of row {r}");
+            Tiny.MaxAbsDiff(real, alone).Should().BeLessThan(Tolerance(option), $"row {r}");
+            Tiny.MaxAbsDiff(last[r], alone[0, -1]).Should().BeLessThan(Tolerance(option), $"last of row {r}");
         }
         logits.isfinite().all().item<bool>().Should().BeTrue("filler columns must stay finite so no NaN can leak");
     }
 
     [Theory]
     [MemberData(nameof(Kinds))]
-    public void Padded_rows_match_each_prompt_alone_with_cache(AttentionKind attention, PositionKind position, int nKvHead)
+    public void Padded_rows_match_each_prompt_alone_with_cache(string option, AttentionKind attention, PositionKind position, int nKvHead)
     {
-        var config = Tiny.Config(attention, position, nKvHead: nKvHead);
+        var config = Tiny.Case(option, attention, position, nKvHead);
         var model = Tiny.Build(config);
         var prompts = Prompts(config);
         var (ids, padding) = LeftPadding.Pack(prompts, CPU);
@@ -67,15 +69,15 @@ public class LeftPaddingTests
             var alone = cat([model.ForwardCached(row, single), model.ForwardCached(more[r].narrow(0, 0, 1).unsqueeze(0), single),
                 model.ForwardCached(more[r].narrow(0, 1, 2).unsqueeze(0), single)], 1);
             var real = all[r].narrow(0, padding.Pads[r], prompts[r].Length + 3).unsqueeze(0);
-            Tiny.MaxAbsDiff(real, alone).Should().BeLessThan(Tolerance, $"row {r}");
+            Tiny.MaxAbsDiff(real, alone).Should().BeLessThan(Tolerance(option), $"row {r}");
         }
     }
 
     [Theory]
     [MemberData(nameof(Kinds))]
-    public void Filler_ids_never_change_real_logits(AttentionKind attention, PositionKind position, int nKvHead)
+    public void Filler_ids_never_change_real_logits(string option, AttentionKind attention, PositionKind position, int nKvHead)
     {
-        var config = Tiny.Config(attention, position, nKvHead: nKvHead);
+        var config = Tiny.Case(option, attention, position, nKvHead);
         var model = Tiny.Build(config);
         var (ids, padding) = LeftPadding.Pack(Prompts(config), CPU);
         using var _ = no_grad();
@@ -88,7 +90,7 @@ public class LeftPaddingTests
         for (int r = 0; r < padding.Batch; r++)
         {
             long p = padding.Pads[r];
-            Tiny.MaxAbsDiff(a[r].narrow(0, p, ids.shape[1] - p), b[r].narrow(0, p, ids.shape[1] - p)).Should().BeLessThan(Tolerance, $"row {r}");
+            Tiny.MaxAbsDiff(a[r].narrow(0, p, ids.shape[1] - p), b[r].narrow(0, p, ids.shape[1] - p)).Should().BeLessThan(Tolerance(option), $"row {r}");
         }
     }
 

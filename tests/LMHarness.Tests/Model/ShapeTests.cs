@@ -43,6 +43,29 @@ public class ShapeTests
         grads.Where(g => g.grad is null).Should().BeEmpty("every parameter takes part in the loss");
     }
 
+    public static IEnumerable<object[]> Options() =>
+        from o in Tiny.Options
+        from a in Tiny.AttentionKinds
+        from p in Tiny.PositionKinds
+        select new object[] { o, a, p };
+
+    [Theory]
+    [MemberData(nameof(Options))]
+    public void Every_speedrun_option_gives_the_right_shapes_and_trains_every_parameter(string option, AttentionKind a, PositionKind p)
+    {
+        using var scope = NewDisposeScope();
+        var config = Tiny.With(Tiny.Config(a, p) with { TieEmbeddings = false }, option);
+        using var model = Tiny.Build(config);
+        var idx = Tiny.Tokens(config, 3, 11);
+        var logits = model.forward(idx);
+        logits.shape.Should().Equal(3, 11, config.VocabSize);
+        Tiny.MaxAbsDiff(model.ForwardLast(idx), logits.select(1, -1)).Should().BeLessThan(1e-5);
+        var loss = model.Loss(idx, idx);
+        loss.item<float>().Should().BeInRange((float)Math.Log(config.VocabSize) - 1, (float)Math.Log(config.VocabSize) + 1);
+        loss.backward();
+        model.parameters().Where(x => x.grad is null).Should().BeEmpty("every parameter takes part in the loss");
+    }
+
     [Fact]
     public void Alternating_layers_take_kind_i_modulo_the_list()
     {

@@ -53,4 +53,45 @@ static class Tiny
     }
 
     public static double MaxAbsDiff(Tensor a, Tensor b) => (a - b).abs().max().item<float>();
+
+    /// <summary>The speedrun options (issue 14), one at a time, then all but zero-init together ("blocks").</summary>
+    public static readonly string[] Options = ["qk_norm", "relu2", "logit_softcap", "value_embeddings", "skip_connections", "zero_init_outputs", "blocks"];
+
+    /// <summary>
+    /// <paramref name="config"/> with one speedrun option on. Skips use 5 layers, so two pairs are joined last in first
+    /// out and the middle block takes none; the cap is 2, low enough to bend these tiny models' logits.
+    /// </summary>
+    public static ModelConfig With(ModelConfig config, string option) => option switch
+    {
+        "qk_norm" => config with { QkNorm = true },
+        "relu2" => config with { FeedForwardKinds = [FeedForwardKind.Relu2] },
+        "logit_softcap" => config with { LogitSoftcap = 2.0 },
+        "value_embeddings" => config with { ValueEmbeddings = true },
+        "skip_connections" => config with { SkipConnections = true, NLayer = 5 },
+        "zero_init_outputs" => config with { ZeroInitOutputs = true },
+        "blocks" => config with
+        {
+            QkNorm = true, FeedForwardKinds = [FeedForwardKind.Relu2], LogitSoftcap = 2.0, ValueEmbeddings = true,
+            SkipConnections = true, NLayer = 5,
+        },
+        _ => throw new ArgumentException($"unknown option {option}"),
+    };
+
+    /// <summary>The option name of the plain blocks in <see cref="Cases"/>.</summary>
+    public const string NoOption = "none";
+
+    /// <summary>
+    /// (option, attention, position, n_kv_head) for the cache and padding theories: every attention kind x position
+    /// (+ MQA) with the plain blocks, then every speedrun option with every attention kind, rotary or learned.
+    /// </summary>
+    public static IEnumerable<object[]> Cases() =>
+        AttentionByPosition().Select(x => new object[] { NoOption, x[0], x[1], x[2] })
+            .Concat(from o in Options
+                    from a in AttentionKinds
+                    from p in new[] { PositionKind.Rope, PositionKind.Learned }
+                    select new object[] { o, a, p, 2 });
+
+    /// <summary>The config of a <see cref="Cases"/> row; option rows use wide weights (init_std 0.3) so the cap bends the logits.</summary>
+    public static ModelConfig Case(string option, AttentionKind attention, PositionKind position, int nKvHead) =>
+        option == NoOption ? Config(attention, position, nKvHead: nKvHead) : With(Config(attention, position, nKvHead: nKvHead) with { InitStd = 0.3 }, option);
 }

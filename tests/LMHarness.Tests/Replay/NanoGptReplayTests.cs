@@ -110,5 +110,10 @@ public class NanoGptReplayTests
         using var lm = new CausalLM(llama.Model);
         var apply = () => NanoGptInit.Apply(lm, 1);
         apply.Should().Throw<ArgumentException>().WithMessage("*position must be learned*");
+
+        var blocks = Presets.Get("nanogpt-cpu") with { QkNorm = true, LogitSoftcap = 15, ValueEmbeddings = true, SkipConnections = true, ZeroInitOutputs = true };
+        var speedrun = () => Trainer.Run(blocks, llama.Training, TrainingFixtures.TokenFile(dir.Path), dir.File("speedrun"), NanoGptStream.Instance);
+        speedrun.Should().Throw<ArgumentException>()
+            .WithMessage("*qk_norm must be false*logit_softcap must be 0*value_embeddings must be false*skip_connections must be false*zero_init_outputs must be false*");
     }
 }

@@ -16,15 +16,45 @@ public class ModelSummaryTests
 
     [Theory]
     [MemberData(nameof(Combinations))]
-    public void Closed_form_counts_equal_the_built_model(AttentionKind a, PositionKind p, FeedForwardKind f, NormKind n, bool bias)
+    public void Closed_form_counts_equal_the_built_model(AttentionKind a, PositionKind p, FeedForwardKind f, NormKind n, bool bias) =>
+        CountsMatch(Tiny.Config(a, p, f, n, bias: bias));
+
+    public static IEnumerable<object[]> Options() =>
+        from o in Tiny.Options
+        from a in Enum.GetValues<AttentionKind>()
+        select new object[] { o, a };
+
+    [Theory]
+    [MemberData(nameof(Options))]
+    public void Closed_form_counts_equal_the_built_model_for_every_speedrun_option(string option, AttentionKind a) =>
+        CountsMatch(Tiny.With(Tiny.Config(a, PositionKind.Rope) with { TieEmbeddings = false }, option));
+
+    /// <summary>Total and per-row counts equal the model's; a parameter counts in the most specific row whose name prefixes it.</summary>
+    static void CountsMatch(ModelConfig config)
     {
-        var config = Tiny.Config(a, p, f, n, bias: bias);
         using var model = Tiny.Build(config);
         var summary = ModelSummary.Of(model);
         summary.TotalParameters.Should().Be(model.parameters().Sum(x => x.numel()));
         var byName = model.named_parameters().ToList();
+        string? RowOf(string name) => summary.Modules.Select(r => r.Name).Where(r => name.StartsWith(r + ".")).MaxBy(r => r.Length);
         foreach (var row in summary.Modules.Where(r => r.Parameters > 0))
-            row.Parameters.Should().Be(byName.Where(x => x.name.StartsWith(row.Name + ".")).Sum(x => x.parameter.numel()), row.Name);
+            row.Parameters.Should().Be(byName.Where(x => RowOf(x.name) == row.Name).Sum(x => x.parameter.numel()), row.Name);
+    }
+
+    [Fact]
+    public void Speedrun_options_add_their_parameters_in_closed_form()
+    {
+        var nano = Presets.Get("nanogpt-cpu");
+        var s = ModelSummary.Of(nano with
+        {
+            QkNorm = true, FeedForwardKinds = [FeedForwardKind.Relu2], ValueEmbeddings = true, SkipConnections = true, LogitSoftcap = 15, ZeroInitOutputs = true,
+        });
+        long qkNorm = 4 * 2 * 32, valueEmbeddings = 4 * 65 * 128, skips = 2;  // 4 layers, head_dim 32, vocab 65, d 128
+        s.TotalParameters.Should().Be(804_096 + qkNorm + valueEmbeddings + skips);
+        s.EmbeddingParameters.Should().Be(65 * 128 + 64 * 128 + valueEmbeddings, "value embeddings are looked up, like the token embedding");
+        s.FlopsPerToken(64).Should().Be(6.0 * (804_096 + qkNorm + skips - 64 * 128) + 12.0 * 4 * 128 * 64);
+        s.ToTable().Should().Contain("model.layers.3.self_attn.value_embed (ValueEmbedding)").And.Contain("model.skip_weights (UNetSkips)")
+            .And.Contain("model.layers.0.mlp (Relu2)");
     }
 
     [Fact]

@@ -183,6 +183,74 @@ public class OptimizerTests
         Values(c).Should().Equal(Hand(c0, gc, 0), (p, q) => Math.Abs(p - q) < 1e-5);
     }
 
+    /// <summary>Named tensors of each role, gradients 0.5 everywhere (so Adam's first step moves each by its lr).</summary>
+    static ParameterGroups RoleGroups(out Dictionary<string, Parameter> byName)
+    {
+        byName = new Dictionary<string, Parameter>
+        {
+            ["model.embed_tokens.weight"] = P([1, 2, 3, 4], 2, 2),
+            ["model.layers.0.self_attn.value_embed.weight"] = P([1, -1], 1, 2),
+            ["model.layers.0.mlp.up_proj.weight"] = P([0.1, 0.2, 0.3, 0.4, 0.5, 0.6], 3, 2),
+            ["model.norm.weight"] = P([1, 1], 2),
+            ["model.skip_weights.weight"] = P([1], 1),
+            ["lm_head.weight"] = P([0.5, -0.5], 1, 2),
+        };
+        var list = byName.ToList();
+        return new ParameterGroups(list.Where(x => x.Value.dim() >= 2).Select(x => (x.Key, x.Value)).ToList(),
+                                   list.Where(x => x.Value.dim() < 2).Select(x => (x.Key, x.Value)).ToList());
+    }
+
+    [Fact]
+    public void Parameter_roles_tell_embeddings_head_matrices_and_scalars_apart()
+    {
+        var g = RoleGroups(out var p);
+        p.ToDictionary(x => x.Key, x => ParameterGroups.RoleOf(x.Key, x.Value)).Should().BeEquivalentTo(new Dictionary<string, ParameterRole>
+        {
+            ["model.embed_tokens.weight"] = ParameterRole.Embedding,
+            ["model.layers.0.self_attn.value_embed.weight"] = ParameterRole.Embedding,
+            ["model.layers.0.mlp.up_proj.weight"] = ParameterRole.Matrix,
+            ["model.norm.weight"] = ParameterRole.Scalar,
+            ["model.skip_weights.weight"] = ParameterRole.Scalar,
+            ["lm_head.weight"] = ParameterRole.Head,
+        });
+        g.Hidden.Select(x => x.Name).Should().Equal("model.layers.0.mlp.up_proj.weight");
+        // One rate for all roles keeps exactly the two groups (decay, no decay) of optimizer state saved before per-group rates.
+        g.ByLearningRate(GroupLearningRates.Uniform(0.1)).Select(x => (x.Params.Count, x.Decay)).Should().Equal((4, true), (2, false));
+        g.ByLearningRate(new GroupLearningRates(0.3, 0.01, 0.1, 0.05)).Select(x => (x.Params.Count, x.LearningRate, x.Decay))
+            .Should().Equal((2, 0.3, true), (1, 0.1, true), (1, 0.01, true), (2, 0.05, false));
+    }
+
+    [Theory]
+    [InlineData(OptimizerKind.AdamW)]
+    [InlineData(OptimizerKind.Muon)]
+    [InlineData(OptimizerKind.AdEMAMix)]
+    public void Each_role_moves_at_its_own_learning_rate_times_the_schedule_factor(OptimizerKind kind)
+    {
+        var groups = RoleGroups(out var p);
+        var lrs = new GroupLearningRates(Embedding: 0.3, Head: 0.01, Matrix: 0.1, Scalar: 0.05);
+        var start = p.ToDictionary(x => x.Key, x => Values(x.Value));
+        using IOptimizer opt = kind switch
+        {
+            OptimizerKind.AdamW => new AdamWOptimizer(groups, lrs, 0.9, 0.99, 1e-12, 0),
+            OptimizerKind.Muon => new MuonOptimizer(groups, 0.02, 0.95, true, 0, lrs, 0.9, 0.99, 1e-12),
+            _ => new AdEMAMixOptimizer(groups, lrs, 0.9, 0.99, 0.999, 0, 0, 1e-12, 0),
+        };
+        foreach (var t in p.Values) SetGrad(t, Enumerable.Repeat(0.5, (int)t.numel()).ToArray());
+        opt.Step(0.5);
+        // Adam's first bias-corrected step is lr * g / |g| = lr per element (AdEMAMix with alpha 0 is Adam).
+        double Moved(string name) => start[name].Zip(Values(p[name]), (a, b) => a - b).Average();
+        Moved("model.embed_tokens.weight").Should().BeApproximately(0.5 * 0.3, 1e-6);
+        Moved("model.layers.0.self_attn.value_embed.weight").Should().BeApproximately(0.5 * 0.3, 1e-6);
+        Moved("lm_head.weight").Should().BeApproximately(0.5 * 0.01, 1e-6);
+        Moved("model.norm.weight").Should().BeApproximately(0.5 * 0.05, 1e-6);
+        Moved("model.skip_weights.weight").Should().BeApproximately(0.5 * 0.05, 1e-6);
+        if (kind == OptimizerKind.Muon)
+            start["model.layers.0.mlp.up_proj.weight"].Zip(Values(p["model.layers.0.mlp.up_proj.weight"]), (a, b) => Math.Abs(a - b))
+                .Should().OnlyContain(d => d > 0 && d < 0.5 * 0.02 * 1.3, "Muon moves the matrix by its own rate, not the AdamW matrix rate");
+        else
+            Moved("model.layers.0.mlp.up_proj.weight").Should().BeApproximately(0.5 * 0.1, 1e-6);
+    }
+
     [Fact]
     public void Optimizer_state_round_trips_bit_exactly()
     {

@@ -158,6 +158,49 @@ public class TrainerTests
         }
     }
 
+    [Theory]
+    [InlineData(OptimizerKind.AdamW)]
+    [InlineData(OptimizerKind.Muon)]
+    public void Speedrun_blocks_and_per_group_rates_resume_bitwise(OptimizerKind optimizer)
+    {
+        using var dir = new TempDir();
+        var tokens = TrainingFixtures.TokenFile(dir.Path);
+        var m = TrainingFixtures.TinyModel with
+        {
+            NLayer = 3, QkNorm = true, FeedForwardKinds = [FeedForwardKind.Relu2], LogitSoftcap = 5, ValueEmbeddings = true,
+            SkipConnections = true, ZeroInitOutputs = true, TieEmbeddings = false,
+        };
+        var t = TrainingFixtures.TinyTraining with
+        {
+            Optimizer = optimizer, EmbeddingLearningRate = 0.02, HeadLearningRate = 1e-3, ScalarLearningRate = 0.01,
+            MatrixLearningRate = optimizer == OptimizerKind.AdamW ? 5e-3 : 0, Schedule = ScheduleKind.WarmupStableDecay,
+        };
+        Train(m, t, tokens, dir.File("whole"));
+        var first = Train(m, t, tokens, dir.File("split"), tr => tr.StepCompleted += row => { if (row.Step == 5) tr.RequestStop(); });
+        first.Steps.Should().Be(5);
+        Train(m, t, tokens, dir.File("split")).Steps.Should().Be(12);
+
+        var a = MetricsRow.Read(dir.File("whole/metrics.csv"));
+        var b = MetricsRow.Read(dir.File("split/metrics.csv"));
+        b.Select(r => r.TrainLoss).Should().Equal(a.Select(r => r.TrainLoss), "train losses bitwise");
+        b.Select(r => r.ValLoss).Should().Equal(a.Select(r => r.ValLoss));
+        a[^1].ValLoss!.Value.Should().BeLessThan(a[0].ValLoss!.Value - 0.1, "the blocks train");
+        using var ma = new CausalLM(m);
+        using var mb = new CausalLM(m);
+        Checkpoint.LoadModel(new RunFolder(dir.File("whole")).CheckpointPath(12), ma);
+        Checkpoint.LoadModel(new RunFolder(dir.File("split")).CheckpointPath(12), mb);
+        foreach (var ((n, p), (_, q)) in ma.named_parameters().Zip(mb.named_parameters()))
+            p.eq(q).all().item<bool>().Should().BeTrue($"{n} bitwise equal after resume");
+    }
+
+    [Fact]
+    public void A_head_learning_rate_for_a_tied_head_is_refused()
+    {
+        using var dir = new TempDir();
+        var act = () => new Trainer(TrainingFixtures.TinyModel, TrainingFixtures.TinyTraining with { HeadLearningRate = 1e-3 }, null!, dir.Path, c => new CausalLM(c));
+        act.Should().Throw<ArgumentException>().WithMessage("*head_learning_rate (0.001) applies to an untied lm_head*tie_embeddings false or head_learning_rate 0*");
+    }
+
     /// <summary>Hands out fixed batches, so two trainers can see the same tokens split differently.</summary>
     sealed class FixedBatches(Tensor x, Tensor y, int parts) : IBatchSource
     {

@@ -27,6 +27,24 @@ public class TrainingConfigTests
     }
 
     [Fact]
+    public void Per_group_learning_rates_round_trip_default_to_learning_rate_and_are_validated()
+    {
+        var c = new TrainingConfig { LearningRate = 1e-3, EmbeddingLearningRate = 0.05, HeadLearningRate = 2e-3, ScalarLearningRate = 0.01 };
+        var json = c.ToJson();
+        json.Should().Contain("\"embedding_learning_rate\": 0.05").And.Contain("\"head_learning_rate\"").And.Contain("\"matrix_learning_rate\": 0")
+            .And.Contain("\"scalar_learning_rate\"");
+        TrainingConfig.FromJson(json).Should().Be(c);
+        LMHarness.Training.Optimizers.GroupLearningRates.Of(c).Should().Be(new LMHarness.Training.Optimizers.GroupLearningRates(0.05, 2e-3, 1e-3, 0.01));
+        LMHarness.Training.Optimizers.GroupLearningRates.Of(new TrainingConfig { LearningRate = 3e-3 }).Should().Be(LMHarness.Training.Optimizers.GroupLearningRates.Uniform(3e-3));
+
+        var negative = () => new TrainingConfig { ScalarLearningRate = -0.1 }.Validated();
+        negative.Should().Throw<ArgumentException>().WithMessage("*scalar_learning_rate must be >= 0 (0 = learning_rate; got -0.1)*");
+        var muonMatrix = () => new TrainingConfig { Optimizer = OptimizerKind.Muon, MatrixLearningRate = 0.01 }.Validated();
+        muonMatrix.Should().Throw<ArgumentException>().WithMessage("*matrix_learning_rate (0.01) does not apply with optimizer muon*muon_learning_rate*");
+        new TrainingConfig { Optimizer = OptimizerKind.AdamW, MatrixLearningRate = 0.01 }.Validated().MatrixLearningRate.Should().Be(0.01);
+    }
+
+    [Fact]
     public void Warmup_longer_than_run_is_refused()
     {
         var act = () => new TrainingConfig { MaxSteps = 50, WarmupSteps = 100 }.Validated();

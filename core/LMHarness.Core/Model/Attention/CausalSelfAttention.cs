@@ -1,4 +1,6 @@
 using LMHarness.Config;
+using LMHarness.Model.Embeddings;
+using LMHarness.Model.Norms;
 using LMHarness.Model.Positions;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -12,6 +14,13 @@ namespace LMHarness.Model.Attention;
 /// subclass mix (<see cref="Attend"/>), and project back (<c>o_proj</c>).
 /// <para><c>qkSplit</c> = 2 cuts every Q/K head into two half-width heads (differential attention);
 /// V always has head_dim channels per K/V head.</para>
+/// <para>Options: QK-norm (<see cref="ModelConfig.QkNorm"/>; Dehghani et al. 2023, "Scaling Vision Transformers to
+/// 22 Billion Parameters"; Wortsman et al. 2023, "Small-scale proxies for large-scale Transformer training
+/// instabilities"; modded-nanogpt) RMS-normalises every Q and K head over its channels, times a learned gain
+/// (<c>q_norm</c>, <c>k_norm</c>, the Qwen3 / OLMo-2 names), right after the projection and before RoPE, so q.k is
+/// bounded by the gains and cannot blow up the softmax. Value embeddings (<see cref="ModelConfig.ValueEmbeddings"/>,
+/// <see cref="ValueEmbedding"/>) add a per-token row to V before it is cached, so the cache holds the V the
+/// layer attends to.</para>
 /// </summary>
 public abstract class CausalSelfAttention : nn.Module<Tensor, AttentionInput, Tensor>
 {
@@ -20,6 +29,9 @@ public abstract class CausalSelfAttention : nn.Module<Tensor, AttentionInput, Te
     private readonly Linear v_proj;
     private readonly Linear o_proj;
     private readonly RotaryEmbedding? rotary;
+    private readonly RmsNorm? q_norm;
+    private readonly RmsNorm? k_norm;
+    private readonly ValueEmbedding? value_embed;
 
     protected CausalSelfAttention(string name, ModelConfig config, int nKvHead, int qkSplit) : base(name)
     {
@@ -39,6 +51,19 @@ public abstract class CausalSelfAttention : nn.Module<Tensor, AttentionInput, Te
         register_module(nameof(o_proj), o_proj);
         if (config.Position == PositionKind.Rope)
             rotary = new RotaryEmbedding(HeadDim / qkSplit, config.RopeTheta, config.Yarn, config.ContextLength);
+        if (config.QkNorm)
+        {
+            // Per head as Q and K are split (half-width heads for differential attention).
+            q_norm = new RmsNorm(HeadDim / qkSplit, config.NormEps);
+            k_norm = new RmsNorm(HeadDim / qkSplit, config.NormEps);
+            register_module(nameof(q_norm), q_norm);
+            register_module(nameof(k_norm), k_norm);
+        }
+        if (config.ValueEmbeddings)
+        {
+            value_embed = new ValueEmbedding(config.VocabSize, nKvHead, HeadDim);
+            register_module(nameof(value_embed), value_embed);
+        }
     }
 
     protected ModelConfig Config { get; }
@@ -60,6 +85,16 @@ public abstract class CausalSelfAttention : nn.Module<Tensor, AttentionInput, Te
         var q = q_proj.forward(x).view(b, t, NHead * QkSplit, dqk).transpose(1, 2);
         var k = k_proj.forward(x).view(b, t, NKvHead * QkSplit, dqk).transpose(1, 2);
         var v = v_proj.forward(x).view(b, t, NKvHead, HeadDim).transpose(1, 2);
+        if (q_norm is not null && k_norm is not null)
+        {
+            q = q_norm.forward(q);
+            k = k_norm.forward(k);
+        }
+        if (value_embed is not null)
+        {
+            var ids = input.TokenIds ?? throw new ArgumentException("value embeddings need the token ids: give AttentionInput.TokenIds (the model's forward does)");
+            v = v + value_embed.forward(ids).to(v.dtype);
+        }
         if (rotary is not null)
         {
             // Per-row positions (left padding) gather one angle row per token; otherwise all rows share offset.. .

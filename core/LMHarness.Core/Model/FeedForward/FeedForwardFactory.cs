@@ -11,6 +11,7 @@ public static class FeedForwardFactory
     {
         FeedForwardKind.Mlp => new Mlp(config),
         FeedForwardKind.SwiGlu => new SwiGlu(config),
+        FeedForwardKind.Relu2 => new Relu2Mlp(config),
         var kind => throw new ArgumentOutOfRangeException(nameof(layer), kind, "unknown feed-forward kind"),
     };
 }

@@ -13,30 +13,36 @@ namespace LMHarness.Training.Optimizers;
 /// p -= lr ( (m1 / (1-b1^t) + alpha(t) m2) / (sqrt(v / (1-b2^t)) + eps) + wd p ).
 /// Schedules over T warm-up steps (the reference implementation, apple/ml-ademamix):
 /// alpha(t) = min(t alpha / T, alpha); b3(t) = min(exp(ln b1 ln b3 / ((1 - t/T) ln b3 + (t/T) ln b1)), b3),
-/// which interpolates the EMA half-life from b1's to b3's. Weight decay applies to >= 2-D tensors only.
+/// which interpolates the EMA half-life from b1's to b3's. Weight decay applies to >= 2-D tensors only; lr is the
+/// peak rate of the parameter's role (<see cref="GroupLearningRates"/>) times the schedule factor.
 /// </summary>
 public sealed class AdEMAMixOptimizer : IOptimizer
 {
-    sealed record Slot(Parameter P, Tensor Fast, Tensor Slow, Tensor Sq, double WeightDecay);
+    sealed record Slot(Parameter P, Tensor Fast, Tensor Slow, Tensor Sq, double Lr, double WeightDecay);
 
     readonly List<Slot> _slots;
-    readonly double _lr, _beta1, _beta2, _beta3, _alpha, _eps;
+    readonly double _beta1, _beta2, _beta3, _alpha, _eps;
     readonly int _warmup;
     long _t;
 
     public AdEMAMixOptimizer(ParameterGroups groups, double lr, double beta1, double beta2, double beta3, double alpha,
         int alphaBeta3Warmup, double eps, double weightDecay)
+        : this(groups, GroupLearningRates.Uniform(lr), beta1, beta2, beta3, alpha, alphaBeta3Warmup, eps, weightDecay) { }
+
+    /// <summary>AdEMAMix with a peak learning rate per parameter role (<paramref name="lrs"/>).</summary>
+    public AdEMAMixOptimizer(ParameterGroups groups, GroupLearningRates lrs, double beta1, double beta2, double beta3, double alpha,
+        int alphaBeta3Warmup, double eps, double weightDecay)
     {
-        _lr = lr; _beta1 = beta1; _beta2 = beta2; _beta3 = beta3; _alpha = alpha; _warmup = alphaBeta3Warmup; _eps = eps;
-        Slot Make(Parameter p, double wd) => new(p, Z(p), Z(p), Z(p), wd);
-        _slots = groups.Decay.Select(x => Make(x.Param, weightDecay))
-            .Concat(groups.NoDecay.Select(x => Make(x.Param, 0.0))).ToList();
+        _beta1 = beta1; _beta2 = beta2; _beta3 = beta3; _alpha = alpha; _warmup = alphaBeta3Warmup; _eps = eps;
+        Slot Make((string Name, Parameter P) x, double wd) => new(x.P, Z(x.P), Z(x.P), Z(x.P), lrs.For(ParameterGroups.RoleOf(x.Name, x.P)), wd);
+        _slots = groups.Decay.Select(x => Make(x, weightDecay))
+            .Concat(groups.NoDecay.Select(x => Make(x, 0.0))).ToList();
     }
 
     static Tensor Z(Tensor p) => torch.zeros_like(p).DetachFromDisposeScope();
 
     public static AdEMAMixOptimizer For(ParameterGroups groups, TrainingConfig c) =>
-        new(groups, c.LearningRate, c.Beta1, c.Beta2, c.Beta3, c.Alpha,
+        new(groups, GroupLearningRates.Of(c), c.Beta1, c.Beta2, c.Beta3, c.Alpha,
             c.AlphaBeta3Warmup > 0 ? c.AlphaBeta3Warmup : c.TotalSteps, c.Eps, c.WeightDecay);
 
     /// <summary>alpha(t) of the schedule (t is the 1-based step count).</summary>
@@ -53,7 +59,6 @@ public sealed class AdEMAMixOptimizer : IOptimizer
     public void Step(double lrFactor)
     {
         _t++;
-        var lr = _lr * lrFactor;
         var bc1 = 1 - Math.Pow(_beta1, _t);
         var bc2 = 1 - Math.Pow(_beta2, _t);
         var alpha = AlphaAt(_t, _alpha, _warmup);
@@ -70,7 +75,7 @@ public sealed class AdEMAMixOptimizer : IOptimizer
             var denom = (s.Sq.sqrt() / Math.Sqrt(bc2)).add_(_eps);
             var update = (s.Fast / bc1 + alpha * s.Slow) / denom;
             if (s.WeightDecay > 0) update.add_(s.P, alpha: s.WeightDecay);
-            s.P.add_(update, alpha: -lr);
+            s.P.add_(update, alpha: -s.Lr * lrFactor);
         }
     }
 

@@ -8,7 +8,7 @@ namespace LMHarness.Training.Optimizers;
 
 /// <summary>
 /// Muon (Jordan et al. 2024, "Muon: An optimizer for hidden layers in neural networks") for the 2-D hidden weights,
-/// AdamW for everything else (embeddings, head, norms, biases), as in the reference "MuonWithAuxAdam".
+/// AdamW for everything else (embeddings, head, norms, biases; each role at its own peak rate), as in the reference "MuonWithAuxAdam".
 /// Per hidden weight W with gradient G (shape rows x cols):
 /// M = beta M + (1 - beta) G; U = Nesterov ? (1 - beta) G + beta M : M; O = NewtonSchulz5(U);
 /// W -= lr wd W; W -= lr sqrt(max(1, rows / cols)) O.
@@ -23,14 +23,19 @@ public sealed class MuonOptimizer : IOptimizer
 
     public MuonOptimizer(ParameterGroups groups, double muonLr, double momentum, bool nesterov, double weightDecay,
         double adamLr, double beta1, double beta2, double eps)
+        : this(groups, muonLr, momentum, nesterov, weightDecay, GroupLearningRates.Uniform(adamLr), beta1, beta2, eps) { }
+
+    /// <summary>Muon with AdamW at a peak rate per role for the rest (<paramref name="adamLrs"/>: embeddings, head, scalars; its matrix rate is unused, Muon takes the matrices).</summary>
+    public MuonOptimizer(ParameterGroups groups, double muonLr, double momentum, bool nesterov, double weightDecay,
+        GroupLearningRates adamLrs, double beta1, double beta2, double eps)
     {
         _lr = muonLr; _momentum = momentum; _nesterov = nesterov; _weightDecay = weightDecay;
         _hidden = groups.Hidden.Select(h => (h.Param, torch.zeros_like(h.Param).DetachFromDisposeScope())).ToList();
-        _adam = new AdamWOptimizer(groups.WithoutHidden(), adamLr, beta1, beta2, eps, weightDecay);
+        _adam = new AdamWOptimizer(groups.WithoutHidden(), adamLrs, beta1, beta2, eps, weightDecay);
     }
 
     public static MuonOptimizer For(ParameterGroups groups, TrainingConfig c) =>
-        new(groups, c.MuonLearningRate, c.MuonMomentum, true, c.WeightDecay, c.LearningRate, c.Beta1, c.Beta2, c.Eps);
+        new(groups, c.MuonLearningRate, c.MuonMomentum, true, c.WeightDecay, GroupLearningRates.Of(c), c.Beta1, c.Beta2, c.Eps);
 
     public void Step(double lrFactor)
     {

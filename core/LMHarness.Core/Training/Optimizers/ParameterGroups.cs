@@ -7,7 +7,8 @@ namespace LMHarness.Training.Optimizers;
 /// Splits a model's trainable parameters the way GPT-2/nanoGPT does: weight decay on tensors with >= 2 dimensions
 /// (matmul weights, embeddings), none on 1-D tensors (norm gains, biases), because shrinking a gain or a bias
 /// towards zero does not regularise capacity. <see cref="Hidden"/> further names the 2-D weights inside the
-/// transformer blocks (everything but embeddings and the head), which Muon orthogonalises.
+/// transformer blocks (everything but embeddings and the head), which Muon orthogonalises; <see cref="RoleOf"/>
+/// tells embeddings, head, matrices and scalars apart for per-group learning rates.
 /// </summary>
 public sealed record ParameterGroups(
     IReadOnlyList<(string Name, Parameter Param)> Decay,
@@ -27,7 +28,7 @@ public sealed record ParameterGroups(
 
     /// <summary>2-D weights of the hidden layers: not an embedding table and not the LM head.</summary>
     public IReadOnlyList<(string Name, Parameter Param)> Hidden =>
-        Decay.Where(x => x.Param.dim() == 2 && !IsEmbeddingOrHead(x.Name)).ToList();
+        Decay.Where(x => RoleOf(x.Name, x.Param) == ParameterRole.Matrix).ToList();
 
     /// <summary>Everything <see cref="Hidden"/> leaves out, still split by decay.</summary>
     public ParameterGroups WithoutHidden()
@@ -36,6 +37,32 @@ public sealed record ParameterGroups(
         return new ParameterGroups(Decay.Where(x => !hidden.Contains(x.Name)).ToList(), NoDecay);
     }
 
-    static bool IsEmbeddingOrHead(string name) =>
-        name.Contains("embed") || name.StartsWith("lm_head", StringComparison.Ordinal) || name.Contains("wte") || name.Contains("wpe");
+    /// <summary>Embedding (a name with "embed", or GPT-2's wte/wpe), head (<c>lm_head</c>), a 2-D matrix, or a 1-D scalar tensor.</summary>
+    public static ParameterRole RoleOf(string name, Parameter p)
+    {
+        if (p.dim() < 2) return ParameterRole.Scalar;
+        if (name.StartsWith("lm_head", StringComparison.Ordinal)) return ParameterRole.Head;
+        if (name.Contains("embed") || name.Contains("wte") || name.Contains("wpe")) return ParameterRole.Embedding;
+        return ParameterRole.Matrix;
+    }
+
+    /// <summary>
+    /// AdamW's parameter groups: parameters with the same peak learning rate and decay share one, groups ordered by
+    /// their first parameter (decayed first), parameters in model order. With one learning rate for all roles these
+    /// are exactly the two groups decay / no decay, so optimizer state saved before per-group rates existed still loads.
+    /// </summary>
+    public IReadOnlyList<(IReadOnlyList<Parameter> Params, double LearningRate, bool Decay)> ByLearningRate(GroupLearningRates lrs)
+    {
+        var groups = new List<(List<Parameter> Params, double LearningRate, bool Decay)>();
+        void Add((string Name, Parameter Param) x, bool decay)
+        {
+            var lr = lrs.For(RoleOf(x.Name, x.Param));
+            var i = groups.FindIndex(g => g.LearningRate == lr && g.Decay == decay);
+            if (i < 0) groups.Add(([x.Param], lr, decay));
+            else groups[i].Params.Add(x.Param);
+        }
+        foreach (var x in Decay) Add(x, true);
+        foreach (var x in NoDecay) Add(x, false);
+        return groups.Select(g => ((IReadOnlyList<Parameter>)g.Params, g.LearningRate, g.Decay)).ToList();
+    }
 }
