@@ -7,8 +7,8 @@
 // first evaluation ≤ the target: an upper bound, late by at most one --eval_every interval. docs/speedrun.md.
 // Run:   dotnet script experiments/speedrun_cpu.csx        Smoke: dotnet script experiments/speedrun_cpu.csx -- --smoke
 // Ablation (each trick removed once, --ablation_seeds each): dotnet script experiments/speedrun_cpu.csx -- --ablation
-// Cost (2 cores, lightly loaded): nanoGPT ~4 min, each speedrun seed ~2.5 min (half of it evaluating the whole
-// split every 25 steps); --ablation adds 11 runs of ~2 min. Finished runs are reused; --fresh retrains them.
+// Cost (idle 2 cores): ~7.5 min: nanoGPT 2.5 min, each speedrun seed 1.5 min (half of it evaluating the whole split
+// every 25 steps); --ablation adds 11 runs of ~1-2 min. Finished runs are reused; --fresh retrains them.
 #load "../lmharness.csx"
 using LMHarness.Config;
 using LMHarness.Experiments;
