@@ -10,11 +10,14 @@ namespace LMHarness.Runs;
 /// estimate of the last evaluation; FinalValBpb the last validation loss in bits per byte. ElapsedSeconds is wall
 /// time since the run started, summed over resumes; TrainSeconds and EvalSeconds the parts spent in training steps
 /// and in evaluation. TokensPerSecond and MsPerStep are over this process's steps, per second of training time.
+/// PeakRssMb is the kernel's high-water mark of resident memory (VmHWM), the largest over the run's processes when it
+/// was resumed; PeakGpuMb the largest device memory the driver reported for the process (NVML, what the caching
+/// allocator holds, sampled at log steps), null without a GPU.
 /// </summary>
 public sealed record RunResult(
     string RunDir, long Steps, long TotalSteps, long Tokens, double? FinalTrainLoss, double? FinalValLoss, double? FinalTrainEvalLoss,
     double? BestValLoss, double? FinalValBpb, double ElapsedSeconds, double TrainSeconds, double EvalSeconds, double TokensPerSecond,
-    double MsPerStep, long Parameters, double PeakRssMb, bool Interrupted)
+    double MsPerStep, long Parameters, double PeakRssMb, bool Interrupted, double? PeakGpuMb = null)
 {
     /// <summary>exp(validation loss): the effective number of equally likely next tokens.</summary>
     public double? FinalValPerplexity => FinalValLoss is { } v ? Math.Exp(v) : null;
@@ -44,5 +47,6 @@ public sealed record RunResult(
         $"{Steps} steps, {Tokens:N0} tokens, train {F(FinalTrainLoss)}, val {F(FinalValLoss)} (best {F(BestValLoss)}, train estimate {F(FinalTrainEvalLoss)}" +
         $"{(FinalValBpb is { } b ? $", {b:F4} bits/byte" : "")}), {ElapsedSeconds:F1} s ({TrainSeconds:F1} s training, {EvalSeconds:F1} s evaluating), " +
         $"{MsPerStep:F1} ms/step, {TokensPerSecond:N0} tok/s, {Parameters:N0} params, peak RSS {PeakRssMb:F0} MB" +
+        (PeakGpuMb is { } gpu ? $", peak GPU {gpu:F0} MB" : "") +
         (Interrupted ? " (interrupted: run it again to resume)" : "");
 }

@@ -106,11 +106,13 @@ public sealed class Checkpointing(RunFolder folder, ModelConfig model, TrainingC
         public override void WriteLine(string? value) => log.OnMessage(value ?? "");
     }
 
-    /// <summary>Writes the checkpoint of <paramref name="state"/> and deletes all but the newest keep_checkpoints.</summary>
-    public void Save(RunState state, RunClock clock, nn.Module master, IOptimizer optimizer)
+    /// <summary>Writes the checkpoint of <paramref name="state"/> with the run's memory peaks so far, and deletes all but the
+    /// newest keep_checkpoints.</summary>
+    public void Save(RunState state, RunClock clock, (double Rss, double? Gpu) peakMb, nn.Module master, IOptimizer optimizer)
     {
         Checkpoint.Save(folder.CheckpointPath(state.Step), new CheckpointState(state.Step, state.Tokens, clock.ElapsedSeconds, state.BestValLoss,
-            model, training, data.Tokenizer, data.SaveState()) { TrainSeconds = clock.TrainSeconds, EvalSeconds = clock.EvalSeconds }, master, optimizer);
+            model, training, data.Tokenizer, data.SaveState())
+        { TrainSeconds = clock.TrainSeconds, EvalSeconds = clock.EvalSeconds, PeakRssMb = peakMb.Rss, PeakGpuMb = peakMb.Gpu }, master, optimizer);
         folder.PruneCheckpoints(training.KeepCheckpoints);
     }
 }

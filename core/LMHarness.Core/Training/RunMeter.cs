@@ -5,11 +5,13 @@ namespace LMHarness.Training;
 
 /// <summary>
 /// Turns a run's state and clocks into metrics rows and its result: tokens per second of training time since the
-/// previous row, MFU against the peak for the run's device and dtype, resident memory. The peak resident memory of a
-/// run is the largest rss_mb in its metrics.csv: one figure everywhere (the console, result.json, the reports).
+/// previous row, MFU against the peak for the run's device and dtype, resident memory. The run's peak resident memory is
+/// the kernel's high-water mark (<see cref="ResidentMemory.PeakMegabytes"/>, which no sampling misses), the largest
+/// over its processes when resumed: one figure everywhere (the console, result.json, the reports).
 /// A peak handed in by the config stays fixed; one from <see cref="PeakFlops"/> is raised when a measured figure is
 /// below what the run achieves (<see cref="PeakFlops.Achieved"/>), so MFU never reads above 100 %.
-/// On a GPU, gpu_mb is this process's memory on the device as the driver reports it (NVML), empty elsewhere.
+/// On a GPU, gpu_mb is this process's memory on the device as the driver reports it (NVML), empty elsewhere; its largest
+/// value is the run's device peak (what the caching allocator reserved; TorchSharp 0.107 exposes no allocator statistics).
 /// </summary>
 sealed class RunMeter
 {
@@ -20,19 +22,27 @@ sealed class RunMeter
     readonly double _startTrain;
     readonly Device _device;
     long _lastTokens;
-    double _lastTrain, _peakRss;
+    double _lastTrain, _priorPeakRss;
+    double? _peakGpu;
 
     /// <summary>A meter from the run's start; <paramref name="peakFlops"/> is the configured peak (fixed), or null to use
-    /// <see cref="PeakFlops"/> for <paramref name="device"/> and <paramref name="dtype"/>.</summary>
-    public RunMeter(double flopsPerToken, double? peakFlops, ScalarType dtype, double priorPeakRss, RunState start, RunClock clock, Device device)
+    /// <see cref="PeakFlops"/> for <paramref name="device"/> and <paramref name="dtype"/>.
+    /// <paramref name="priorPeakRss"/> and <paramref name="priorPeakGpu"/> are the peaks of the run's earlier processes (0 and null for a new run).</summary>
+    public RunMeter(double flopsPerToken, double? peakFlops, ScalarType dtype, double priorPeakRss, double? priorPeakGpu, RunState start, RunClock clock, Device device)
     {
         _device = device;
         _measuredDtype = peakFlops is null ? dtype : null;
         peakFlops ??= PeakFlops.For(device, dtype);
-        (_flopsPerToken, _peakFlops, _peakRss) = (flopsPerToken, peakFlops.Value, priorPeakRss);
+        (_flopsPerToken, _peakFlops, _priorPeakRss, _peakGpu) = (flopsPerToken, peakFlops.Value, priorPeakRss, priorPeakGpu);
         (_startStep, _startTokens, _startTrain) = (start.Step, start.Tokens, clock.TrainSeconds);
         (_lastTokens, _lastTrain) = (_startTokens, _startTrain);
     }
+
+    /// <summary>The run's resident-memory peak so far: this process's high-water mark or an earlier process's, whichever is larger.</summary>
+    public double PeakRssMb => Math.Max(_priorPeakRss, ResidentMemory.PeakMegabytes());
+
+    /// <summary>The largest device memory sampled so far (null without a GPU).</summary>
+    public double? PeakGpuMb => _peakGpu;
 
     public MetricsRow Row(RunState state, RunClock clock, Evaluation? evaluation, double trainLoss, double gradNorm, double lr)
     {
@@ -42,11 +52,11 @@ sealed class RunMeter
         (_lastTokens, _lastTrain) = (state.Tokens, clock.TrainSeconds);
         if (_measuredDtype is { } dtype && tokensPerS * _flopsPerToken > _peakFlops)
             _peakFlops = PeakFlops.Achieved(_device, dtype, tokensPerS * _flopsPerToken);
-        var rss = ResidentMemory.Megabytes();
-        _peakRss = Math.Max(_peakRss, rss);
+        var gpuMb = GpuInfo.Default.Memory(_device) is { } gpu ? gpu.ProcessMb ?? gpu.UsedMb : (double?)null;
+        if (gpuMb is { } g) _peakGpu = Math.Max(_peakGpu ?? 0, g);
         return new MetricsRow(state.Step, state.Tokens, trainLoss, evaluation?.ValLoss, evaluation?.TrainLoss, evaluation?.ValBpb, lr, gradNorm,
-            tokensPerS, tokensPerS * _flopsPerToken / _peakFlops, clock.ElapsedSeconds, clock.TrainSeconds, clock.EvalSeconds, rss,
-            GpuInfo.Default.Memory(_device) is { } gpu ? gpu.ProcessMb ?? gpu.UsedMb : null);
+            tokensPerS, tokensPerS * _flopsPerToken / _peakFlops, clock.ElapsedSeconds, clock.TrainSeconds, clock.EvalSeconds,
+            ResidentMemory.Megabytes(), gpuMb);
     }
 
     public RunResult Result(RunFolder folder, RunState state, RunClock clock, long totalSteps, long parameters)
@@ -57,6 +67,6 @@ sealed class RunMeter
         var last = state.LastEvaluation;
         return new RunResult(folder.Path, state.Step, totalSteps, state.Tokens, state.TrainLoss, last?.ValLoss, last?.TrainLoss, state.BestValLoss,
             last?.ValBpb, clock.ElapsedSeconds, clock.TrainSeconds, clock.EvalSeconds, train > 0 ? (state.Tokens - _startTokens) / train : 0,
-            steps > 0 ? train * 1000 / steps : 0, parameters, _peakRss, Interrupted: state.Step < totalSteps);
+            steps > 0 ? train * 1000 / steps : 0, parameters, PeakRssMb, Interrupted: state.Step < totalSteps, PeakGpuMb);
     }
 }

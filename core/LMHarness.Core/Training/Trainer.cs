@@ -143,6 +143,7 @@ public sealed class Trainer
             return done;
         }
 
+        ResidentMemory.ResetPeak(); // this run's peak, not that of runs this process trained before it
         if (_training.Threads > 0) torch.set_num_threads(_training.Threads);
         var device = Devices.Resolve(_training.Device);
         var tf32 = _training.Dtype == TrainingDtype.Fp32 && Devices.EnableTf32(device); // fp32 matmuls on tensor cores (CUDA only)
@@ -158,7 +159,8 @@ public sealed class Trainer
         var evaluator = new Evaluator(_data, _training, device);
         var clock = new RunClock(restored?.ElapsedSeconds ?? 0, restored?.TrainSeconds ?? restored?.ElapsedSeconds ?? 0, restored?.EvalSeconds ?? 0, device);
         var meter = new RunMeter(ModelSummary.Of(_model).FlopsPerToken(_training.ContextLength),
-            _training.PeakFlops > 0 ? _training.PeakFlops : null, precision.ComputeDtype, PriorPeakRss(state.Step), state, clock, device);
+            _training.PeakFlops > 0 ? _training.PeakFlops : null, precision.ComputeDtype,
+            restored?.PeakRssMb ?? PriorPeakRss(state.Step), restored?.PeakGpuMb, state, clock, device);
         using var loggers = OpenLoggers(restored is null ? null : state.Step);
         loggers.OnStart(new RunStart(_folder, state.Step, total, checkpoints.RestoredFrom));
         using var signals = StopOnSignals();
@@ -188,7 +190,7 @@ public sealed class Trainer
             var row = meter.Row(state, clock, evaluation, loss, norm, lr);
             if (log) loggers.OnMetrics(row);
             StepCompleted?.Invoke(row);                               // may ask to stop: then this step is checkpointed
-            if (checkpoint || _stop) clock.Exclude(() => checkpoints.Save(state, clock, precision.Master, optimizer));
+            if (checkpoint || _stop) clock.Exclude(() => checkpoints.Save(state, clock, (meter.PeakRssMb, meter.PeakGpuMb), precision.Master, optimizer));
         }
 
         var result = meter.Result(_folder, state, clock, total, precision.MasterParameters.Sum(p => p.Param.numel()));
@@ -197,7 +199,7 @@ public sealed class Trainer
         return result;
     }
 
-    /// <summary>The largest rss_mb among the rows a resumed run keeps.</summary>
+    /// <summary>The largest rss_mb among the rows a resumed run keeps (for checkpoints written before peaks were saved).</summary>
     double PriorPeakRss(long step) =>
         step > 0 && _folder.HasMetrics ? _folder.ReadMetrics().Where(r => r.Step <= step).Select(r => r.RssMb).DefaultIfEmpty(0).Max() : 0;
 

@@ -9,6 +9,8 @@ namespace LMHarness.Training.Checkpoints;
 /// time so far and the parts of it spent training and evaluating, best validation loss), what it is (model and
 /// training config, tokenizer identity) and the batch source's state. Tensors (model, optimizer, torch RNG) sit
 /// beside it in the checkpoint file. Checkpoints written before train/eval seconds were kept read them as elapsed and 0.
+/// The memory peaks so far (the process high-water mark, and the device's where there is one) carry a run's peak across
+/// resumes; older checkpoints have none (null).
 /// </summary>
 public sealed record CheckpointState(
     long Step, long TokensSeen, double ElapsedSeconds, double? BestValLoss,
@@ -16,4 +18,6 @@ public sealed record CheckpointState(
 {
     public double? TrainSeconds { get; init; }
     public double EvalSeconds { get; init; }
+    public double? PeakRssMb { get; init; }
+    public double? PeakGpuMb { get; init; }
 }
