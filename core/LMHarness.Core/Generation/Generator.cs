@@ -112,7 +112,7 @@ public sealed class Generator
         var (packed, padded) = LeftPadding.Pack(prompts, device);
         LeftPadding? padding = padded.IsEmpty ? null : padded;   // equal lengths keep the unpadded path
         using var history = new DisposableTensor(packed);
-        seen.scatter_(1, history.Value, torch.ones_like(history.Value, dtype: ScalarType.Bool));
+        using (var marks = torch.ones_like(history.Value, dtype: ScalarType.Bool)) seen.scatter_(1, history.Value, marks);
         using var cache = useCache ? model.NewCache(batch) : null;
         long consumed = 0;   // history tokens already in the cache
         LeftPadding? cachePadding = null;   // the padding counted from the cache's first column

@@ -22,7 +22,8 @@ public static class GradientClipping
         var total = torch.stack(grads.Select(g => g.to(ScalarType.Float32).norm()).ToArray()).norm();
         if (maxNorm > 0)
         {
-            var coefficient = (maxNorm / (total + 1e-6)).clamp_max(1.0);
+            using Scalar max = maxNorm, eps = 1e-6, one = 1;
+            var coefficient = total.add(eps, one).reciprocal().mul(max).clamp_max(one); // min(1, max_norm / (n + 1e-6))
             using var _ = torch.no_grad();
             foreach (var g in grads) g.mul_(coefficient.to(g.dtype));
         }

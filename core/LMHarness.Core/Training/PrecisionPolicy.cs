@@ -70,13 +70,16 @@ public sealed class PrecisionPolicy : IDisposable
     {
         if (Compute == Master) return;
         using var _ = torch.no_grad();
+        using Scalar one = 1; // add_(t) would make a native Scalar 1 per parameter that only the finalizer frees
         for (var i = 0; i < _compute.Count; i++)
         {
+            using var scope = torch.NewDisposeScope();
             var g = _compute[i].Param.grad;
             if (g is null) continue;
             var m = _master[i].Param;
-            if (m.grad is null) m.grad = g.to(ScalarType.Float32).DetachFromDisposeScope();
-            else m.grad.add_(g.to(ScalarType.Float32));
+            var mg = m.grad;
+            if (mg is null) m.grad = g.to(ScalarType.Float32);
+            else mg.add_(g.to(ScalarType.Float32), one);
         }
     }
 

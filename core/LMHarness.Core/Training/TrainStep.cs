@@ -26,12 +26,13 @@ public sealed class TrainStep(PrecisionPolicy precision, IOptimizer optimizer, I
         optimizer.ZeroGrad();
         precision.ZeroComputeGrads();
         var lossSum = torch.zeros([], ScalarType.Float64, device: device);
-        for (var micro = 0; micro < training.GradAccumulation; micro++)
+        using Scalar micro = training.GradAccumulation, one = 1;
+        for (var m = 0; m < training.GradAccumulation; m++)
         {
             var (x, y) = data.NextTrain();
             var loss = LanguageModelLoss.Mean(precision.Compute.forward(Devices.ToDevice(x, device)), Devices.ToDevice(y, device));
-            lossSum.add_(loss.detach().to(ScalarType.Float64));
-            (loss / training.GradAccumulation).backward();
+            lossSum.add_(loss.detach().to(ScalarType.Float64), one);
+            loss.div(micro).backward();
         }
         ActivationRecompute.ReleaseBackwardTensors(); // backward has returned: free what recomputation handed to autograd
         precision.MoveGradientsToMaster();
@@ -40,7 +41,7 @@ public sealed class TrainStep(PrecisionPolicy precision, IOptimizer optimizer, I
         if (gradFlow is not null) gradFlow(GradFlow(step, parameters));
         optimizer.Step(lrFactor);
         precision.SyncCompute();
-        return ((lossSum / training.GradAccumulation).DetachFromDisposeScope(), norm.DetachFromDisposeScope());
+        return (lossSum.div(micro).DetachFromDisposeScope(), norm.DetachFromDisposeScope());
     }
 
     /// <summary>Mean and max |gradient| of every parameter tensor, read back in one transfer.</summary>

@@ -64,18 +64,22 @@ public sealed class AdEMAMixOptimizer : IOptimizer
         var alpha = AlphaAt(_t, _alpha, _warmup);
         var beta3 = Beta3At(_t, _beta1, _beta3, _warmup);
         using var _ = torch.no_grad();
+        // Every coefficient as a Scalar disposed here (an implicit double -> Scalar is freed only by the finalizer).
+        using Scalar b1 = _beta1, b2 = _beta2, b3 = beta3, oneMinusB1 = 1 - _beta1, oneMinusB2 = 1 - _beta2, oneMinusB3 = 1 - beta3,
+            rootBias2 = Math.Sqrt(bc2), bias1 = bc1, mix = alpha, eps = _eps, one = 1;
         foreach (var s in _slots)
         {
             using var scope = torch.NewDisposeScope();
             var g = s.P.grad;
             if (g is null) continue;
-            s.Fast.mul_(_beta1).add_(g, alpha: 1 - _beta1);
-            s.Slow.mul_(beta3).add_(g, alpha: 1 - beta3);
-            s.Sq.mul_(_beta2).addcmul_(g, g, value: 1 - _beta2);
-            var denom = (s.Sq.sqrt() / Math.Sqrt(bc2)).add_(_eps);
-            var update = (s.Fast / bc1 + alpha * s.Slow) / denom;
-            if (s.WeightDecay > 0) update.add_(s.P, alpha: s.WeightDecay);
-            s.P.add_(update, alpha: -s.Lr * lrFactor);
+            s.Fast.mul_(b1).add_(g, alpha: oneMinusB1);
+            s.Slow.mul_(b3).add_(g, alpha: oneMinusB3);
+            s.Sq.mul_(b2).addcmul_(g, g, value: oneMinusB2);
+            var denom = s.Sq.sqrt().div(rootBias2).add_(eps, one);
+            var update = s.Fast.div(bias1).add(s.Slow.mul(mix), one).div(denom); // (m1 / (1-b1^t) + alpha m2) / denom
+            using Scalar decay = s.WeightDecay, step = -s.Lr * lrFactor;
+            if (s.WeightDecay > 0) update.add_(s.P, alpha: decay);
+            s.P.add_(update, alpha: step);
         }
     }
 

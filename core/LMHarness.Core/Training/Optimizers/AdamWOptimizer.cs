@@ -48,7 +48,7 @@ public sealed class AdamWOptimizer : IOptimizer
             group.LearningRate = _peaks[i] * lrFactor;
             var o = group.Options;
             double lr = o.LearningRate!.Value, beta1 = o.beta1!.Value, beta2 = o.beta2!.Value, eps = o.eps!.Value, wd = o.weight_decay!.Value;
-            using Scalar oneMinusBeta1 = 1 - beta1, oneMinusBeta2 = 1 - beta2, b1 = beta1, b2 = beta2, epsilon = eps, decay = 1 - lr * wd;
+            using Scalar oneMinusBeta1 = 1 - beta1, oneMinusBeta2 = 1 - beta2, b1 = beta1, b2 = beta2, epsilon = eps, decay = 1 - lr * wd, one = 1;
             foreach (var (p, state) in slots)
             {
                 using var scope = torch.NewDisposeScope();
@@ -59,7 +59,7 @@ public sealed class AdamWOptimizer : IOptimizer
                 using Scalar rootBias2 = Math.Sqrt(1 - Math.Pow(beta2, state.step)), stepSize = -(lr / (1 - Math.Pow(beta1, state.step)));
                 state.exp_avg.mul_(b1).add_(grad, alpha: oneMinusBeta1);
                 state.exp_avg_sq.mul_(b2).addcmul_(grad, grad, value: oneMinusBeta2);
-                var denom = (state.exp_avg_sq.sqrt() / rootBias2).add_(epsilon);
+                var denom = (state.exp_avg_sq.sqrt() / rootBias2).add_(epsilon, one); // add_(s) alone would pass a fresh Scalar 1
                 p.addcdiv_(state.exp_avg, denom, value: stepSize);
             }
         }

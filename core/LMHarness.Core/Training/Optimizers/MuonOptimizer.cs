@@ -40,6 +40,7 @@ public sealed class MuonOptimizer : IOptimizer
     public void Step(double lrFactor)
     {
         var lr = _lr * lrFactor;
+        using Scalar decay = 1 - lr * _weightDecay;
         using (torch.no_grad())
         {
             foreach (var (p, m) in _hidden)
@@ -54,9 +55,9 @@ public sealed class MuonOptimizer : IOptimizer
                 m.lerp_(g, toGrad);
                 var update = _nesterov ? g.lerp(m, toMomentum) : m;
                 var o = NewtonSchulz.Orthogonalize(update);
-                var scale = Math.Sqrt(Math.Max(1.0, (double)p.shape[0] / p.shape[1]));
-                if (_weightDecay > 0) p.mul_(1 - lr * _weightDecay);
-                p.add_(o, alpha: -lr * scale);
+                using Scalar step = -lr * Math.Sqrt(Math.Max(1.0, (double)p.shape[0] / p.shape[1]));
+                if (_weightDecay > 0) p.mul_(decay);
+                p.add_(o, alpha: step);
             }
         }
         _adam.Step(lrFactor);
