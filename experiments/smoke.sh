@@ -8,7 +8,8 @@
 # (final losses equal); one recipe and scripts/train.csx in bf16 (MFU against the bf16 peak, within (0, 1]); every
 # script in scripts/ on a tiny run under both hosts with the same outputs; the F# recipe and scripts/sample.fsx. Checks
 # what they left (metrics.csv columns, comparison.csv/comparison.statistics.csv/comparison.md, PNGs of the fixed size,
-# report.html with the PNGs embedded, lr_sweep.csv/.png for a sweep) and prints a table: script x host, result and seconds.
+# report.html with the PNGs embedded, lr_sweep.csv/.png for a sweep), runs the memory bench briefly, and prints a table:
+# script x host, result and seconds.
 # Usage: experiments/smoke.sh [recipe.csx ...]   (default: all, plus the bf16, scripts and F# passes; --scripts: only
 # those passes). Runs go to a temp folder (LMHARNESS_RUNS).
 set -euo pipefail
@@ -153,6 +154,14 @@ if [ $extras -eq 1 ]; then
   if run fsi "sample.fsx" "$LMHARNESS_RUNS/sample-fsx.log" -- dotnet fsi scripts/sample.fsx "$r/run" --prompt "ROMEO:" --max 40 --temperature 0; then
     check "[ \"\$(grep -v '^LMHarness:' '$LMHARNESS_RUNS/sample-fsx.log')\" = \"\$(grep -v '^LMHarness:' '$r/sample.log')\" ]" "sample.fsx and sample.csx print different continuations"
   else echo "FAIL [sample.fsx]: log:" >&2; tail -20 "$LMHARNESS_RUNS/sample-fsx.log" >&2; fail=1; fi
+
+  # The memory bench, short: RSS flat within 10 % with the garbage collector kept from running, live tensors flat.
+  name=memory_bench
+  echo "=== smoke: bench memory (40 steps)"
+  if run repo "bench memory 40" "$LMHARNESS_RUNS/memory_bench.log" -- dotnet run -c Release --project bench/LMHarness.Bench -- memory 40; then
+    check "grep -q 'goal within 10 %: met' '$LMHARNESS_RUNS/memory_bench.log'" "memory bench: RSS grew by more than 10 % ($(tail -1 "$LMHARNESS_RUNS/memory_bench.log"))"
+    check "grep -qE 'live tensors ([0-9]+) -> \1;' '$LMHARNESS_RUNS/memory_bench.log'" "memory bench: the live-tensor count grew"
+  else echo "FAIL [$name]: log:" >&2; tail -20 "$LMHARNESS_RUNS/memory_bench.log" >&2; fail=1; fi
 
   # The GPU smoke script's CPU path: everything a GPU user runs except the CUDA build (scripts/gpu_smoke.sh).
   name=gpu_smoke_cpu

@@ -8,21 +8,19 @@ namespace LMHarness.Bench;
 /// <summary>
 /// Training throughput and memory, measured side by side in one run:
 /// (1) tokens/s of fp32 vs bf16 (bf16 compute copy + fp32 master weights) on nanogpt-cpu and on the d=512 preset
-/// "smol" (char vocab, context 64); (2) RSS over 2,000 steps of a small model through the real Trainer, showing the
-/// per-step dispose scope keeps memory flat.
-/// Usage: train [text-path] [steps-small] [steps-d512] [rss-steps] (0 steps skips that measurement)
+/// "smol" (char vocab, context 64). Memory over many steps is the <c>memory</c> bench (<see cref="MemoryBench"/>).
+/// Usage: train [text-path] [steps-small] [steps-d512] (0 steps skips that measurement)
 /// </summary>
 public sealed class TrainBench : IBench
 {
     public string Name => "train";
-    public string Description => "fp32 vs bf16 tokens/s (nanogpt-cpu, smol d512) and RSS flatness over 2000 steps";
+    public string Description => "fp32 vs bf16 tokens/s (nanogpt-cpu, smol d512)";
 
     public void Run(string[] args)
     {
         var text = args.Length > 0 ? args[0] : TextPath();
         var stepsSmall = args.Length > 1 ? int.Parse(args[1]) : 120;
         var stepsBig = args.Length > 2 ? int.Parse(args[2]) : 6;
-        var rssSteps = args.Length > 3 ? int.Parse(args[3]) : 2000;
         var root = Path.Combine(Path.GetTempPath(), "lmh-trainbench-" + Environment.ProcessId);
         Directory.CreateDirectory(root);
         try
@@ -34,25 +32,6 @@ public sealed class TrainBench : IBench
                 EvalInterval = 1_000_000, EvalBatches = 1, LogInterval = 1_000_000, GradFlowInterval = 0, CheckpointInterval = 0, WarmupSteps = 0,
                 PeakFlops = 1e12, // skip the start-up matmul probe; this bench reports tokens/s, not MFU
             };
-            // RSS flatness first, in a fresh process (memory freed by the larger runs below would hide a leak):
-            // a small model for many steps through the Trainer, reading the rss_mb it reports.
-            if (rssSteps > 0)
-            {
-                var small = Presets.Get("nanogpt-cpu") with { NLayer = 2, DModel = 64, NHead = 4, NKvHead = 4, FfnHidden = 256 };
-                var rssDir = Path.Combine(root, "rss");
-                var rss = new List<(long Step, double Mb)>();
-                using (var data = TokenFileBatches.Open(tokens, baseCfg with { MaxSteps = rssSteps, MicroBatch = 8 }))
-                {
-                    var trainer = new Trainer(small, baseCfg with { MaxSteps = rssSteps, MicroBatch = 8 }, data, rssDir, c => new Model.CausalLM(c));
-                    trainer.StepCompleted += r => { if (r.Step % (rssSteps / 10) == 0) rss.Add((r.Step, r.RssMb)); };
-                    trainer.Train();
-                }
-                Console.WriteLine($"RSS over {rssSteps} steps (2L d64, batch 8x64): " + string.Join("  ", rss.Select(r => $"{r.Step}:{r.Mb:F0}MB")));
-                var firstHalf = rss[rss.Count / 2 - 1].Mb - rss[0].Mb;
-                var secondHalf = rss[^1].Mb - rss[rss.Count / 2 - 1].Mb;
-                Console.WriteLine($"RSS growth: first half {firstHalf:+0.0;-0.0} MB, second half {secondHalf:+0.0;-0.0} MB " +
-                                  $"({(rss[^1].Mb - rss[0].Mb) / (rss[^1].Step - rss[0].Step) * 1000:+0.00;-0.00} MB per 1000 steps after step {rss[0].Step})");
-            }
             var nano = Presets.Get("nanogpt-cpu");
             var smol = Presets.Get("smol") with { VocabSize = 65, ContextLength = 64 };
             foreach (var (name, model, steps) in new[] { ("nanogpt-cpu", nano, stepsSmall), ("smol (d512, 30L)", smol, stepsBig) }.Where(x => x.Item3 > 0))
