@@ -65,18 +65,22 @@ public sealed class PrecisionPolicy : IDisposable
         if (Compute != Master) Compute.zero_grad();
     }
 
-    /// <summary>Adds the compute copy's gradients, in fp32, into the master's.</summary>
+    /// <summary>Adds the compute copy's gradients, in fp32, into the master's. Each fp32 copy is freed as soon as it is
+    /// added: left to the caller's dispose scope they would all live until the step ends, 4 bytes per parameter beside
+    /// the optimizer's update (for the default preset in bf16, 0.9 GB of a 6 GB peak).</summary>
     public void MoveGradientsToMaster()
     {
         if (Compute == Master) return;
         using var _ = torch.no_grad();
         for (var i = 0; i < _compute.Count; i++)
         {
-            var g = _compute[i].Param.grad;
+            using var g = _compute[i].Param.grad;
             if (g is null) continue;
             var m = _master[i].Param;
-            if (m.grad is null) m.grad = g.to(ScalarType.Float32).DetachFromDisposeScope();
-            else m.grad.add_(g.to(ScalarType.Float32));
+            using var master = m.grad;
+            if (master is null) { m.grad = g.to(ScalarType.Float32).DetachFromDisposeScope(); continue; }
+            using var copy = g.to(ScalarType.Float32);
+            master.add_(copy);
         }
     }
 
