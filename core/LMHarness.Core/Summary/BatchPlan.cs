@@ -44,7 +44,7 @@ public sealed record BatchPlan
             throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
                 $"Not even one sequence of {t.ContextLength} tokens fits, even with activation recomputation: micro_batch 1 x grad_accumulation {sequences} " +
                 $"needs {MemoryPlan.Mb(one.PeakBytes)} MB, and {MemoryPlan.Mb(usable)} MB is usable ({MemorySize.Describe(budgetBytes)} less {headroom:P0} headroom). " +
-                $"Its largest term is {largestTerm.Name}, {MemoryPlan.Mb(largestTerm.Bytes)} MB ({largestTerm.Formula}). " +
+                $"Its largest term is {largestTerm.Name}, {MemoryPlan.Mb(largestTerm.Bytes)} MB: {largestTerm.Formula}. " +
                 $"Shorten the context or the global batch, train in bf16, pick a smaller model, or raise the budget.{Environment.NewLine}{one.ToTable()}"));
         }
         int accumulation = (sequences + largest - 1) / largest;
