@@ -8,8 +8,9 @@ namespace LMHarness.Summary;
 /// How to reach a global batch within a memory budget: the largest micro-batch whose <see cref="MemoryPlan"/> fits
 /// budget x (1 - headroom), the gradient accumulation that reaches the global batch with it, and activation
 /// recomputation only when not even one sequence fits without it (recomputation costs about a third more compute: a
-/// second forward per block). With the accumulation fixed, the micro-batch is then lowered to the smallest that still
-/// reaches the target (less overshoot). The headroom is for what the plan cannot know (the allocator's slack: the
+/// second forward per block). The micro-batch proposed is, between half that largest one and it, the one whose
+/// accumulation overshoots the target least (one that divides it when there is one: the global batch stays the
+/// one asked for), the larger on a tie. The headroom is for what the plan cannot know (the allocator's slack: the
 /// CPU's resident peak ran 10-15 % above the plan; a CUDA caching allocator reserves and fragments).
 /// </summary>
 public sealed record BatchPlan
@@ -47,10 +48,12 @@ public sealed record BatchPlan
                 $"Its largest term is {largestTerm.Name}, {MemoryPlan.Mb(largestTerm.Bytes)} MB: {largestTerm.Formula}. " +
                 $"Shorten the context or the global batch, train in bf16, pick a smaller model, or raise the budget.{Environment.NewLine}{one.ToTable()}"));
         }
-        int accumulation = (sequences + largest - 1) / largest;
-        int micro = (sequences + accumulation - 1) / accumulation;
-        if (PlanAt(micro, chosenRecompute).PeakBytes > usable) micro = largest; // not monotone after all: keep the one that fitted
-        accumulation = (sequences + micro - 1) / micro;
+        // Between half the largest and the largest, the micro-batch whose accumulation overshoots the target least
+        // (an exact divisor of the sequences when there is one), the larger on a tie.
+        int micro = Enumerable.Range((largest + 1) / 2, largest - (largest + 1) / 2 + 1)
+            .Where(m => PlanAt(m, chosenRecompute).PeakBytes <= usable)
+            .OrderBy(m => Overshoot(sequences, m)).ThenByDescending(m => m).First();
+        int accumulation = (sequences + micro - 1) / micro;
         var alternative = options.FirstOrDefault(o => o.Recompute != chosenRecompute);
         return new BatchPlan
         {
@@ -68,6 +71,9 @@ public sealed record BatchPlan
             LargestWithRecompute = alternative.Recompute && !chosenRecompute ? alternative.Micro : null,
         };
     }
+
+    /// <summary>Sequences past the target when micro-batches of <paramref name="micro"/> reach <paramref name="sequences"/>.</summary>
+    static int Overshoot(int sequences, int micro) => (sequences + micro - 1) / micro * micro - sequences;
 
     /// <summary>The largest m in [1, max] with <paramref name="fits"/>(m), 0 when none (memory grows with m).</summary>
     static int LargestWhere(Func<int, bool> fits, int max)
@@ -94,7 +100,7 @@ public sealed record BatchPlan
     public bool RecomputeActivations { get; init; }
     /// <summary>The plan of the proposal.</summary>
     public MemoryPlan Plan { get; init; } = null!;
-    /// <summary>The largest micro-batch that fits (before lowering it to reduce overshoot).</summary>
+    /// <summary>The largest micro-batch that fits (the proposal is between half of it and it).</summary>
     public int LargestFitting { get; init; }
     /// <summary>The plan one sequence past <see cref="LargestFitting"/>, which does not fit (null when every sequence fits in one micro-batch).</summary>
     public MemoryPlan? TooLarge { get; init; }
@@ -117,6 +123,8 @@ public sealed record BatchPlan
         sb.AppendLine($"Largest micro-batch that fits{(RecomputeActivations ? " with activation recomputation (none fits without it)" : "")}: {LargestFitting}{limit}");
         if (LargestWithRecompute is { } r && r > LargestFitting)
             sb.AppendLine(string.Create(ci, $"With recompute_activations up to {r} would fit, for about a third more compute."));
+        if (MicroBatch < LargestFitting)
+            sb.AppendLine(string.Create(ci, $"Of micro-batches {(LargestFitting + 1) / 2} to {LargestFitting}, {MicroBatch} overshoots {Sequences:N0} sequences least ({Overshoot(Sequences, MicroBatch)} past it; {LargestFitting} would take {Overshoot(Sequences, LargestFitting)})."));
         sb.AppendLine(string.Create(ci, $"Proposal: micro_batch {MicroBatch} x grad_accumulation {GradAccumulation} x context_length {Plan.ContextLength} = {TokensPerStep:N0} tokens per step" +
                                         $"{(RecomputeActivations ? ", recompute_activations true" : "")}; planned peak {MemoryPlan.Mb(Plan.PeakBytes)} MB of {MemoryPlan.Mb(UsableBytes)} MB usable."));
         sb.Append(Plan.ToTable());

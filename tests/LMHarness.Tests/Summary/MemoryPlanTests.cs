@@ -147,6 +147,22 @@ public sealed class MemoryPlanTests
     }
 
     [Fact]
+    public void The_proposal_keeps_the_global_batch_exact_when_a_micro_batch_near_the_largest_divides_it()
+    {
+        var llama = Presets.Get("llama-cpu");
+        var t = new TrainingConfig { ContextLength = 64, Dtype = TrainingDtype.Bf16 };
+        long PeakAt(int micro) => MemoryPlan.For(llama, t with { MicroBatch = micro, GradAccumulation = (512 + micro - 1) / micro }).PeakBytes;
+        long budget = (long)Math.Ceiling(PeakAt(23) / 0.85) + 1; // 23 sequences fit, 24 do not
+        var b = BatchPlan.Propose(llama, t, budget, 512 * 64);
+        b.LargestFitting.Should().Be(23);
+        (b.MicroBatch, b.GradAccumulation, b.TokensPerStep).Should().Be((16, 32, 512L * 64), "16 divides the 512 sequences; 23 x 23 would take 529");
+        b.ToText().Should().Contain("Of micro-batches 12 to 23, 16 overshoots 512 sequences least (0 past it; 23 would take 17).");
+        // 509 sequences (a prime) have no divisor in range: the least overshoot wins.
+        var prime = BatchPlan.Propose(llama, t, budget, 509 * 64);
+        (prime.MicroBatch, prime.GradAccumulation).Should().Be((17, 30), "17 x 30 = 510 is one past 509, the least of 12-23");
+    }
+
+    [Fact]
     public void Recomputation_is_proposed_only_when_no_sequence_fits_without_it_and_nothing_fitting_names_the_largest_term()
     {
         var llama = Presets.Get("llama3-220M");
