@@ -131,7 +131,7 @@ if [ $extras -eq 1 ]; then
     s trajectory "$h/run" --prompt "First Citizen:" --max 8 --out "$h/trajectory.png"
     s export "$h/run" --out "$h/export"
     s import "$h/export" --prompt "ROMEO:" --max 20 --temperature 0
-    s inspect --preset llama-cpu --dtype bf16 --memory 2GB --global_batch_tokens 65536
+    s inspect --preset llama-cpu --dtype bf16 --memory 2GB --global_batch_tokens 65536 --headroom 0.2
     s compare "$h/run" "$h/run_bf16" --out "$h/compare"
     name=scripts; check "[ \"\$(png_size '$h/trajectory.png')\" != '' ]" "trajectory.png under $host"
     check "[ -f '$h/compare/comparison.csv' ]" "compare.csx wrote no comparison.csv under $host"
