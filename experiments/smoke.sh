@@ -6,7 +6,8 @@
 #   fsi       `dotnet fsi` for the .fsx scripts
 # Every recipe in experiments/ in smoke mode (a few steps, one seed) under repo and upstream, with the same results
 # (final losses equal); one recipe and scripts/train.csx in bf16 (MFU against the bf16 peak, within (0, 1]); every
-# script in scripts/ on a tiny run under both hosts with the same outputs; the F# recipe and scripts/sample.fsx. Checks
+# script in scripts/ on a tiny run under both hosts with the same outputs; the F# recipe and scripts/sample.fsx; the
+# memory plan against measured peaks (bench memory-plan). Checks
 # what they left (metrics.csv columns, comparison.csv/comparison.statistics.csv/comparison.md, PNGs of the fixed size,
 # report.html with the PNGs embedded, lr_sweep.csv/.png for a sweep), runs the memory bench briefly, and prints a table:
 # script x host, result and seconds.
@@ -131,7 +132,7 @@ if [ $extras -eq 1 ]; then
     s trajectory "$h/run" --prompt "First Citizen:" --max 8 --out "$h/trajectory.png"
     s export "$h/run" --out "$h/export"
     s import "$h/export" --prompt "ROMEO:" --max 20 --temperature 0
-    s inspect --preset llama-cpu
+    s inspect --preset llama-cpu --dtype bf16 --memory 2GB --global_batch_tokens 65536 --headroom 0.2
     s compare "$h/run" "$h/run_bf16" --out "$h/compare"
     name=scripts; check "[ \"\$(png_size '$h/trajectory.png')\" != '' ]" "trajectory.png under $host"
     check "[ -f '$h/compare/comparison.csv' ]" "compare.csx wrote no comparison.csv under $host"
@@ -168,6 +169,14 @@ if [ $extras -eq 1 ]; then
   echo "=== smoke: scripts/gpu_smoke.sh --device cpu"
   if run repo "gpu_smoke.sh --device cpu" "$LMHARNESS_RUNS/gpu_smoke.log" -- bash scripts/gpu_smoke.sh --device cpu --steps 4 --work "$LMHARNESS_RUNS/gpu_smoke" \
      && grep -q '^GPU SMOKE OK$' "$LMHARNESS_RUNS/gpu_smoke.log"; then :; else echo "FAIL [$name]: log:" >&2; tail -20 "$LMHARNESS_RUNS/gpu_smoke.log" >&2; fail=1; fi
+
+  # The memory plan against measurement (bench memory-plan): activations per block kind within 3 %, the planned peak within
+  # 25 % of the measured one at 3 sizes (nanogpt-cpu with the GPT-2 vocabulary, gpt2-124M, llama3-220M in bf16), and
+  # its negative control. About 6 minutes on a shared 2-core box.
+  name=memory_plan
+  echo "=== smoke: bench memory-plan (plan against measured peak)"
+  if run repo "bench memory-plan" "$LMHARNESS_RUNS/memory.log" -- dotnet run -c Release --project bench/LMHarness.Bench -- memory-plan 3 activations,peak \
+     && grep -q '^memory plan: every check passed$' "$LMHARNESS_RUNS/memory.log"; then :; else echo "FAIL [$name]: log:" >&2; tail -30 "$LMHARNESS_RUNS/memory.log" >&2; fail=1; fi
 fi
 echo
 cat "$table"

@@ -1,5 +1,7 @@
-// Inspect a model before training it: layer table with parameters, FLOPs per token, memory, a batch-size suggestion.
-//   dotnet script scripts/inspect.csx -- --preset llama3-220M --batch 8 --context 1024 --memory_gb 16
+// Inspect a model before training it: layer table with parameters, FLOPs per token, the memory plan of a run, and the
+// micro-batch, accumulation and recomputation that reach a global batch within a memory budget, with the arithmetic.
+// Every field of ModelConfig and TrainingConfig is a knob, as in train.csx (--dtype bf16, --optimizer muon, ...).
+//   dotnet script scripts/inspect.csx -- --preset llama3-220M --dtype bf16 --memory 24GB --global_batch_tokens 524288
 //   dotnet script scripts/inspect.csx -- --run runs/train/nanogpt-cpu/seed1337
 #load "../lmharness.csx"
 using LMHarness.Config;
@@ -9,19 +11,21 @@ using LMHarness.Summary;
 
 var a = new ScriptArgs(Args);
 string preset = a.Get("preset", "nanogpt-cpu", "a preset (Presets.Names)");
-string run = a.Get("run", "", "a run folder: inspect its model instead");
-var config = run != ""
-    ? new RunFolder(run).ReadConfig().Model
-    : Presets.Get(preset);
-(config, _) = ConfigOverrides.Apply(config, a, ModelConfig.Json);  // e.g. --n_layer 24
-int batch = a.Get("batch", 8, "micro-batch of the table's shapes");
-int context = a.Get("context", config.ContextLength, "context of the table's shapes");
-double memoryGb = a.Get("memory_gb", 8.0, "budget for weights + grads + AdamW state + activations");
-long tokensPerStep = a.Get("tokens_per_step", 65536L, "wanted tokens per optimizer step");
+string run = a.Get("run", "", "a run folder: inspect its model and training instead");
+var saved = run != "" ? new RunFolder(run).ReadConfig() : null;
+var model = saved?.Model ?? Presets.Get(preset);
+(model, _) = ConfigOverrides.Apply(model, a, ModelConfig.Json);                 // e.g. --n_layer 24
+var training = saved?.Training ?? new TrainingConfig { MicroBatch = 8, ContextLength = model.ContextLength };
+(training, _) = ConfigOverrides.Apply(training, a, TrainingConfig.Json);        // e.g. --dtype bf16 --micro_batch 4
+string memory = a.Get("memory", "24GB", "the memory to fit: a GPU's, or RAM on the CPU (GB = GiB = 2^30 bytes)");
+long globalBatch = a.Get("global_batch_tokens", 524288L, "tokens per optimizer step to reach (micro_batch x grad_accumulation x context_length)");
+double headroom = a.Get("headroom", BatchPlan.DefaultHeadroom, "share of --memory kept free for the allocator's slack");
 a.EnsureAllUsed("scripts/inspect.csx");
 
-var summary = ModelSummary.Of(config, batch, context);
-Console.WriteLine(summary.ToTable());
-var s = summary.SuggestBatch((long)(memoryGb * 1e9), tokensPerStep, context);
-Console.WriteLine($"suggestion for {memoryGb} GB and ~{tokensPerStep:N0} tokens/step: micro_batch {s.MicroBatch} x grad_accumulation {s.GradAccumulation} " +
-                  $"x context {s.ContextLength} = {s.TokensPerStep:N0} tokens/step, {s.Memory.TotalBytes / 1e9:F2} GB");
+bool cuda = LMHarness.Devices.Resolve(training.Device).type == TorchSharp.DeviceType.CUDA;
+Console.WriteLine(ModelSummary.Of(model, training.MicroBatch, training.ContextLength).ToTable());
+Console.WriteLine($"The run as configured ({(cuda ? "GPU" : "CPU")}, runtime assumed):");
+Console.WriteLine(MemoryPlan.For(model, training, cuda).ToTable());
+Console.WriteLine($"What fits in {memory} for a global batch of {globalBatch:N0} tokens:");
+try { Console.WriteLine(BatchPlan.Propose(model, training, MemorySize.Parse(memory), globalBatch, headroom, cuda).ToText()); }
+catch (ArgumentException e) { Console.WriteLine(e.Message); } // nothing fits: the message says what one sequence needs

@@ -8,25 +8,10 @@ namespace LMHarness.Summary;
 public sealed record ModuleRow(string Name, string Type, string OutputShape, long Parameters);
 
 /// <summary>
-/// Bytes needed to train at one micro-batch: weights, gradients, AdamW state (two fp32 moments per parameter) and
-/// activations kept for backward (see <see cref="ModelSummary.ActivationBytes"/>).
-/// </summary>
-public sealed record MemoryEstimate(long WeightBytes, long GradientBytes, long OptimizerBytes, long ActivationBytes)
-{
-    public long TotalBytes => WeightBytes + GradientBytes + OptimizerBytes + ActivationBytes;
-}
-
-/// <summary>
-/// How to reach a tokens-per-step target within a memory budget: the largest micro-batch that fits, and how many
-/// micro-batches to accumulate per optimizer step.
-/// </summary>
-public sealed record BatchSuggestion(int MicroBatch, int GradAccumulation, int ContextLength, long TokensPerStep, MemoryEstimate Memory);
-
-/// <summary>
 /// What a <see cref="ModelConfig"/> costs, computed in closed form from the config (no model is built, so the 1B preset
 /// is summarised in microseconds): parameter counts (total, embedding, non-embedding, per module; a tied head counts
 /// once), a torchinfo-like table, training FLOPs per token (6N + 12 L d T: Kaplan et al. 2020; PaLM, Chowdhery et al.
-/// 2022, appendix B; Chinchilla, Hoffmann et al. 2022, appendix F), a memory estimate and a batch-size suggestion.
+/// 2022, appendix B; Chinchilla, Hoffmann et al. 2022, appendix F) and the planned training memory (<see cref="MemoryPlan"/>).
 /// The counts are tested equal to those of the built <c>CausalLM</c> for every block combination.
 /// </summary>
 public sealed class ModelSummary
@@ -150,75 +135,6 @@ public sealed class ModelSummary
     /// <summary>FLOPs per token at the config's context length.</summary>
     public double FlopsPerToken() => FlopsPerToken(Config.ContextLength);
 
-    /// <summary>
-    /// Activations kept for backward at (batch, context), in bytes (float32 unless <paramref name="bytesPerValue"/>).
-    /// Per token and layer: attention keeps its norm input and output, Q, K, V (before and after RoPE), the mixed heads
-    /// and the o_proj output (about 9 d + 2 kv-width); the written-out kinds (raw, differential, and SDPA's CPU math
-    /// path) also keep the T-wide score and probability rows of every head (2 H T); QK-norm keeps the normalised Q and K
-    /// (d + kv-width), value embeddings the looked-up rows (kv-width). The GELU and ReLU² MLPs keep 2 d + 2 f, SwiGLU
-    /// 2 d + 4 f. The logits (and their softmax for the loss) add 2 V per token, 3 V with soft-capping. With activation checkpointing only
-    /// each block's input (d) is stored, plus one block's full set while it is recomputed. An estimate within tens
-    /// of percent, not an allocator trace.
-    /// </summary>
-    public long ActivationBytes(int batch, int context, int bytesPerValue = 4)
-    {
-        var c = Config;
-        long d = c.DModel, t = context, tokens = (long)batch * context;
-        long PerTokenLayer(int i)
-        {
-            long kvWidth = (c.AttentionFor(i) == AttentionKind.Gqa ? c.NKvHead : c.NHead) * (long)c.HeadDim;
-            long attn = 9 * d + 2 * kvWidth + 2L * c.NHead * t + (c.QkNorm ? d + kvWidth : 0) + (c.ValueEmbeddings ? kvWidth : 0);
-            long ffn = c.FeedForwardFor(i) == FeedForwardKind.SwiGlu ? 2 * d + 4L * c.FfnHidden : 2 * d + 2L * c.FfnHidden;
-            long dropout = c.Dropout > 0 ? 3 * d + c.NHead * t : 0; // masks of the residual/attention dropouts
-            return attn + ffn + dropout;
-        }
-        long layers = c.RecomputeActivations
-            ? c.NLayer * d + Enumerable.Range(0, c.NLayer).Max(PerTokenLayer)
-            : Enumerable.Range(0, c.NLayer).Sum(PerTokenLayer);
-        long head = (c.LogitSoftcap > 0 ? 3L : 2L) * c.VocabSize + 2 * d;
-        return tokens * (layers + head) * bytesPerValue;
-    }
-
-    /// <summary>Memory to train with AdamW at (batch, context), float32 weights, gradients and moments.</summary>
-    public MemoryEstimate Memory(int batch, int context)
-    {
-        long n = TotalParameters;
-        return new MemoryEstimate(4 * n, 4 * n, 8 * n, ActivationBytes(batch, context));
-    }
-
-    /// <summary>
-    /// Largest micro-batch whose <see cref="Memory"/> fits <paramref name="memoryBudgetBytes"/>, then the gradient
-    /// accumulation that reaches at least <paramref name="targetTokensPerStep"/>, then the smallest micro-batch that
-    /// still reaches it with that accumulation (less padding past the target). Throws when not even one sequence fits.
-    /// </summary>
-    public BatchSuggestion SuggestBatch(long memoryBudgetBytes, long targetTokensPerStep, int context)
-    {
-        if (context <= 0 || targetTokensPerStep <= 0)
-            throw new ArgumentException($"context and target tokens per step must be > 0 (got {context}, {targetTokensPerStep})");
-        var one = Memory(1, context);
-        if (one.TotalBytes > memoryBudgetBytes)
-            throw new ArgumentException(
-                $"one sequence of {context} tokens needs {Gib(one.TotalBytes)} (weights+grads+AdamW {Gib(one.WeightBytes + one.GradientBytes + one.OptimizerBytes)}, " +
-                $"activations {Gib(one.ActivationBytes)}) but the budget is {Gib(memoryBudgetBytes)}: enable recompute_activations, shorten the context or pick a smaller preset");
-        long perSequence = Memory(2, context).ActivationBytes - one.ActivationBytes;
-        long fixedBytes = one.TotalBytes - perSequence;
-        long maxFit = Math.Max(1, (memoryBudgetBytes - fixedBytes) / Math.Max(1, perSequence));
-        long wanted = (targetTokensPerStep + context - 1) / context; // sequences per step
-        int micro = (int)Math.Min(maxFit, wanted);
-        int accumulation = (int)((wanted + micro - 1) / micro);
-        micro = (int)((wanted + accumulation - 1) / accumulation);
-        return new BatchSuggestion(micro, accumulation, context, (long)micro * accumulation * context, Memory(micro, context));
-    }
-
-    private static string Gib(long bytes)
-    {
-        string[] units = ["B", "KiB", "MiB", "GiB", "TiB"];
-        double value = bytes;
-        int u = 0;
-        while (value >= 1024 && u < units.Length - 1) { value /= 1024; u++; }
-        return value.ToString(u == 0 ? "0" : "0.##", CultureInfo.InvariantCulture) + " " + units[u];
-    }
-
     private static string Count(long n) => n.ToString("N0", CultureInfo.InvariantCulture);
 
     /// <summary>A torchinfo-like table: one row per module with output shape and parameters, then the totals and costs.</summary>
@@ -237,9 +153,10 @@ public sealed class ModelSummary
         sb.AppendLine($"Embedding params: {Count(EmbeddingParameters)}{(Config.TieEmbeddings ? " (head tied to the token embedding, counted once)" : "")}");
         sb.AppendLine($"Non-embedding params: {Count(NonEmbeddingParameters)}");
         sb.AppendLine($"Training FLOPs per token at context {Context}: {FlopsPerToken(Context):0.###e+0}");
-        var m = Memory(Batch, Context);
-        sb.AppendLine($"Training memory at batch {Batch} x context {Context}: weights {Gib(m.WeightBytes)}, grads {Gib(m.GradientBytes)}, " +
-                      $"AdamW {Gib(m.OptimizerBytes)}, activations {Gib(m.ActivationBytes)}, total {Gib(m.TotalBytes)}");
+        var m = MemoryPlan.For(Config, new TrainingConfig { MicroBatch = Batch, ContextLength = Context });
+        sb.AppendLine($"Training memory at batch {Batch} x context {Context} (fp32, AdamW): planned peak {MemoryPlan.Mb(m.PeakBytes)} MB " +
+                      $"(weights {MemoryPlan.Mb(m.WeightBytes)}, gradients {MemoryPlan.Mb(m.GradientBytes)}, AdamW {MemoryPlan.Mb(m.OptimizerStateBytes)}, " +
+                      $"activations {MemoryPlan.Mb(m.ActivationBytes)}, logits and loss {MemoryPlan.Mb(m.LossPeakBytes)} MB; MemoryPlan has the rest)");
         sb.AppendLine(line);
         return sb.ToString();
     }

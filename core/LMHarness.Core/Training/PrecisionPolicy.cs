@@ -65,7 +65,9 @@ public sealed class PrecisionPolicy : IDisposable
         if (Compute != Master) Compute.zero_grad();
     }
 
-    /// <summary>Adds the compute copy's gradients, in fp32, into the master's.</summary>
+    /// <summary>Adds the compute copy's gradients, in fp32, into the master's. Each fp32 copy is freed as soon as it is
+    /// added: left to the caller's dispose scope they would all live until the step ends, 4 bytes per parameter beside
+    /// the optimizer's update (for the default preset in bf16, 0.9 GB of a 6 GB peak).</summary>
     public void MoveGradientsToMaster()
     {
         if (Compute == Master) return;

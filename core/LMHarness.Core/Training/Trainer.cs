@@ -144,8 +144,12 @@ public sealed class Trainer
         }
 
         ResidentMemory.ResetPeak(); // this run's peak, not that of runs this process trained before it
+        var runtimeMb = ResidentMemory.Megabytes(); // the process before the model: the memory plan's runtime on the CPU
         if (_training.Threads > 0) torch.set_num_threads(_training.Threads);
         var device = Devices.Resolve(_training.Device);
+        var plan = device.type == DeviceType.CUDA
+            ? MemoryPlan.For(_model, _training, cuda: true)
+            : MemoryPlan.For(_model, _training, (long)(runtimeMb * (1 << 20)), "measured: resident at the run's start");
         var tf32 = _training.Dtype == TrainingDtype.Fp32 && Devices.EnableTf32(device); // fp32 matmuls on tensor cores (CUDA only)
         RandomState.Seed(_training.Seed);
         using var precision = PrecisionPolicy.Create(_training.Dtype, () => _build(_model), device);
@@ -193,7 +197,7 @@ public sealed class Trainer
             if (checkpoint || _stop) clock.Exclude(() => checkpoints.Save(state, clock, (meter.PeakRssMb, meter.PeakGpuMb), precision.Master, optimizer));
         }
 
-        var result = meter.Result(_folder, state, clock, total, precision.MasterParameters.Sum(p => p.Param.numel()));
+        var result = meter.Result(_folder, state, clock, total, precision.MasterParameters.Sum(p => p.Param.numel())) with { PlannedMemory = plan.Planned() };
         _folder.WriteResult(result);
         loggers.OnEnd(result);
         return result;

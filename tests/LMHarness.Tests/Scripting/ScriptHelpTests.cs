@@ -20,7 +20,7 @@ public sealed class ScriptHelpTests
         ["scripts/export.csx"] = ("dtype", "f32"),
         ["scripts/trajectory.csx"] = ("max", "40"),
         ["scripts/compare.csx"] = ("log", "false"),
-        ["scripts/inspect.csx"] = ("memory_gb", "8"),
+        ["scripts/inspect.csx"] = ("memory", "24GB"),
         ["scripts/prepare.csx"] = ("val", "0.1"),
         ["experiments/gqa_vs_mha.csx"] = ("gqa_kv_heads", "2"),
         ["experiments/nanogpt_cpu.csx"] = ("steps", "300"),

@@ -54,6 +54,13 @@ public class TrainerTests
         config["environment"]!["device"]!.GetValue<string>().Should().Be("cpu");
 
         s.Steps.Should().Be(12);
+        // The memory plan, its runtime measured at the run's start, goes to result.json and beside the peak.
+        var planned = s.PlannedMemory!;
+        planned.RuntimeMb.Should().BeGreaterThan(0).And.BeLessThanOrEqualTo(s.PeakRssMb, "resident at the start, which the peak starts from");
+        planned.Gpu.Should().BeFalse();
+        planned.PeakMb.Should().BeApproximately(LMHarness.Summary.MemoryPlan.For(TrainingFixtures.TinyModel, t, (long)Math.Round(planned.RuntimeMb * (1 << 20)), "").PeakMb, 1e-6);
+        s.ToString().Should().Contain($"peak RSS {s.PeakRssMb:F0} MB, planned {planned.PeakMb:F0} MB").And.Contain("memory planned ");
+        new RunFolder(dir.File("run")).ReadResult()!.PlannedMemory.Should().Be(planned);
         s.FinalValLoss.Should().Be(rows[^1].ValLoss);
         s.BestValLoss.Should().Be(rows.Min(r => r.ValLoss));
         s.Interrupted.Should().BeFalse();
