@@ -77,7 +77,7 @@ public sealed class MemoryBench : IBench
         Console.WriteLine($"garbage collector: {Gen0Size}={Environment.GetEnvironmentVariable(Gen0Size)}, {GC.CollectionCount(0) - collections} collections during the run");
         Console.WriteLine(" step   rss MB  peak MB   live tensors   collections");
         foreach (var r in sampler.Rows) Console.WriteLine($"{r.Step,5} {r.RssMb,8:F0} {r.PeakMb,8:F0} {r.Live,14} {r.Collections - collections,13}");
-        var first = sampler.Rows.First(r => r.Step >= Math.Min(20, steps));
+        var first = sampler.Rows.First(r => r.Step >= every);
         var last = sampler.Rows[^1];
         var growth = last.RssMb / first.RssMb - 1;
         Console.WriteLine($"RSS at step {first.Step}: {first.RssMb:F0} MB, at step {last.Step}: {last.RssMb:F0} MB ({growth:+0.0%;-0.0%}; goal within 10 %: " +
