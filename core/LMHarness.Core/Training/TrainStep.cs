@@ -33,7 +33,7 @@ public sealed class TrainStep(PrecisionPolicy precision, IOptimizer optimizer, I
             lossSum.add_(loss.detach().to(ScalarType.Float64));
             (loss / training.GradAccumulation).backward();
         }
-        ActivationRecompute.ReleaseBackwardTensors(); // backward has returned: free what recomputation handed to autograd
+        HandedGradients.Release(); // backward has returned: free what recomputation and the fused loss handed to autograd
         precision.MoveGradientsToMaster();
         var parameters = precision.MasterParameters;
         var norm = GradientClipping.ClipByGlobalNorm(parameters.Select(p => p.Param), training.GradClip);
