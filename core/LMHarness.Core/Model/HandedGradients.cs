@@ -4,7 +4,7 @@ namespace LMHarness.Model;
 
 /// <summary>
 /// The managed handles of the gradients a custom autograd function's backward returns to autograd
-/// (<see cref="ActivationRecompute"/>). Autograd keeps its own reference to each
+/// (<see cref="ActivationRecompute"/>, <see cref="FusedLinearCrossEntropy"/>). Autograd keeps its own reference to each
 /// gradient, so the handle can go as soon as autograd has taken it, but not inside the backward that returns it, and
 /// not to a dispose scope or the GC: on CUDA, libtorch runs backward on its own thread, where no scope exists. So a
 /// backward hands them here; the next custom backward on the same thread (calls on one thread run one after another,
