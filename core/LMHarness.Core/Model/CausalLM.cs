@@ -128,18 +128,18 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>
     /// Next-token loss of idx against targets (B,T) straight from the final norm's output and <see cref="HeadWeight"/>
     /// (<see cref="FusedLinearCrossEntropy"/>, soft cap included): the (B,T,vocab) logits never exist. Mean and Sum
     /// are scalars with a graph; None gives the per-position losses (B,T) and runs under no_grad only.
-    /// <paramref name="chunkRows"/> 0 takes <see cref="FusedLinearCrossEntropy.ChunkRows"/>.
+    /// <paramref name="tiles"/> null takes <see cref="FusedLinearCrossEntropy.Tiles.For"/>.
     /// </summary>
-    public Tensor FusedLoss(Tensor idx, Tensor targets, nn.Reduction reduction, long chunkRows = 0)
+    public Tensor FusedLoss(Tensor idx, Tensor targets, nn.Reduction reduction, FusedLinearCrossEntropy.Tiles? tiles = null)
     {
         CheckInput(idx);
         using var scope = NewDisposeScope();
         var h = model.FinalNorm.forward(model.Hidden(idx, 0, null));   // (B,T,d_model), the compute dtype
         var loss = reduction switch
         {
-            nn.Reduction.Mean => FusedLinearCrossEntropy.Mean(h, HeadWeight, targets, Config.LogitSoftcap, chunkRows),
-            nn.Reduction.Sum => FusedLinearCrossEntropy.Sum(h, HeadWeight, targets, Config.LogitSoftcap, chunkRows),
-            _ => FusedLinearCrossEntropy.PerPosition(h, HeadWeight, targets, Config.LogitSoftcap, chunkRows),
+            nn.Reduction.Mean => FusedLinearCrossEntropy.Mean(h, HeadWeight, targets, Config.LogitSoftcap, tiles),
+            nn.Reduction.Sum => FusedLinearCrossEntropy.Sum(h, HeadWeight, targets, Config.LogitSoftcap, tiles),
+            _ => FusedLinearCrossEntropy.PerPosition(h, HeadWeight, targets, Config.LogitSoftcap, tiles),
         };
         return loss.MoveToOuterDisposeScope();
     }

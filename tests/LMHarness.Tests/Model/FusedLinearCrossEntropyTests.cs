@@ -13,7 +13,7 @@ namespace LMHarness.Tests.Model;
 [Collection(nameof(GlobalTorchState))]
 public class FusedLinearCrossEntropyTests
 {
-    const long B = 3, T = 11, D = 24, V = 301; // N = 33 rows: chunks of 7 leave a last chunk of 5
+    const long B = 3, T = 11, D = 24, V = 301; // N = 33 rows: chunks of 7 leave a last chunk of 5, blocks of 50 one of 1
 
     /// <summary>max |a - b| / max |b|, in fp64.</summary>
     static double Rel(Tensor a, Tensor b)
@@ -60,18 +60,23 @@ public class FusedLinearCrossEntropyTests
         return (l.detach(), h.grad!, w.grad!);
     }
 
+    /// <summary>Tiles of rows x vocabulary ids; 0 x 0 is the default (one tile here).</summary>
+    static FusedLinearCrossEntropy.Tiles? Tiles(long rows, long vocab) => rows == 0 ? null : new(rows, vocab);
+
     [Theory]
-    [InlineData(0.0, true, 7)]
-    [InlineData(2.0, true, 7)]
-    [InlineData(0.0, false, 7)]
-    [InlineData(2.0, false, 7)]
-    [InlineData(2.0, true, 1)]
-    [InlineData(2.0, true, 0)] // the default: one chunk here
-    public void Fp32_loss_and_gradients_equal_the_logits_path(double cap, bool mean, long rows)
+    [InlineData(0.0, true, 7, 50)]
+    [InlineData(2.0, true, 7, 50)]
+    [InlineData(0.0, false, 7, 50)]
+    [InlineData(2.0, false, 7, 50)]
+    [InlineData(2.0, true, 1, 301)]
+    [InlineData(2.0, true, 33, 1)]
+    [InlineData(2.0, true, 0, 0)]
+    public void Fp32_loss_and_gradients_equal_the_logits_path(double cap, bool mean, long rows, long vocab)
     {
         using var scope = NewDisposeScope();
         var (h, w, y) = Inputs(ScalarType.Float32);
-        var fused = LossAndGrads(h, w, (h, w) => mean ? FusedLinearCrossEntropy.Mean(h, w, y, cap, rows) : FusedLinearCrossEntropy.Sum(h, w, y, cap, rows));
+        var tiles = Tiles(rows, vocab);
+        var fused = LossAndGrads(h, w, (h, w) => mean ? FusedLinearCrossEntropy.Mean(h, w, y, cap, tiles) : FusedLinearCrossEntropy.Sum(h, w, y, cap, tiles));
         var plain = LossAndGrads(h, w, (h, w) => Unfused(h, w, y, cap, mean));
 
         Rel(fused.Loss, plain.Loss).Should().BeLessThan(1e-5);
@@ -87,14 +92,14 @@ public class FusedLinearCrossEntropyTests
     /// the logits path within bf16's resolution (<see cref="Bf16Tolerance"/>) and must be closer to the fp32 gradients.
     /// </summary>
     [Theory]
-    [InlineData(0.0, 7)]
-    [InlineData(2.0, 7)]
-    [InlineData(2.0, 1)] // 33 chunks: dW rounded to bf16 at every chunk would drift
-    public void Bf16_loss_and_gradients_equal_the_logits_path_within_bf16_rounding(double cap, long rows)
+    [InlineData(0.0, 7, 50)]
+    [InlineData(2.0, 7, 50)]
+    [InlineData(2.0, 1, 50)] // 33 chunks of rows: dW rounded to bf16 at every chunk would drift
+    public void Bf16_loss_and_gradients_equal_the_logits_path_within_bf16_rounding(double cap, long rows, long vocab)
     {
         using var scope = NewDisposeScope();
         var (h, w, y) = Inputs(ScalarType.BFloat16);
-        var fused = LossAndGrads(h, w, (h, w) => FusedLinearCrossEntropy.Mean(h, w, y, cap, rows));
+        var fused = LossAndGrads(h, w, (h, w) => FusedLinearCrossEntropy.Mean(h, w, y, cap, Tiles(rows, vocab)));
         var plain = LossAndGrads(h, w, (h, w) => Unfused(h, w, y, cap, mean: true));
         var exact = LossAndGrads(h.to(ScalarType.Float32), w.to(ScalarType.Float32), (h, w) => Unfused(h, w, y, cap, mean: true));
 
@@ -121,13 +126,13 @@ public class FusedLinearCrossEntropyTests
         var (h, w, y) = Inputs(ScalarType.Float32);
         using (no_grad())
         {
-            var fused = FusedLinearCrossEntropy.PerPosition(h, w, y, 2.0, 7);
+            var fused = FusedLinearCrossEntropy.PerPosition(h, w, y, 2.0, Tiles(7, 50));
             var plain = LanguageModelLoss.PerPosition(LogitSoftcap.Apply(nn.functional.linear(h, w), 2.0), y);
             fused.shape.Should().Equal(B, T);
             Rel(fused, plain).Should().BeLessThan(1e-5);
             fused.view(-1)[0].item<float>().Should().Be(0f, "an ignored position's loss is 0");
         }
-        var withGraph = () => FusedLinearCrossEntropy.PerPosition(h, w.requires_grad_(true), y, 0, 7);
+        var withGraph = () => FusedLinearCrossEntropy.PerPosition(h, w.requires_grad_(true), y, 0, Tiles(7, 50));
         withGraph.Should().Throw<InvalidOperationException>().WithMessage("*no backward*no_grad*");
     }
 
@@ -146,7 +151,7 @@ public class FusedLinearCrossEntropyTests
         using var targets = Tiny.Tokens(config, 2, 12, seed: 5);
         targets[0, 3] = LanguageModelLoss.IgnoreIndex;
         float fusedLoss, plainLoss;
-        using (var loss = fused.FusedLoss(idx, targets, nn.Reduction.Mean, chunkRows: 5)) { fusedLoss = loss.item<float>(); loss.backward(); }
+        using (var loss = fused.FusedLoss(idx, targets, nn.Reduction.Mean, Tiles(5, 10))) { fusedLoss = loss.item<float>(); loss.backward(); }
         HandedGradients.Release();
         using (var loss = plain.Loss(idx, targets)) { plainLoss = loss.item<float>(); loss.backward(); }
 
@@ -162,8 +167,10 @@ public class FusedLinearCrossEntropyTests
 
     /// <summary>
     /// Training steps and evaluations through the fused loss leave no tensor behind: the number of live tensors after
-    /// the last step equals the number after the second (the first creates the gradients). Planting a leak (a handed
-    /// gradient never released: drop <c>HandedGradients.Hand</c> in the backward) makes it grow by 2 a step.
+    /// the last step equals the number after the second (the first creates the gradients). The collector is kept from
+    /// running meanwhile (a no-GC region), so a tensor left to a finalizer stays counted; earlier tests' garbage is
+    /// collected first. Planting a leak (a handed gradient never released: drop <c>HandedGradients.Hand</c> in the
+    /// backward) makes it grow by 2 a step.
     /// </summary>
     [Fact]
     public void Repeated_fused_steps_and_evaluations_leave_no_live_tensors()
@@ -173,16 +180,27 @@ public class FusedLinearCrossEntropyTests
         model.train();
         using var idx = Tiny.Tokens(config, 2, 12);
         HandedGradients.Release(); // what earlier tests' backward calls handed out
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
         var live = new List<long>();
-        for (var step = 0; step < 6; step++)
+        GC.TryStartNoGCRegion(64L << 20).Should().BeTrue();
+        try
         {
-            using (var scope = NewDisposeScope())
+            for (var step = 0; step < 6; step++)
             {
-                model.FusedLoss(idx, idx, nn.Reduction.Mean, chunkRows: 5).backward();
-                HandedGradients.Release();
-                using (no_grad()) model.FusedLoss(idx, idx, nn.Reduction.None, chunkRows: 5).sum().item<float>();
+                using (var scope = NewDisposeScope())
+                {
+                    model.FusedLoss(idx, idx, nn.Reduction.Mean, Tiles(5, 10)).backward();
+                    HandedGradients.Release();
+                    using (no_grad()) model.FusedLoss(idx, idx, nn.Reduction.None, Tiles(5, 10)).sum().item<float>();
+                }
+                live.Add(Tensor.TotalCount);
             }
-            live.Add(Tensor.TotalCount);
+        }
+        finally
+        {
+            if (System.Runtime.GCSettings.LatencyMode == System.Runtime.GCLatencyMode.NoGCRegion) GC.EndNoGCRegion();
         }
         live[^1].Should().Be(live[1], "live tensors after each step: {0}", string.Join(",", live));
         HandedGradients.Pending.Should().Be(0);
@@ -206,7 +224,7 @@ public class FusedLinearCrossEntropyTests
         for (var step = 0; step < 4; step++)
         {
             using var scope = NewDisposeScope();
-            var loss = model.FusedLoss(idx, idx, nn.Reduction.Sum, chunkRows: 5);
+            var loss = model.FusedLoss(idx, idx, nn.Reduction.Sum, Tiles(5, 10));
             long live = 0;
             var worker = new Thread(() =>
             {
