@@ -22,7 +22,7 @@ namespace LMHarness.Model;
 /// (softmax(z) = exp(z - logsumexp)), so what the loss holds at its peak is a tile or two. Blocking the vocabulary
 /// keeps every matmul large on both sides (a thin chunk of rows against all of W ran ~3x below the GEMM's speed
 /// here) and each tile in cache. The head's matmul runs in the compute dtype and everything after it in fp32, as in
-/// <see cref="LanguageModelLoss"/>; dh and dW are accumulated in fp32 and cast once at the end.
+/// <see cref="LanguageModelLoss"/>; dh and each block of dW are accumulated in fp32 and cast once.
 /// <para>Anchors: Wijmans et al. 2024, "Cut Your Losses in Large-Vocabulary Language Models" (Apple's Cut
 /// Cross-Entropy: vocabulary blocks with an online logsumexp, the loss's memory for Gemma 2 2B from 24 GB to 1 MB);
 /// torchtune's CEWithChunkedOutputLoss (the logits in chunks of rows); Liger-Kernel's fused linear cross-entropy
@@ -251,35 +251,39 @@ public static class FusedLinearCrossEntropy
             var scale = head.Mean ? gradOutput.div(counted.sum().to(ScalarType.Float32)) : gradOutput;
             var rowScale = counted.to(ScalarType.Float32).mul_(scale);
             var dh = empty(h.shape, ScalarType.Float32, h.device);                            // (N, d), fp32
-            var dW = zeros(weight.shape, ScalarType.Float32, weight.device);                  // (V, d), fp32
+            var dW = empty(weight.shape, weight.dtype, weight.device);                        // (V, d), W's dtype
             var scratch = new Scratch(head, h, weight, capSlope: true);
-            for (long r = 0; r < n; r += head.Tiles.Rows)
+            // Blocks outside, chunks inside: a block's dW sums over the chunks in fp32 and is cast once, and no fp32
+            // copy of the whole dW (V x d) is needed beside the bf16 one.
+            for (long v = 0; v < vocab; v += head.Tiles.Vocab)
             {
-                using var chunk = NewDisposeScope();
-                long rows = Math.Min(head.Tiles.Rows, n - r);
-                var hRows = h.narrow(0, r, rows);
-                var hRows32 = hRows.to(ScalarType.Float32);                                  // (rows, d)
-                var lseRows = lse.narrow(0, r, rows).unsqueeze(1);                           // (rows, 1)
-                var w = rowScale.narrow(0, r, rows).unsqueeze(1);                            // (rows, 1)
-                for (long v = 0; v < vocab; v += head.Tiles.Vocab)
+                using var block = NewDisposeScope();
+                long count = Math.Min(head.Tiles.Vocab, vocab - v);
+                var wBlock = weight.narrow(0, v, count);                                     // (block, d)
+                var wBlock32 = wBlock.to(ScalarType.Float32);
+                var dWBlock = dW.narrow(0, v, count);
+                var dWBlock32 = weight.dtype == ScalarType.Float32 ? dWBlock : empty(count, weight.shape[1], ScalarType.Float32, weight.device);
+                for (long r = 0; r < n; r += head.Tiles.Rows)
                 {
-                    using var block = NewDisposeScope();
-                    var ids = new Block(v, Math.Min(head.Tiles.Vocab, vocab - v), index.narrow(0, r, rows));
-                    var wBlock = weight.narrow(0, v, ids.Count);                             // (block, d)
+                    using var chunk = NewDisposeScope();
+                    long rows = Math.Min(head.Tiles.Rows, n - r);
+                    var hRows = h.narrow(0, r, rows);
+                    var w = rowScale.narrow(0, r, rows).unsqueeze(1);                        // (rows, 1)
+                    var ids = new Block(v, count, index.narrow(0, r, rows));
                     var z = scratch.Logits(hRows, wBlock);                                   // (rows, block) fp32
                     var slope = scratch.CapSlope(z);
-                    var dz = z.sub_(lseRows).exp_().mul_(w);                                 // g·softmax(z), in place
+                    var dz = z.sub_(lse.narrow(0, r, rows).unsqueeze(1)).exp_().mul_(w);     // g·softmax(z), in place
                     dz.scatter_add_(1, ids.Local, w.neg().mul_(ids.Holds));                  // - g·onehot(y)
                     if (slope is not null) dz.mul_(slope);                                   // dlogits
-                    dh.narrow(0, r, rows).addmm_(dz, wBlock.to(ScalarType.Float32), beta: v == 0 ? 0 : 1, alpha: 1); // += (rows, d)
-                    dW.narrow(0, v, ids.Count).addmm_(dz.t(), hRows32, beta: 1, alpha: 1);    // += (block, d)
+                    dh.narrow(0, r, rows).addmm_(dz, wBlock32, beta: v == 0 ? 0 : 1, alpha: 1);        // += (rows, d)
+                    dWBlock32.addmm_(dz.t(), hRows.to(ScalarType.Float32), beta: r == 0 ? 0 : 1, alpha: 1); // += (block, d)
                 }
+                if (!ReferenceEquals(dWBlock32, dWBlock)) dWBlock.copy_(dWBlock32);         // the block's one cast
             }
-            // The one cast of each gradient to its tensor's dtype.
             var handed = new List<Tensor>
             {
-                (h.dtype == ScalarType.Float32 ? dh : dh.to(h.dtype)).DetachFromDisposeScope(),
-                (weight.dtype == ScalarType.Float32 ? dW : dW.to(weight.dtype)).DetachFromDisposeScope(),
+                (h.dtype == ScalarType.Float32 ? dh : dh.to(h.dtype)).DetachFromDisposeScope(), // dh's one cast
+                dW.DetachFromDisposeScope(),
             };
             HandedGradients.Hand(handed);
             gradOutput.Dispose(); // TorchSharp wrapped it for this call; autograd holds its own reference
