@@ -29,7 +29,7 @@ public sealed class TrainStep(PrecisionPolicy precision, IOptimizer optimizer, I
         for (var micro = 0; micro < training.GradAccumulation; micro++)
         {
             var (x, y) = data.NextTrain();
-            var loss = LanguageModelLoss.Mean(precision.Compute.forward(Devices.ToDevice(x, device)), Devices.ToDevice(y, device));
+            var loss = NextTokenLoss.Mean(precision.Compute, Devices.ToDevice(x, device), Devices.ToDevice(y, device), training.FusedLoss);
             lossSum.add_(loss.detach().to(ScalarType.Float64));
             (loss / training.GradAccumulation).backward();
         }
