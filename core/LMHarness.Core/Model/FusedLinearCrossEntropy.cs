@@ -22,7 +22,8 @@ namespace LMHarness.Model;
 /// (softmax(z) = exp(z - logsumexp)), so what the loss holds at its peak is a tile or two. Blocking the vocabulary
 /// keeps every matmul large on both sides (a thin chunk of rows against all of W ran ~3x below the GEMM's speed
 /// here) and each tile in cache. The head's matmul runs in the compute dtype and everything after it in fp32, as in
-/// <see cref="LanguageModelLoss"/>; dh and each block of dW are accumulated in fp32 and cast once.
+/// <see cref="LanguageModelLoss"/>. Backward's products run in the compute dtype too, as the logits path's do, and
+/// dh and each block of dW sum them in fp32 and are cast once.
 /// <para>Anchors: Wijmans et al. 2024, "Cut Your Losses in Large-Vocabulary Language Models" (Apple's Cut
 /// Cross-Entropy: vocabulary blocks with an online logsumexp, the loss's memory for Gemma 2 2B from 24 GB to 1 MB);
 /// torchtune's CEWithChunkedOutputLoss (the logits in chunks of rows); Liger-Kernel's fused linear cross-entropy
@@ -100,6 +101,15 @@ public static class FusedLinearCrossEntropy
         using var scope = NewDisposeScope();
         var sum = losses.sum();
         return (mean ? sum.div(Counted(targets).sum().to(ScalarType.Float32)) : sum).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>sum (fp32) = product, or += product (any dtype: added in fp32).</summary>
+    static void Accumulate(Tensor sum, Tensor product, bool first)
+    {
+        using var _ = product;
+        if (first) { sum.copy_(product); return; }
+        using Scalar one = 1.0f;
+        sum.add_(product, one);
     }
 
     /// <summary>targets (N,) -> bool (N,): true where the row counts.</summary>
@@ -215,6 +225,9 @@ public static class FusedLinearCrossEntropy
             return z.div_(cap).tanh_().mul_(cap);
         }
 
+        /// <summary>dlogits (rows, block) fp32 in the compute dtype, for the gradients' matmuls (as the logits path rounds it).</summary>
+        public Tensor InComputeDtype(Tensor dz) => _raw is null ? dz : Tile(_raw, dz.shape[0], dz.shape[1]).copy_(dz);
+
         /// <summary>z (rows, block) capped logits -> d z / d raw = 1 - (z/cap)²; null without a cap.</summary>
         public Tensor? CapSlope(Tensor z)
         {
@@ -253,16 +266,17 @@ public static class FusedLinearCrossEntropy
             var dh = empty(h.shape, ScalarType.Float32, h.device);                            // (N, d), fp32
             var dW = empty(weight.shape, weight.dtype, weight.device);                        // (V, d), W's dtype
             var scratch = new Scratch(head, h, weight, capSlope: true);
+            bool oneChunk = n <= head.Tiles.Rows;
             // Blocks outside, chunks inside: a block's dW sums over the chunks in fp32 and is cast once, and no fp32
-            // copy of the whole dW (V x d) is needed beside the bf16 one.
+            // copy of the whole dW (V x d) is needed beside a bf16 one. The products run in the compute dtype, as the
+            // logits path's do (bf16 GEMMs ran 2.5x fp32's here); only their sums are fp32.
             for (long v = 0; v < vocab; v += head.Tiles.Vocab)
             {
                 using var block = NewDisposeScope();
                 long count = Math.Min(head.Tiles.Vocab, vocab - v);
                 var wBlock = weight.narrow(0, v, count);                                     // (block, d)
-                var wBlock32 = wBlock.to(ScalarType.Float32);
                 var dWBlock = dW.narrow(0, v, count);
-                var dWBlock32 = weight.dtype == ScalarType.Float32 ? dWBlock : empty(count, weight.shape[1], ScalarType.Float32, weight.device);
+                var dWBlock32 = oneChunk || weight.dtype == ScalarType.Float32 ? dWBlock : empty(count, weight.shape[1], ScalarType.Float32, weight.device);
                 for (long r = 0; r < n; r += head.Tiles.Rows)
                 {
                     using var chunk = NewDisposeScope();
@@ -275,8 +289,10 @@ public static class FusedLinearCrossEntropy
                     var dz = z.sub_(lse.narrow(0, r, rows).unsqueeze(1)).exp_().mul_(w);     // g·softmax(z), in place
                     dz.scatter_add_(1, ids.Local, w.neg().mul_(ids.Holds));                  // - g·onehot(y)
                     if (slope is not null) dz.mul_(slope);                                   // dlogits
-                    dh.narrow(0, r, rows).addmm_(dz, wBlock32, beta: v == 0 ? 0 : 1, alpha: 1);        // += (rows, d)
-                    dWBlock32.addmm_(dz.t(), hRows.to(ScalarType.Float32), beta: r == 0 ? 0 : 1, alpha: 1); // += (block, d)
+                    var dzc = scratch.InComputeDtype(dz);                                    // (rows, block), h's dtype
+                    Accumulate(dh.narrow(0, r, rows), dzc.mm(wBlock), first: v == 0);        // += (rows, d)
+                    if (oneChunk) dWBlock.addmm_(dzc.t(), hRows, beta: 0, alpha: 1);         // the block's dW in one product
+                    else Accumulate(dWBlock32, dzc.t().mm(hRows), first: r == 0);           // += (block, d)
                 }
                 if (!ReferenceEquals(dWBlock32, dWBlock)) dWBlock.copy_(dWBlock32);         // the block's one cast
             }

@@ -87,9 +87,9 @@ public class FusedLinearCrossEntropyTests
     }
 
     /// <summary>
-    /// bf16 compute (the head's matmul in bf16, the loss in fp32). The logits path rounds dlogits to bf16 before dW's
-    /// matmul and its output to bf16; the fused path accumulates dW in fp32 and rounds once, so it is compared with
-    /// the logits path within bf16's resolution (<see cref="Bf16Tolerance"/>) and must be closer to the fp32 gradients.
+    /// bf16 compute (the head's matmuls in bf16, the loss in fp32). Both paths round dlogits and each matmul's output to
+    /// bf16; the fused path sums its blocks' and chunks' products in fp32 and rounds the sums once, so it agrees with
+    /// the logits path within bf16's resolution (<see cref="Bf16Tolerance"/>).
     /// </summary>
     [Theory]
     [InlineData(0.0, 7, 50)]
@@ -108,14 +108,33 @@ public class FusedLinearCrossEntropyTests
         Rel(fused.Loss, plain.Loss).Should().BeLessThan(1e-5, "the loss is fp32 on the same bf16 logits");
         Rel(fused.Dh, plain.Dh).Should().BeLessThan(Bf16Tolerance);
         Rel(fused.Dw, plain.Dw).Should().BeLessThan(Bf16Tolerance);
-        // Accumulated in fp32, dW is closer to the fp32 gradient than the logits path's (with the cap 2.2e-3 against
-        // 2.9e-3). Rounded to bf16 at every chunk instead, it fails this: 3.3e-3 at rows 7, 3.9e-3 at rows 1 (33 chunks).
-        RelNorm(fused.Dw, exact.Dw).Should().BeLessThan(RelNorm(plain.Dw, exact.Dw));
+        // Both as far from the fp32 gradients: a bf16 rounding each (dW 2.9e-3 and 3.0e-3 with the cap, rows 7).
+        RelNorm(fused.Dw, exact.Dw).Should().BeLessThan(1.25 * RelNorm(plain.Dw, exact.Dw));
+        RelNorm(fused.Dh, exact.Dh).Should().BeLessThan(1.25 * RelNorm(plain.Dh, exact.Dh));
+    }
+
+    /// <summary>
+    /// dW sums the products of 256 one-row chunks in fp32 and rounds once: as close to the fp32 gradient as the logits
+    /// path's single bf16 matmul. Summed in bf16 instead (each partial sum rounded), it drifts: 9.8e-3 against 3.5e-3.
+    /// </summary>
+    [Fact]
+    public void Bf16_dW_sums_its_chunks_in_fp32()
+    {
+        using var scope = NewDisposeScope();
+        var g = new Generator(11);
+        var h = randn([256, D], generator: g).to(ScalarType.BFloat16);
+        var w = (randn([V, D], generator: g) * 0.5).to(ScalarType.BFloat16);
+        var y = randint(V, [256], dtype: ScalarType.Int64, generator: g);
+        var fused = LossAndGrads(h, w, (h, w) => FusedLinearCrossEntropy.Mean(h, w, y, 0, new(1, 50)));
+        var plain = LossAndGrads(h, w, (h, w) => Unfused(h, w, y, 0, mean: true));
+        var exact = LossAndGrads(h.to(ScalarType.Float32), w.to(ScalarType.Float32), (h, w) => Unfused(h, w, y, 0, mean: true));
+
+        RelNorm(fused.Dw, exact.Dw).Should().BeLessThan(1.5 * RelNorm(plain.Dw, exact.Dw));
     }
 
     /// <summary>
     /// The stated bf16 tolerance, max |fused - logits path| / max |logits path| for dh and dW: 2^-7, one bf16 step at
-    /// the top of the gradient's range (measured: dh 0, the same bf16 matmul; dW 3e-3 to 6e-3).
+    /// the top of the gradient's range (measured: dh 3.0e-3 to 4.4e-3, dW 4.6e-3 to 5.8e-3).
     /// </summary>
     public const double Bf16Tolerance = 1.0 / 128;
 
