@@ -41,7 +41,7 @@ public static class FusedLinearCrossEntropy
     public sealed record Tiles(long Rows, long Vocab)
     {
         /// <summary>Bytes of one tile's fp32 logits.</summary>
-        public const long Bytes = 16L << 20;
+        public const long Bytes = 32L << 20;
         public const long MaxRows = 4096;
 
         /// <summary>The default tile for N rows and a vocabulary of V ids.</summary>
@@ -119,14 +119,6 @@ public static class FusedLinearCrossEntropy
         return targets.ne(ignore);
     }
 
-    /// <summary>targets (N,) with ignored entries replaced by 0, so they can index a row (their loss is masked).</summary>
-    static Tensor Indexable(Tensor targets, Tensor counted)
-    {
-        using Scalar zero = 0L;
-        using var ignored = counted.logical_not();
-        return targets.masked_fill(ignored, zero);
-    }
-
     /// <summary>
     /// Row losses (N,) fp32 (0 where ignored) and row logsumexps (N,) fp32, tile by tile.
     /// </summary>
@@ -137,7 +129,6 @@ public static class FusedLinearCrossEntropy
         var losses = empty(n, ScalarType.Float32, h.device);
         var lse = empty(n, ScalarType.Float32, h.device);
         var counted = Counted(targets);
-        var index = Indexable(targets, counted);
         var scratch = new Scratch(head, h, weight, capSlope: false);
         using Scalar zero = 0.0f, one = 1.0f, minusInf = float.NegativeInfinity;
         for (long r = 0; r < n; r += head.Tiles.Rows)
@@ -151,7 +142,7 @@ public static class FusedLinearCrossEntropy
             for (long v = 0; v < vocab; v += head.Tiles.Vocab)
             {
                 using var block = NewDisposeScope();
-                var ids = new Block(v, Math.Min(head.Tiles.Vocab, vocab - v), index.narrow(0, r, rows));
+                var ids = new Block(v, Math.Min(head.Tiles.Vocab, vocab - v), targets.narrow(0, r, rows));
                 var z = scratch.Logits(hRows, weight.narrow(0, v, ids.Count));            // (rows, block) fp32
                 target.add_(z.gather(1, ids.Local).mul_(ids.Holds).squeeze(1), one);          // the block holding y_i adds z_i[y_i]
                 var blockMax = torch.maximum(max, z.amax([1]));                           // (rows,)
@@ -176,7 +167,8 @@ public static class FusedLinearCrossEntropy
 
     /// <summary>
     /// Ids first .. first + count of the vocabulary, seen from a chunk's targets (rows,): each target's column in the
-    /// block (clamped into it, for gather and scatter) and whether the block holds it (1 or 0, fp32).
+    /// block (clamped into it, for gather and scatter) and whether the block holds it (1 or 0, fp32; never for an
+    /// ignored target, -1).
     /// </summary>
     sealed class Block
     {
@@ -259,7 +251,6 @@ public static class FusedLinearCrossEntropy
             var (h, weight, targets, lse) = (saved[0], saved[1], saved[2], saved[3]);
             long n = h.shape[0], vocab = weight.shape[0];
             var counted = Counted(targets);
-            var index = Indexable(targets, counted);
             // Each row's share of the incoming gradient: g (/ count for the mean) where the row counts, else 0.  (N,)
             var scale = head.Mean ? gradOutput.div(counted.sum().to(ScalarType.Float32)) : gradOutput;
             var rowScale = counted.to(ScalarType.Float32).mul_(scale);
@@ -283,7 +274,7 @@ public static class FusedLinearCrossEntropy
                     long rows = Math.Min(head.Tiles.Rows, n - r);
                     var hRows = h.narrow(0, r, rows);
                     var w = rowScale.narrow(0, r, rows).unsqueeze(1);                        // (rows, 1)
-                    var ids = new Block(v, count, index.narrow(0, r, rows));
+                    var ids = new Block(v, count, targets.narrow(0, r, rows));
                     var z = scratch.Logits(hRows, wBlock);                                   // (rows, block) fp32
                     var slope = scratch.CapSlope(z);
                     var dz = z.sub_(lse.narrow(0, r, rows).unsqueeze(1)).exp_().mul_(w);     // g·softmax(z), in place
