@@ -39,12 +39,13 @@ public enum TrainingDtype
     Bf16,
 }
 
-/// <summary>Whether the next-token loss runs fused with the head (LMHarness.Model.FusedLinearCrossEntropy: the logits in chunks, never all at once).</summary>
+/// <summary>Whether the next-token loss runs fused with the head (LMHarness.Model.FusedLinearCrossEntropy: the logits in tiles, never all at once).</summary>
 [JsonConverter(typeof(JsonStringEnumConverter<FusedLossMode>))]
 public enum FusedLossMode
 {
-    /// <summary>Fused where the full logits would be more than one chunk (LMHarness.Training.NextTokenLoss.Fused).</summary>
+    /// <summary>Fused where a batch's fp32 logits would be more than one tile (LMHarness.Training.NextTokenLoss.Fused).</summary>
     Auto,
+    /// <summary>Always fused (for a CausalLM: other modules have no head to fuse with).</summary>
     On,
     /// <summary>Always the full (B, T, vocab) logits, then the loss.</summary>
     Off,
@@ -120,7 +121,7 @@ public sealed record TrainingConfig
 
     public long Seed { get; init; } = 1337;
     public TrainingDtype Dtype { get; init; } = TrainingDtype.Fp32;
-    /// <summary>Head and loss fused in chunks of rows for training and evaluation: auto, on or off. It changes the loss's
+    /// <summary>Head and loss fused, tile by tile, in training and evaluation: auto, on or off. It changes the loss's
     /// rounding (not its value), so it is part of the run's substance.</summary>
     public FusedLossMode FusedLoss { get; init; } = FusedLossMode.Auto;
     /// <summary>Torch intra-op threads; 0 keeps the default.</summary>

@@ -9,11 +9,13 @@ namespace LMHarness.Training;
 /// The next-token loss of a training step or an evaluation batch: fused with the head
 /// (<see cref="CausalLM.FusedLoss"/>, <see cref="FusedLinearCrossEntropy"/>) when the module is a <see cref="CausalLM"/>
 /// and fused_loss says so, else through the full logits (<see cref="LanguageModelLoss"/>), as before the knob.
-/// <para>auto fuses when the batch's fp32 logits (B·T·vocab·4 bytes) would not fit in one chunk
-/// (<see cref="FusedLinearCrossEntropy.Tiles.Bytes"/>). Below that the fused path computes the same single chunk and
-/// saves nothing, and it pays for the head's matmul a second time in backward; above it, it never holds more than a
-/// chunk of the logits, and on the CPU it was measured no slower (docs/training.md, bench fused-loss). A character
-/// vocabulary's runs (nanogpt-cpu: 12 x 64 x 65 x 4 = 0.2 MB) therefore stay on the logits path exactly as they were.</para>
+/// <para>auto fuses when the batch's fp32 logits (B·T·vocab·4 bytes) would be more than one tile
+/// (<see cref="FusedLinearCrossEntropy.Tiles.Bytes"/>, 32 MB). At one tile or less the fused path computes that one
+/// tile anyway and pays for the head's matmul a second time in backward: 0.91-0.95x the tokens/s for 25 MB saved
+/// (GPT-2 vocabulary, d128, 1 x 64), and nothing saved at a character vocabulary. Above it, the logits never exist at once and
+/// the step ran at 0.97-1.16x (d128 at 4 x 64 and 12 x 64, gpt2-124M at 4 x 512, llama3-220M bf16 at 2 x 256;
+/// docs/training.md, bench fused-loss). So character-level runs (nanogpt-cpu: 12 x 64 x 65 x 4 = 0.2 MB) stay on the
+/// logits path exactly as they were, and the nanoGPT replay with them.</para>
 /// </summary>
 public static class NextTokenLoss
 {
