@@ -90,6 +90,8 @@ public static class FusedLinearCrossEntropy
     {
         if (weight.dim() != 2 || h.shape[^1] != weight.shape[1])
             throw new ArgumentException($"the head weight must be (vocab, {h.shape[^1]}), got [{string.Join(", ", weight.shape)}]");
+        if (weight.dtype != h.dtype)
+            throw new ArgumentException($"the hidden states ({h.dtype}) and the head weight ({weight.dtype}) must share the compute dtype");
         if (!targets.shape.SequenceEqual(h.shape[..^1]))
             throw new ArgumentException($"targets shape [{string.Join(", ", targets.shape)}] must equal the hidden states' leading shape [{string.Join(", ", h.shape[..^1])}]");
         return (h.reshape(-1, h.shape[^1]), targets.reshape(-1));
