@@ -39,6 +39,18 @@ public enum TrainingDtype
     Bf16,
 }
 
+/// <summary>Whether the next-token loss runs fused with the head (LMHarness.Model.FusedLinearCrossEntropy: the logits in tiles, never all at once).</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<FusedLossMode>))]
+public enum FusedLossMode
+{
+    /// <summary>Fused where a batch's fp32 logits would be more than one tile (LMHarness.Training.NextTokenLoss.Fused).</summary>
+    Auto,
+    /// <summary>Always fused (for a CausalLM: other modules have no head to fuse with).</summary>
+    On,
+    /// <summary>Always the full (B, T, vocab) logits, then the loss.</summary>
+    Off,
+}
+
 /// <summary>
 /// Everything that decides how a model is trained, and nothing about the model itself. Immutable; serialises to
 /// JSON with snake_case names (<see cref="ToJson"/>, <see cref="FromJson(string, string)"/>). One optimizer step consumes
@@ -109,6 +121,9 @@ public sealed record TrainingConfig
 
     public long Seed { get; init; } = 1337;
     public TrainingDtype Dtype { get; init; } = TrainingDtype.Fp32;
+    /// <summary>Head and loss fused, tile by tile, in training and evaluation: auto, on or off. It changes the loss's
+    /// rounding (not its value), so it is part of the run's substance.</summary>
+    public FusedLossMode FusedLoss { get; init; } = FusedLossMode.Auto;
     /// <summary>Torch intra-op threads; 0 keeps the default.</summary>
     public int Threads { get; init; }
     /// <summary>"cpu", "cuda", "cuda:1"; empty = cuda when available, else cpu (env LMHARNESS_DEVICE overrides).</summary>

@@ -18,15 +18,12 @@ namespace LMHarness.Model;
 /// scopes (per thread) do not reach, so nothing the backward makes may be left to a scope or to the GC: the
 /// recomputed graph lives in a scope of the backward itself, the saved input and incoming gradient are disposed
 /// there, and the gradients handed back to autograd (which keeps its own references, so the managed handles can go
-/// as soon as autograd has taken them) are disposed by the next backward call on the same thread (calls on one
-/// thread run one after another) or by <see cref="ReleaseBackwardTensors"/> once <c>backward()</c> has returned.
+/// as soon as autograd has taken them) go to <see cref="HandedGradients"/>, disposed by the next custom backward on the
+/// same thread or by <see cref="HandedGradients.Release"/> once <c>backward()</c> has returned.
 /// </para>
 /// </summary>
 public static class ActivationRecompute
 {
-    static readonly object Gate = new();
-    static readonly List<(int Thread, List<Tensor> Tensors)> Handed = [];
-
     /// <summary>y = block(x) with the block's activations recomputed in backward instead of stored.</summary>
     public static Tensor Apply(Func<Tensor, Tensor> block, Tensor x, IReadOnlyList<Parameter> parameters)
     {
@@ -37,38 +34,11 @@ public static class ActivationRecompute
         return CheckpointFunction.apply(args);
     }
 
-    /// <summary>
-    /// Disposes the managed handles of the gradients earlier backward calls returned to autograd. Call after
-    /// <c>backward()</c> has returned (the trainer does, once per step); calling it while a backward is running
-    /// on another thread would free handles autograd has not taken yet.
-    /// </summary>
-    public static void ReleaseBackwardTensors() => Release(thread: null);
+    /// <summary>Disposes the handles of the gradients earlier backward calls returned to autograd (<see cref="HandedGradients.Release"/>).</summary>
+    public static void ReleaseBackwardTensors() => HandedGradients.Release();
 
-    /// <summary>Number of gradient handles waiting for <see cref="ReleaseBackwardTensors"/> (for tests and diagnostics).</summary>
-    public static int PendingBackwardTensors
-    {
-        get { lock (Gate) return Handed.Sum(h => h.Tensors.Count); }
-    }
-
-    static void Release(int? thread)
-    {
-        List<Tensor> done = [];
-        lock (Gate)
-        {
-            for (var i = Handed.Count - 1; i >= 0; i--)
-            {
-                if (thread is not null && Handed[i].Thread != thread) continue;
-                done.AddRange(Handed[i].Tensors);
-                Handed.RemoveAt(i);
-            }
-        }
-        foreach (var t in done) t.Dispose();
-    }
-
-    static void Hand(List<Tensor> tensors)
-    {
-        lock (Gate) Handed.Add((Environment.CurrentManagedThreadId, tensors));
-    }
+    /// <summary>Number of gradient handles waiting for release (<see cref="HandedGradients.Pending"/>).</summary>
+    public static int PendingBackwardTensors => HandedGradients.Pending;
 
     /// <summary>What backward needs besides the saved input: the block, its parameters and the RNG to replay.</summary>
     private sealed class Recompute(Func<Tensor, Tensor> block, IReadOnlyList<Parameter> parameters, RngReplay rng)
@@ -94,8 +64,7 @@ public static class ActivationRecompute
 
         public override List<Tensor> backward(AutogradContext ctx, Tensor gradOutput)
         {
-            // Handles this thread returned to autograd in its previous call have been taken by now.
-            Release(Environment.CurrentManagedThreadId);
+            HandedGradients.ReleaseThisThread();
             var recompute = (Recompute)ctx.get_data(nameof(Recompute));
             var handed = new List<Tensor>();
             using (var scope = torch.NewDisposeScope())
@@ -112,7 +81,7 @@ public static class ActivationRecompute
                 // One gradient per forward argument: x, the Recompute object (none), then each parameter.
                 var result = new List<Tensor> { grads[0], null! };
                 result.AddRange(grads.Skip(1));
-                Hand(handed);
+                HandedGradients.Hand(handed);
                 gradOutput.Dispose(); // TorchSharp wrapped it for this call; autograd holds its own reference
                 return result;
             }

@@ -121,6 +121,29 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>
         return LanguageModelLoss.Mean(forward(idx), targets).MoveToOuterDisposeScope();
     }
 
+    /// <summary>The head's weight (vocab, d_model): the token embedding when tied, else lm_head's.</summary>
+    public Parameter HeadWeight => lm_head?.weight ?? model.EmbedTokens.Weight;
+
+    /// <summary>
+    /// Next-token loss of idx against targets (B,T) straight from the final norm's output and <see cref="HeadWeight"/>
+    /// (<see cref="FusedLinearCrossEntropy"/>, soft cap included): the (B,T,vocab) logits never exist. Mean and Sum
+    /// are scalars with a graph; None gives the per-position losses (B,T) and runs under no_grad only.
+    /// <paramref name="tiles"/> null takes <see cref="FusedLinearCrossEntropy.Tiles.For"/>.
+    /// </summary>
+    public Tensor FusedLoss(Tensor idx, Tensor targets, nn.Reduction reduction, FusedLinearCrossEntropy.Tiles? tiles = null)
+    {
+        CheckInput(idx);
+        using var scope = NewDisposeScope();
+        var h = model.FinalNorm.forward(model.Hidden(idx, 0, null));   // (B,T,d_model), the compute dtype
+        var loss = reduction switch
+        {
+            nn.Reduction.Mean => FusedLinearCrossEntropy.Mean(h, HeadWeight, targets, Config.LogitSoftcap, tiles),
+            nn.Reduction.Sum => FusedLinearCrossEntropy.Sum(h, HeadWeight, targets, Config.LogitSoftcap, tiles),
+            _ => FusedLinearCrossEntropy.PerPosition(h, HeadWeight, targets, Config.LogitSoftcap, tiles),
+        };
+        return loss.MoveToOuterDisposeScope();
+    }
+
     /// <summary>Logits (B,vocab) of the last position only: the head runs on one position instead of T.</summary>
     public Tensor ForwardLast(Tensor idx)
     {

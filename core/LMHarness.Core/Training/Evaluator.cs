@@ -15,7 +15,8 @@ public sealed record Evaluation(double TrainLoss, double ValLoss, double? ValBpb
 /// (the train_eval_loss column), then over eval_batches batches of the validation split (this order: a replayed random
 /// stream depends on it), in eval mode (no dropout) and without autograd. On the validation batches it also scores bits
 /// per byte (<see cref="TokenBytes"/>: Σ nats / (ln 2 · Σ UTF-8 bytes) over the targets that stand for text, the
-/// val_bpb column), when the data's tokenizer is known and can be rebuilt.
+/// val_bpb column), when the data's tokenizer is known and can be rebuilt. The loss takes the training's path
+/// (<see cref="NextTokenLoss"/>: fused with the head, or through the full logits).
 /// </summary>
 public sealed class Evaluator(IBatchSource data, TrainingConfig training, Device device)
 {
@@ -45,12 +46,12 @@ public sealed class Evaluator(IBatchSource data, TrainingConfig training, Device
         foreach (var (x, y) in batches)
         {
             using var batch = torch.NewDisposeScope(); // logits of a batch can be large: free them before the next
-            var logits = model.forward(Devices.ToDevice(x, device));
             var targets = Devices.ToDevice(y, device);
-            sum.add_(LanguageModelLoss.Mean(logits, targets).to(ScalarType.Float64));
+            var (mean, perPosition) = NextTokenLoss.Evaluate(model, Devices.ToDevice(x, device), targets, training.FusedLoss, perPosition: table is not null);
+            sum.add_(mean.to(ScalarType.Float64));
             if (table is not null)
             {
-                var (nats, count) = TokenBytes.Sums(LanguageModelLoss.PerPosition(logits, targets), targets, table);
+                var (nats, count) = TokenBytes.Sums(perPosition!, targets, table);
                 textNats.add_(nats);
                 textBytes.add_(count);
             }

@@ -30,11 +30,11 @@ public sealed class TrainStep(PrecisionPolicy precision, IOptimizer optimizer, I
         for (var m = 0; m < training.GradAccumulation; m++)
         {
             var (x, y) = data.NextTrain();
-            var loss = LanguageModelLoss.Mean(precision.Compute.forward(Devices.ToDevice(x, device)), Devices.ToDevice(y, device));
+            var loss = NextTokenLoss.Mean(precision.Compute, Devices.ToDevice(x, device), Devices.ToDevice(y, device), training.FusedLoss);
             lossSum.add_(loss.detach().to(ScalarType.Float64), one);
             loss.div(micro).backward();
         }
-        ActivationRecompute.ReleaseBackwardTensors(); // backward has returned: free what recomputation handed to autograd
+        HandedGradients.Release(); // backward has returned: free what recomputation and the fused loss handed to autograd
         precision.MoveGradientsToMaster();
         var parameters = precision.MasterParameters;
         var norm = GradientClipping.ClipByGlobalNorm(parameters.Select(p => p.Param), training.GradClip);

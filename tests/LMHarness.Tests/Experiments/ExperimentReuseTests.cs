@@ -1,4 +1,6 @@
 using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using LMHarness.Experiments;
 using LMHarness.Runs;
 using LMHarness.Tests.Training;
@@ -54,6 +56,33 @@ public class ExperimentReuseTests
         var md = File.ReadAllText(again.MarkdownPath);
         md.Should().Contain("- a/seed0: reused").And.Contain("- b/seed0: reused");
         again.Rows.Select(r => r.Variant).Should().Equal("a", "b");
+    }
+
+    /// <summary>
+    /// fused_loss came after runs were trained: a finished run whose config.json has no fused_loss reads it as auto, the
+    /// default, and is reused as it is; one trained with fused_loss off is another run.
+    /// </summary>
+    [Fact]
+    public void A_finished_run_whose_config_predates_fused_loss_is_reused_and_one_with_it_off_is_not()
+    {
+        using var dir = new TempDir();
+        var tokens = TrainingFixtures.TokenFile(dir.Path);
+        var root = dir.File("runs");
+        Recipe(root, tokens, 3e-3).Run();
+        var a = Path.Combine(root, "reuse", "a", "seed0");
+        var config = Path.Combine(a, RunFolder.ConfigFile);
+        var json = JsonNode.Parse(File.ReadAllText(config))!;
+        json["training"]!.AsObject().Remove("fused_loss").Should().BeTrue("config.json records the knob");
+        File.WriteAllText(config, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        var before = Snapshot(a);
+
+        var md = File.ReadAllText(Recipe(root, tokens, 3e-3).Run().MarkdownPath);
+        md.Should().Contain("- a/seed0: reused");
+        Snapshot(a).Should().Equal(before, "the earlier run is reused as it is");
+
+        json["training"]!["fused_loss"] = "off";
+        File.WriteAllText(config, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        Recipe(root, tokens, 3e-3).RunFolder("a", 0).Should().NotBe(a, "a run with the fused loss off is not the default run");
     }
 
     [Fact]

@@ -92,14 +92,16 @@ public class DevicePlacementTests
     }
 
     /// <summary>The trainer's own parts: bf16 precision policy (fp32 master + bf16 compute copy), TrainStep with gradient
-    /// accumulation and grad-flow statistics, and the Evaluator, on token-file batches.</summary>
+    /// accumulation and grad-flow statistics, and the Evaluator, on token-file batches, through the logits or the fused loss.</summary>
     [Theory]
-    [InlineData(TrainingDtype.Fp32)]
-    [InlineData(TrainingDtype.Bf16)]
-    public void The_trainers_step_and_evaluator_create_every_tensor_on_the_models_device(TrainingDtype dtype)
+    [InlineData(TrainingDtype.Fp32, FusedLossMode.Off)]
+    [InlineData(TrainingDtype.Bf16, FusedLossMode.Off)]
+    [InlineData(TrainingDtype.Fp32, FusedLossMode.On)]
+    [InlineData(TrainingDtype.Bf16, FusedLossMode.On)]
+    public void The_trainers_step_and_evaluator_create_every_tensor_on_the_models_device(TrainingDtype dtype, FusedLossMode fusedLoss)
     {
         using var dir = new TempDir();
-        var training = Training.TrainingFixtures.TinyTraining with { Dtype = dtype };
+        var training = Training.TrainingFixtures.TinyTraining with { Dtype = dtype, FusedLoss = fusedLoss };
         var model = Training.TrainingFixtures.TinyModel with { RecomputeActivations = true };
         using var data = TokenFileBatches.Open(Training.TrainingFixtures.TokenFile(dir.Path), training);
         manual_seed(4);

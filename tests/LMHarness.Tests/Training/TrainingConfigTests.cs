@@ -50,4 +50,16 @@ public class TrainingConfigTests
         var act = () => new TrainingConfig { MaxSteps = 50, WarmupSteps = 100 }.Validated();
         act.Should().Throw<ArgumentException>().WithMessage("*warmup_steps (100) must be shorter than the run (50 steps)*");
     }
+
+    [Fact]
+    public void Fused_loss_is_a_snake_case_knob_that_configs_predating_it_read_as_auto_and_that_is_part_of_the_substance()
+    {
+        var c = new TrainingConfig { FusedLoss = FusedLossMode.Off };
+        c.ToJson().Should().Contain("\"fused_loss\": \"off\"");
+        TrainingConfig.FromJson(c.ToJson()).Should().Be(c);
+        new TrainingConfig().ToJson().Should().Contain("\"fused_loss\": \"auto\"");
+        TrainingConfig.FromJson("{\"fused_loss\": \"on\"}").FusedLoss.Should().Be(FusedLossMode.On);
+        TrainingConfig.FromJson("{\"micro_batch\": 4}").FusedLoss.Should().Be(FusedLossMode.Auto, "a config.json written before the knob");
+        c.Substance.Should().NotBe(new TrainingConfig().Substance, "the fused loss rounds differently, so it is part of what a run computes");
+    }
 }
