@@ -52,6 +52,20 @@ public static class FusedLinearCrossEntropy
         }
     }
 
+    /// <summary>
+    /// Whether a batch of <paramref name="rows"/> positions over a vocabulary of <paramref name="vocab"/> ids takes the fused
+    /// path under <paramref name="mode"/>. auto fuses when the batch's fp32 logits (rows · vocab · 4 bytes) would be more
+    /// than one tile: at one tile or less the fused path computes that tile anyway and pays for the head's matmul again
+    /// in backward (0.91-0.95x the tokens/s for 25 MB saved at the GPT-2 vocabulary, d128, 1 x 64; nothing saved at a
+    /// character vocabulary), above it the logits never exist at once and the step ran at 0.97-1.16x (docs/training.md).
+    /// </summary>
+    public static bool Fuses(LMHarness.Config.FusedLossMode mode, long rows, long vocab) => mode switch
+    {
+        LMHarness.Config.FusedLossMode.On => true,
+        LMHarness.Config.FusedLossMode.Off => false,
+        _ => rows * vocab * 4 > Tiles.Bytes,
+    };
+
     /// <summary>Mean loss over the counted rows (a scalar, fp32). h (..., d) and targets (...) share their leading shape.</summary>
     public static Tensor Mean(Tensor h, Tensor weight, Tensor targets, double softcap, Tiles? tiles = null) =>
         Reduced(h, weight, targets, softcap, tiles, mean: true);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using LMHarness.Config;
+using LMHarness.Model;
 
 namespace LMHarness.Summary;
 
@@ -15,17 +16,50 @@ namespace LMHarness.Summary;
 /// <item><see cref="EvaluationBytes"/>, without autograd: the logits and their log-probabilities, rows x V x 8 (16 with a
 /// soft cap, whose intermediates live until the head returns; + 2 for bf16's head output beside them).</item>
 /// </list>
+/// The fused loss (<see cref="Fused"/>) holds tiles instead of the logits.
 /// </summary>
-public sealed record LossMemory(long Rows, long Vocab, long PeakBytes, long HeldBytesPerMicroBatch, long EvaluationBytes, string Description)
+public sealed record LossMemory(long Rows, long Vocab, long PeakBytes, long HeldBytesPerMicroBatch, long EvaluationBytes, string Description,
+    string EvaluationDescription)
 {
     /// <summary>
-    /// The loss of a step of <paramref name="training"/> on <paramref name="model"/>, as the trainer computes it today.
-    /// TrainStep computes it from the full (B, T, V) logits and keeps each micro-batch's logits (and loss) in the step's
-    /// dispose scope until the step ends. This is where a fused loss is wired: <see cref="Logits"/> with its rows
-    /// materialised at once (a chunk) and <c>logitsHeld: false</c>.
+    /// The loss of a step of <paramref name="training"/> on <paramref name="model"/> as the trainer computes it: fused with
+    /// the head where fused_loss says so (<see cref="FusedLinearCrossEntropy.Fuses"/>), else from a micro-batch's full
+    /// (B, T, V) logits, which the step frees once the loss has its graph (<c>logitsHeld: false</c>).
     /// </summary>
-    public static LossMemory For(ModelConfig model, TrainingConfig training) =>
-        Logits((long)training.MicroBatch * training.ContextLength, model.VocabSize, model.LogitSoftcap > 0, training.Dtype, logitsHeld: true);
+    public static LossMemory For(ModelConfig model, TrainingConfig training)
+    {
+        long rows = (long)training.MicroBatch * training.ContextLength;
+        return FusedLinearCrossEntropy.Fuses(training.FusedLoss, rows, model.VocabSize)
+            ? Fused(rows, model.VocabSize, model.DModel, model.LogitSoftcap > 0, training.Dtype)
+            : Logits(rows, model.VocabSize, model.LogitSoftcap > 0, training.Dtype, logitsHeld: false);
+    }
+
+    /// <summary>
+    /// The fused loss over <paramref name="rows"/> rows (<see cref="FusedLinearCrossEntropy"/>), at its backward: the tile
+    /// buffers it reuses (t = tile rows x tile ids fp32 logits, 4 t; their copy in the compute dtype, 2 t in bf16; the
+    /// soft cap's slope, 4 t), dh summed in fp32 and cast once (rows x d x (4 + 2 in bf16)), dW in W's dtype
+    /// (V x d x c), one vocabulary block of dW summed in fp32 when bf16 rows span several chunks, and the row
+    /// logsumexps (4 x rows). Evaluation: the logits tiles, the row losses and logsumexps.
+    /// </summary>
+    public static LossMemory Fused(long rows, long vocab, long dModel, bool softcap, TrainingDtype dtype)
+    {
+        if (rows <= 0 || vocab <= 0 || dModel <= 0) throw new ArgumentException($"rows, vocab and d_model must be > 0 (got {rows}, {vocab}, {dModel})");
+        var tile = FusedLinearCrossEntropy.Tiles.For(rows, vocab);
+        bool bf16 = dtype == TrainingDtype.Bf16;
+        long c = bf16 ? 2 : 4, t = tile.Rows * tile.Vocab;
+        long tileBytes = t * (4 + (bf16 ? 2 : 0));
+        long buffers = tileBytes + (softcap ? 4 * t : 0);
+        long dh = rows * dModel * (4 + (bf16 ? 2 : 0));
+        long dW = vocab * dModel * c;
+        long block32 = bf16 && rows > tile.Rows ? tile.Vocab * dModel * 4 : 0;
+        var tileText = string.Create(CultureInfo.InvariantCulture, $"{tile.Rows:N0} x {tile.Vocab:N0}");
+        return new LossMemory(rows, vocab, buffers + dh + dW + block32 + 4 * rows, 0, tileBytes + 8 * rows,
+            string.Create(CultureInfo.InvariantCulture,
+                $"fused: tiles of {tileText} logits {Mb(buffers)} + dh {Mb(dh)} + dW {Mb(dW)}{(block32 > 0 ? $" + a dW block in fp32 {Mb(block32)}" : "")}"),
+            $"fused: a tile of {tileText} logits {Mb(tileBytes)} + row losses");
+    }
+
+    static string Mb(long bytes) => string.Create(CultureInfo.InvariantCulture, $"{bytes / (double)(1 << 20):N0} MB");
 
     /// <summary>
     /// The loss over <paramref name="rows"/> rows of <paramref name="vocab"/> fp32 logits at once (see the class summary).
@@ -38,6 +72,7 @@ public sealed record LossMemory(long Rows, long Vocab, long PeakBytes, long Held
         long peak = (logitsHeld ? 16 : 12) + (softcap ? 4 : 0);
         long evaluation = (softcap ? 16 : 8) + (softcap && dtype == TrainingDtype.Bf16 ? 2 : 0);
         return new LossMemory(rows, vocab, peak * logits, logitsHeld ? 4 * logits : 0, evaluation * logits,
-            string.Create(CultureInfo.InvariantCulture, $"{peak} B x {rows:N0} rows x {vocab:N0} logits"));
+            string.Create(CultureInfo.InvariantCulture, $"{peak} B x {rows:N0} rows x {vocab:N0} logits"),
+            string.Create(CultureInfo.InvariantCulture, $"{evaluation} B x {rows:N0} rows x {vocab:N0}"));
     }
 }

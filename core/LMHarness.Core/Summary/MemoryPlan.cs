@@ -86,6 +86,7 @@ public sealed record MemoryPlan
             LossFormula = loss.Description,
             HeldLogitsBytes = loss.HeldBytesPerMicroBatch,
             EvaluationLossBytes = loss.EvaluationBytes,
+            EvaluationLossFormula = loss.EvaluationDescription,
             OptimizerUpdateBytes = optimizer.UpdateBytes,
             OptimizerUpdateFormula = optimizer.UpdateFormula,
         };
@@ -129,6 +130,7 @@ public sealed record MemoryPlan
     /// <summary>Logits the step keeps after each micro-batch's loss, until it ends.</summary>
     public long HeldLogitsBytes { get; init; }
     public long EvaluationLossBytes { get; init; }
+    public string EvaluationLossFormula { get; init; } = "";
     public long OptimizerUpdateBytes { get; init; }
     public string OptimizerUpdateFormula { get; init; } = "";
 
@@ -173,7 +175,7 @@ public sealed record MemoryPlan
                 evaluation.Add(bf16Gradients);
             }
             optimizer.Add(new("update", OptimizerUpdateBytes, OptimizerUpdateFormula));
-            evaluation.Add(new("evaluation logits", EvaluationLossBytes, $"{EvaluationLossBytes / Math.Max(1, LossRows * Vocab)} B x {Count(LossRows)} rows x {Count(Vocab)}"));
+            evaluation.Add(new("evaluation logits", EvaluationLossBytes, EvaluationLossFormula));
             return [new("loss", loss), new("backward", backward), new("optimizer step", optimizer), new("evaluation", evaluation)];
         }
     }

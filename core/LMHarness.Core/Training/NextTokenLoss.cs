@@ -20,12 +20,8 @@ namespace LMHarness.Training;
 public static class NextTokenLoss
 {
     /// <summary>Whether a batch idx (B,T) of <paramref name="model"/> takes the fused path under <paramref name="mode"/>.</summary>
-    public static bool Fused(FusedLossMode mode, nn.Module<Tensor, Tensor> model, Tensor idx) => model is CausalLM lm && mode switch
-    {
-        FusedLossMode.On => true,
-        FusedLossMode.Off => false,
-        _ => idx.numel() * lm.Config.VocabSize * 4L > FusedLinearCrossEntropy.Tiles.Bytes,
-    };
+    public static bool Fused(FusedLossMode mode, nn.Module<Tensor, Tensor> model, Tensor idx) =>
+        model is CausalLM lm && FusedLinearCrossEntropy.Fuses(mode, idx.numel(), lm.Config.VocabSize);
 
     /// <summary>Mean loss of idx against targets (B,T), with a graph when autograd is on.</summary>
     public static Tensor Mean(nn.Module<Tensor, Tensor> model, Tensor idx, Tensor targets, FusedLossMode mode)
