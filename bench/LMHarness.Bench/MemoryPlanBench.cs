@@ -164,7 +164,9 @@ public sealed class MemoryPlanBench : IBench
 
     /// <summary>
     /// Each plan without one of its terms: the check must fail for at least one size when the optimizer state or the
-    /// logits and loss are left out (else 25 % would not tell a plan that forgets them from one that counts them).
+    /// peak phase is left out (else 25 % would not tell a plan that forgets them from one that counts them). The logits
+    /// and loss are shown but not required to fail: the fused loss holds a tile of them, 57-181 MB here (before it,
+    /// leaving them out put the GPT-2-vocabulary model at 0.30).
     /// </summary>
     static bool NegativeControl(List<(string Name, PeakResult Result)> results)
     {
@@ -173,7 +175,7 @@ public sealed class MemoryPlanBench : IBench
             ("weights", p => p.WeightBytes, false),
             ("gradients", p => p.GradientBytes, false),
             ("optimizer state", p => p.OptimizerStateBytes, true),
-            ("logits and loss", p => p.PeakPhase.Name == "loss" ? p.LossPeakBytes : 0, true),
+            ("logits and loss", p => p.PeakPhase.Name == "loss" ? p.LossPeakBytes : 0, false),
             ("the peak phase", p => p.PeakPhase.Bytes, true),
         };
         Console.WriteLine("Negative control: plan/measured with one term left out:");

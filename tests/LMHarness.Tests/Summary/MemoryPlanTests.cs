@@ -70,7 +70,7 @@ public sealed class MemoryPlanTests
         var plan = MemoryPlan.For(Presets.Get("llama3-220M"), training, 0, "none");
         long rows = 2 * 256, logits = rows * 50_304, embedding = 50_304L * 1024;
         plan.Persistent.Select(t => (t.Name, t.Bytes)).Should().Equal(
-            ("runtime", 0L), ("weights", 4 * N220), ("gradients", 4 * N220), ("AdamW state", 8 * N220), ("bf16 copy", 2 * N220));
+            ("runtime", 0L), ("warm-up", MemoryPlan.CpuWarmupBytes), ("weights", 4 * N220), ("gradients", 4 * N220), ("AdamW state", 8 * N220), ("bf16 copy", 2 * N220));
         // 12 bf16 layers of 24 d + 8 f + 4 H + 8 bytes a token, the final RMSNorm (8 d + 4), the ids (8).
         plan.ActivationBytes.Should().Be(rows * (12 * (24 * 1024 + 8 * 3584 + 4 * 16 + 8) + (8 * 1024 + 4) + 8));
         // The logits (103 MB) are more than a tile: auto fuses the loss. Its tile is 512 rows x 16,384 ids (32 MB of fp32
@@ -80,7 +80,7 @@ public sealed class MemoryPlanTests
         phases["optimizer step"].Should().Be(2 * N220 + 2 * 4 * embedding, "bf16 gradients and AdamW's two temporaries of the embedding: no logits are held");
         phases["evaluation"].Should().Be(2 * N220 + 6L * 512 * 16_384 + 8 * rows);
         plan.PeakPhase.Name.Should().Be("optimizer step");
-        plan.PeakBytes.Should().Be(18 * N220 + phases["optimizer step"]);
+        plan.PeakBytes.Should().Be(MemoryPlan.CpuWarmupBytes + 18 * N220 + phases["optimizer step"]);
 
         // The logits path (fused_loss off): the loss's backward holds 12 bytes a logit, evaluation 8; nothing is held after.
         var logitsPath = MemoryPlan.For(Presets.Get("llama3-220M"), training with { FusedLoss = FusedLossMode.Off }, 0, "none").Phases.ToDictionary(p => p.Name, p => p.Bytes);
@@ -214,7 +214,7 @@ public sealed class MemoryPlanTests
         RunResult.FromJson(result.ToJson(), "result.json").PlannedMemory.Should().Be(result.PlannedMemory);
         result.ToJson().Should().Contain("\"planned_memory\"").And.Contain("\"peak_mb\"");
         result.ToString().Should().Contain($"peak RSS {2 * plan.PeakMb:F0} MB, planned {plan.PeakMb:F0} MB (measured 2.00x)")
-            .And.Contain("memory planned ").And.Contain("runtime 300 + weights 3 + gradients 3 + AdamW state 6");
+            .And.Contain("memory planned ").And.Contain("runtime 300 + warm-up 80 + weights 3 + gradients 3 + AdamW state 6");
         RunResult.FromJson(result.ToJson().Replace("\"planned_memory\"", "\"old_field\""), "result.json").PlannedMemory.Should().BeNull("result.json written before the plan reads back");
         // On a GPU the plan is of the device's memory, and is compared with the device's peak.
         (result with { PeakGpuMb = 3 * plan.PeakMb, PlannedMemory = plan.Planned() with { Gpu = true } }).ToString().Should().Contain("(measured 3.00x)");
