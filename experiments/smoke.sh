@@ -9,7 +9,7 @@
 # script in scripts/ on a tiny run under both hosts with the same outputs; the F# recipe and scripts/sample.fsx; the
 # memory plan against measured peaks (bench memory-plan). Checks
 # what they left (metrics.csv columns, comparison.csv/comparison.statistics.csv/comparison.md, PNGs of the fixed size,
-# report.html with the PNGs embedded, lr_sweep.csv/.png for a sweep), runs the memory bench briefly, and prints a table:
+# report.html with the PNGs embedded, lr_sweep.csv/.png for a sweep), runs the memory and fused-loss benches briefly, and prints a table:
 # script x host, result and seconds.
 # Usage: experiments/smoke.sh [recipe.csx ...]   (default: all, plus the bf16, scripts and F# passes; --scripts: only
 # those passes). Runs go to a temp folder (LMHARNESS_RUNS).
@@ -163,6 +163,13 @@ if [ $extras -eq 1 ]; then
     check "grep -q 'goal within 10 %: met' '$LMHARNESS_RUNS/memory_bench.log'" "memory bench: RSS grew by more than 10 % ($(tail -1 "$LMHARNESS_RUNS/memory_bench.log"))"
     check "grep -qE 'live tensors ([0-9]+) -> \1;' '$LMHARNESS_RUNS/memory_bench.log'" "memory bench: the live-tensor count grew"
   else echo "FAIL [$name]: log:" >&2; tail -20 "$LMHARNESS_RUNS/memory_bench.log" >&2; fail=1; fi
+
+  # The fused-loss bench, one step per variant on the d128 GPT-2-vocabulary model: it runs and the fused step's peak is lower.
+  name=fused_loss_bench
+  echo "=== smoke: bench fused-loss (1 step, d128)"
+  if run repo "bench fused-loss 1 d128" "$LMHARNESS_RUNS/fused_loss_bench.log" -- dotnet run -c Release --project bench/LMHarness.Bench -- fused-loss 1 d128; then
+    check "grep -qE 'fused/unfused tokens/s .*; peak lower by [0-9]+ MB' '$LMHARNESS_RUNS/fused_loss_bench.log'" "fused-loss bench: no comparison line, or the fused peak is not lower"
+  else echo "FAIL [$name]: log:" >&2; tail -20 "$LMHARNESS_RUNS/fused_loss_bench.log" >&2; fail=1; fi
 
   # The GPU smoke script's CPU path: everything a GPU user runs except the CUDA build (scripts/gpu_smoke.sh).
   name=gpu_smoke_cpu
