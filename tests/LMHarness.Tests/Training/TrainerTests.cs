@@ -339,26 +339,6 @@ public class TrainerTests
         MetricsRow.Read(dir.File("run/metrics.csv")).Select(r => r.Step).Should().Equal(0, 2);
     }
 
-    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    static extern int Kill(int pid, int signal);
-
-    [Fact]
-    public void Sigint_finishes_the_step_writes_a_checkpoint_and_returns_instead_of_killing_the_process()
-    {
-        using var dir = new TempDir();
-        var t = TrainingFixtures.TinyTraining with { MaxSteps = 2_000, EvalInterval = 100_000, LogInterval = 100_000, GradFlowInterval = 0 };
-        var sent = false;
-        var s = Train(TrainingFixtures.TinyModel, t, TrainingFixtures.TokenFile(dir.Path), dir.File("run"), tr => tr.StepCompleted += r =>
-        {
-            if (r.Step == 3 && !sent) { sent = true; Kill(Environment.ProcessId, 2).Should().Be(0); } // SIGINT = 2: what Ctrl-C sends
-        });
-        sent.Should().BeTrue();
-        s.Interrupted.Should().BeTrue("the handler turned Ctrl-C into a stop request; this test process is still alive");
-        s.Steps.Should().BeInRange(3, 1_999);
-        new RunFolder(dir.File("run")).LatestCheckpoint.Should().EndWith(RunFolder.CheckpointFileName(s.Steps));
-        new RunFolder(dir.File("run")).ReadResult()!.Interrupted.Should().BeTrue();
-    }
-
     [Fact]
     public void Resume_reads_the_run_folder_and_finishes_the_run()
     {
