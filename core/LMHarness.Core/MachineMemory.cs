@@ -44,11 +44,12 @@ public static class MachineMemory
         return CgroupRoom() is { } room && room < available.Bytes ? new MemoryBudget(room, "the cgroup's memory.max less its memory.current") : available;
     }
 
-    /// <summary>A size for messages: 125 KB, 350 MB, 12.0 GB, 4.4 TB, 1.2e+18 bytes.</summary>
+    /// <summary>A size for messages: 125 KB, 1.6 MB, 350 MB, 12.0 GB, 4.4 TB, 1.2e+18 bytes.</summary>
     public static string Text(double bytes) => bytes switch
     {
-        < 1 << 20 => $"{Math.Ceiling(bytes / 1024).ToString("N0", CultureInfo.InvariantCulture)} KB",
-        < 1 << 30 => $"{Math.Ceiling(bytes / (1 << 20)).ToString("N0", CultureInfo.InvariantCulture)} MB",
+        < 1 << 20 => $"{(bytes / 1024).ToString("N0", CultureInfo.InvariantCulture)} KB",
+        < 10 << 20 => $"{(bytes / (1 << 20)).ToString("N1", CultureInfo.InvariantCulture)} MB",
+        < 1 << 30 => $"{(bytes / (1 << 20)).ToString("N0", CultureInfo.InvariantCulture)} MB",
         < 1L << 40 => $"{(bytes / (1 << 30)).ToString("N1", CultureInfo.InvariantCulture)} GB",
         < 1e15 => $"{(bytes / (1L << 40)).ToString("N1", CultureInfo.InvariantCulture)} TB",
         _ => $"{bytes.ToString("0.0e+0", CultureInfo.InvariantCulture)} bytes",

@@ -221,7 +221,7 @@ public static class Checkpoint
         try { config.Validated(); }
         catch (ArgumentException e) { throw new InvalidDataException($"Checkpoint {path}: {configSource} describes a model that cannot be built ({e.Message.TrimEnd('.')}); {fix}.", e); }
         var declared = DeclaredTensors(path);
-        try { WeightsFit.Check(config, ParameterShapes.Of(config), declared, $"Checkpoint {path}", configSource, fix, MachineMemory.Available()); }
+        try { WeightsFit.Check(config, ParameterShapes.Of(config), declared, path, configSource, fix, MachineMemory.Available()); }
         catch (InvalidDataException)
         {
             Verify(path);   // damage, when there is any, is the better explanation
