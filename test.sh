@@ -10,6 +10,8 @@ dotnet test LMHarness.sln -c Release --logger "console;verbosity=normal" "$@" 2>
 rc=${PIPESTATUS[0]}
 passed=$(grep -E '^\s+Passed:\s+[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
 failed=$(grep -E '^\s+Failed:\s+[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
+# The failed tests' names and first lines, kept to be printed again last: a CI log shows only its tail.
+failures=$(grep -E -A6 '^\s+Failed [A-Za-z_]' "$log" | head -60)
 if [ "${LMHARNESS_SKIP_SMOKE:-0}" != 1 ]; then
   bash experiments/smoke.sh 2>&1 | tee "$log"
   src=${PIPESTATUS[0]}
@@ -20,5 +22,6 @@ if [ "${LMHARNESS_SKIP_SMOKE:-0}" != 1 ]; then
   [ "$src" -eq 0 ] || { rc=1; [ "$smoke_failed" -gt 0 ] || failed=$((failed + 1)); }
 fi
 rm -f "$log"
+[ -z "$failures" ] || printf 'xunit failures:\n%s\n' "$failures"
 echo "${passed} passed, ${failed} failed"
 exit "$rc"

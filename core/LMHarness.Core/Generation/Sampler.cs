@@ -33,37 +33,38 @@ public sealed class Sampler : IDisposable
         using var scope = torch.NewDisposeScope();
         var l = logits.to(ScalarType.Float32);
         var o = Options;
+        // Every number as a Scalar disposed here: an implicit double -> Scalar is freed only by the finalizer, and
+        // this runs once per generated token.
+        using Scalar zero = 0, penalty = o.RepetitionPenalty, temperature = o.Temperature, topP = o.TopP, minP = o.MinP;
+        var removed = Model.Scalars.NegativeInfinity;
         if (o.RepetitionPenalty != 1.0)
-        {
-            var r = o.RepetitionPenalty;
-            l = torch.where(seen, torch.where(l > 0, l / r, l * r), l);
-        }
+            l = torch.where(seen, torch.where(l.gt(zero), l.div(penalty), l.mul(penalty)), l);
         if (o.Temperature == 0)
         {
             // Greedy: only the argmax survives (ties resolved to the lowest id, as argmax does).
             var keep = torch.zeros_like(l, dtype: ScalarType.Bool).scatter_(-1, l.argmax(-1, keepdim: true), torch.ones_like(l, dtype: ScalarType.Bool));
-            return l.masked_fill(keep.logical_not(), float.NegativeInfinity).MoveToOuterDisposeScope();
+            return l.masked_fill(keep.logical_not(), removed).MoveToOuterDisposeScope();
         }
-        if (o.Temperature != 1.0) l = l / o.Temperature;
+        if (o.Temperature != 1.0) l = l.div(temperature);
         if (o.TopK > 0 && o.TopK < l.shape[^1])
         {
             var kth = l.topk(o.TopK, dim: -1).values[.., ^1..];
-            l = l.masked_fill(l < kth, float.NegativeInfinity);
+            l = l.masked_fill(l < kth, removed);
         }
         if (o.TopP < 1.0)
         {
             var (sorted, order) = l.sort(dim: -1, descending: true);
             var p = sorted.softmax(-1);
             // Drop a token when the tokens ranked above it already hold >= top_p of the mass; the first always stays.
-            var dropSorted = (p.cumsum(-1) - p) >= o.TopP;
+            var dropSorted = (p.cumsum(-1) - p).ge(topP);
             var drop = torch.zeros_like(dropSorted).scatter_(-1, order, dropSorted);
-            l = l.masked_fill(drop, float.NegativeInfinity);
+            l = l.masked_fill(drop, removed);
         }
         if (o.MinP > 0)
         {
             var p = l.softmax(-1);
-            var floor = p.amax([-1], keepdim: true) * o.MinP;
-            l = l.masked_fill(p < floor, float.NegativeInfinity);
+            var floor = p.amax([-1], keepdim: true).mul(minP);
+            l = l.masked_fill(p < floor, removed);
         }
         return l.MoveToOuterDisposeScope();
     }

@@ -38,8 +38,9 @@ public sealed class DecoderBlock : nn.Module<Tensor, AttentionInput, Tensor>
     public override Tensor forward(Tensor x, AttentionInput input)
     {
         using var scope = NewDisposeScope();
-        var h = x + resid_dropout.forward(self_attn.forward(input_layernorm.forward(x), input));
-        var output = h + resid_dropout.forward(mlp.forward(post_attention_layernorm.forward(h)));
+        // x + f(x), written add(.., One) so no Scalar 1 is left to the finalizer (Scalars)
+        var h = x.add(resid_dropout.forward(self_attn.forward(input_layernorm.forward(x), input)), Scalars.One);
+        var output = h.add(resid_dropout.forward(mlp.forward(post_attention_layernorm.forward(h))), Scalars.One);
         return output.MoveToOuterDisposeScope();
     }
 }

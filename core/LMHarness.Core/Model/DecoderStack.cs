@@ -67,7 +67,7 @@ public sealed class DecoderStack : nn.Module
         var mask = padding?.AttentionMask(t, offset + t, idx.device);
         var x = embed_tokens.forward(idx);
         if (embed_positions is not null)
-            x = x + (positionIds is null ? embed_positions.forward(offset, t) : embed_positions.At(positionIds));
+            x = x.add(positionIds is null ? embed_positions.forward(offset, t) : embed_positions.At(positionIds), Scalars.One);
         x = drop.forward(x);
         observe?.Invoke(0, x);
         var saved = new Stack<Tensor>();

@@ -1,3 +1,4 @@
+using TorchSharp;
 using LMHarness.Model.Attention;
 using static TorchSharp.torch;
 
@@ -66,8 +67,9 @@ public sealed record LeftPadding
     public Tensor PositionIds(long offset, long length, Device device)
     {
         using var scope = NewDisposeScope();
-        var columns = arange(offset, offset + length, dtype: ScalarType.Int64, device: device).unsqueeze(0);
-        return (columns - PadTensor(device)).clamp_min(0).MoveToOuterDisposeScope();
+        using Scalar zero = 0L, start = offset, stop = offset + length; // arange(a, b) would make its Scalars for the finalizer
+        var columns = arange(start, stop, Scalars.One, dtype: ScalarType.Int64, device: device).unsqueeze(0);
+        return (columns - PadTensor(device)).clamp_min(zero).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -79,7 +81,8 @@ public sealed record LeftPadding
         using var scope = NewDisposeScope();
         var causal = CausalMask.Allowed(tq, tk, device);
         var own = causal.triu(tk - tq);
-        var realKey = arange(tk, dtype: ScalarType.Int64, device: device).unsqueeze(0) >= PadTensor(device);
+        using Scalar zero = 0L, keys = tk;
+        var realKey = arange(zero, keys, Scalars.One, dtype: ScalarType.Int64, device: device).unsqueeze(0) >= PadTensor(device);
         var mask = causal & (realKey.view(pads.Length, 1, 1, tk) | own);
         return mask.MoveToOuterDisposeScope();
     }

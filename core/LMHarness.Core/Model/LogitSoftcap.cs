@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace LMHarness.Model;
@@ -12,5 +13,10 @@ namespace LMHarness.Model;
 public static class LogitSoftcap
 {
     /// <summary>c tanh(logits / c); <paramref name="cap"/> = 0 returns the logits unchanged.</summary>
-    public static Tensor Apply(Tensor logits, double cap) => cap > 0 ? (logits / cap).tanh() * cap : logits;
+    public static Tensor Apply(Tensor logits, double cap)
+    {
+        if (cap <= 0) return logits;
+        using Scalar c = cap;
+        return logits.div(c).tanh().mul(c);
+    }
 }

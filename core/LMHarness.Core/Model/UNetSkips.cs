@@ -35,7 +35,7 @@ public sealed class UNetSkips : nn.Module
     public Tensor Enter(int layer, Tensor x, Stack<Tensor> saved)
     {
         int j = layer - (nLayer - Pairs);
-        return j >= 0 ? x + weight[j] * saved.Pop() : x;
+        return j >= 0 ? x.add(weight[j] * saved.Pop(), Scalars.One) : x;
     }
 
     /// <summary>Saves the output of block <paramref name="layer"/> when it is one of the first E blocks.</summary>

@@ -255,3 +255,62 @@ public class FinalizerFreeStepTests
         LiveTensors.Count.Should().Be(live);
     }
 }
+
+/// <summary>
+/// A whole training step (forward, loss on either path, backward, clipping, update) and a generation leave no native
+/// Scalar to the finalizer, for every block kind: TorchSharp makes one for each number an operator is given and for
+/// the implicit alpha 1 of <c>a + b</c>. A handful a step was enough to pin the C heap between the fused loss's tiles
+/// (RSS +15 % over 300 steps with the collector off).
+/// </summary>
+[Collection(nameof(GlobalTorchState))]
+public class FinalizerFreeModelTests
+{
+    /// <summary>Every speedrun option on GQA + RoPE, every attention and position kind once, and GPT-2's blocks (LayerNorm, GELU MLP, biases).</summary>
+    public static IEnumerable<object[]> Cases() =>
+        Model.Tiny.Options.Select(o => new object[] { o, AttentionKind.Gqa, PositionKind.Rope, 2 })
+            .Concat(new[] { (AttentionKind.Raw, PositionKind.Learned, 2), (AttentionKind.Differential, PositionKind.None, 2),
+                            (AttentionKind.Mha, PositionKind.Rope, 2), (AttentionKind.Gqa, PositionKind.Learned, 1) }
+                .Select(c => new object[] { Model.Tiny.NoOption, c.Item1, c.Item2, c.Item3 }))
+            .Append(["gpt2", AttentionKind.Mha, PositionKind.Learned, 4]);
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void A_training_step_and_generation_leave_no_scalar_to_the_finalizer(string option, AttentionKind attention, PositionKind position, int nKvHead)
+    {
+        var config = (option == "gpt2" ? TinyModels.Gpt2 : Model.Tiny.Case(option, attention, position, nKvHead)) with { Dropout = 0.1, VocabSize = 256 };
+        using var listener = new FinalizedObjects();
+        manual_seed(7);
+        using var model = new CausalLM(config);
+        model.train();
+        using var optimizer = OptimizerFactory.Create(model, new TrainingConfig { Optimizer = OptimizerKind.AdamW });
+        using var idx = Model.Tiny.Tokens(config, 2, 12);
+        void Step(FusedLossMode mode)
+        {
+            using var scope = NewDisposeScope();
+            optimizer.ZeroGrad();
+            NextTokenLoss.Mean(model, idx, idx, mode).backward();
+            HandedGradients.Release();
+            GradientClipping.ClipByGlobalNorm(model.parameters(), 1.0);
+            optimizer.Step(1.0);
+        }
+        var generator = new LMHarness.Generation.Generator(model, new ByteTokenizer());
+        void Generate()
+        {
+            var options = new SamplingOptions { MaxNewTokens = 3, Seed = 1, TopK = 20, TopP = 0.9, MinP = 0.01, RepetitionPenalty = 1.1 };
+            generator.Generate(["ab", "abc"], options, true, null);
+            generator.Generate(["ab"], options with { Temperature = 0 }, false, null);
+        }
+        Step(FusedLossMode.Off); // first calls build caches (rotary tables) and optimizer state
+        Generate();
+        int Count(Action action)
+        {
+            listener.Flush();
+            var before = listener.Of(typeof(TorchSharp.Scalar));
+            action();
+            listener.Flush();
+            return listener.Of(typeof(TorchSharp.Scalar)) - before;
+        }
+        var counts = (Logits: Count(() => Step(FusedLossMode.Off)), Fused: Count(() => Step(FusedLossMode.On)), Generation: Count(Generate));
+        counts.Should().Be((0, 0, 0), "every number an operator takes is a Scalar the code owns or disposes ({0})", config.ToJson());
+    }
+}

@@ -93,7 +93,7 @@ public abstract class CausalSelfAttention : nn.Module<Tensor, AttentionInput, Te
         if (value_embed is not null)
         {
             var ids = input.TokenIds ?? throw new ArgumentException("value embeddings need the token ids: give AttentionInput.TokenIds (the model's forward does)");
-            v = v + value_embed.forward(ids).to(v.dtype);
+            v = v.add(value_embed.forward(ids).to(v.dtype), Scalars.One);
         }
         if (rotary is not null)
         {

@@ -48,20 +48,22 @@ public sealed class DifferentialAttention : CausalSelfAttention
         using var scope = NewDisposeScope();
         var l1 = (lambda_q1 * lambda_k1).sum().to(ScalarType.Float32).exp();
         var l2 = (lambda_q2 * lambda_k2).sum().to(ScalarType.Float32).exp();
-        return (l1 - l2 + LambdaInit).MoveToOuterDisposeScope();
+        using Scalar init = LambdaInit;
+        return l1.sub(l2).add_(init, Scalars.One).MoveToOuterDisposeScope(); // l1 - l2 + lambda_init
     }
 
     protected override Tensor Attend(Tensor q, Tensor k, Tensor v, Tensor? mask)
     {
         using var scope = NewDisposeScope();
         long b = q.shape[0], tq = q.shape[2], tk = k.shape[2];
-        var scores = q.matmul(k.transpose(-2, -1)) * (1.0 / Math.Sqrt(q.shape[^1]));
+        using Scalar scale = 1.0 / Math.Sqrt(q.shape[^1]), outScale = 1 - LambdaInit;
+        var scores = q.matmul(k.transpose(-2, -1)).mul(scale);
         var allowed = mask ?? CausalMask.Allowed(tq, tk, q.device);
-        scores = scores.masked_fill(allowed.logical_not(), double.NegativeInfinity);
+        scores = scores.masked_fill(allowed.logical_not(), Scalars.NegativeInfinity);
         var probs = nn.functional.softmax(scores, -1).view(b, NHead, 2, tq, tk);
         var diff = probs.select(2, 0) - Lambda().to(probs.dtype) * probs.select(2, 1);
         diff = nn.functional.dropout(diff, AttentionDropout, training);
-        var y = subln.forward(diff.matmul(v)) * (1 - LambdaInit);
+        var y = subln.forward(diff.matmul(v)).mul(outScale);
         return y.MoveToOuterDisposeScope();
     }
 }

@@ -19,9 +19,10 @@ public sealed class RawAttention : CausalSelfAttention
     protected override Tensor Attend(Tensor q, Tensor k, Tensor v, Tensor? mask)
     {
         using var scope = NewDisposeScope();
-        var scores = q.matmul(k.transpose(-2, -1)) * (1.0 / Math.Sqrt(q.shape[^1]));
+        using Scalar scale = 1.0 / Math.Sqrt(q.shape[^1]);
+        var scores = q.matmul(k.transpose(-2, -1)).mul(scale);
         var allowed = mask ?? CausalMask.Allowed(q.shape[2], k.shape[2], q.device);
-        scores = scores.masked_fill(allowed.logical_not(), double.NegativeInfinity);
+        scores = scores.masked_fill(allowed.logical_not(), Scalars.NegativeInfinity);
         var probs = nn.functional.dropout(nn.functional.softmax(scores, -1), AttentionDropout, training);
         return probs.matmul(v).MoveToOuterDisposeScope();
     }

@@ -12,5 +12,5 @@ namespace LMHarness.Model.FeedForward;
 /// </summary>
 public sealed class Relu2Mlp(ModelConfig config) : TwoMatrixMlp(nameof(Relu2Mlp), config)
 {
-    protected override Tensor Activate(Tensor hidden) => nn.functional.relu(hidden).square();
+    protected override Tensor Activate(Tensor hidden) => nn.functional.relu(hidden).pow(Scalars.Two); // relu(h)^2
 }

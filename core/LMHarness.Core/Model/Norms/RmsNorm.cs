@@ -28,7 +28,8 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var xf = x.dtype == ScalarType.Float32 ? x : x.to(ScalarType.Float32);
-        var normed = xf * rsqrt(xf.square().mean([-1], keepdim: true) + eps);
+        using Scalar epsilon = eps;
+        var normed = xf * rsqrt(xf.pow(Scalars.Two).mean([-1], keepdim: true).add(epsilon, Scalars.One));
         if (x.dtype != ScalarType.Float32) normed = normed.to(x.dtype);
         return (normed * weight).MoveToOuterDisposeScope();
     }

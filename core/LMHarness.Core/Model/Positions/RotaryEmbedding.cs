@@ -97,11 +97,13 @@ public sealed class RotaryEmbedding
     {
         using var scope = NewDisposeScope();
         var inv = tensor(invFreq, device: device);
-        var positions = arange(0, size, dtype: ScalarType.Float32, device: device);
+        using Scalar zero = 0L, stop = size;
+        var positions = arange(zero, stop, Scalars.One, dtype: ScalarType.Float32, device: device);
         var freqs = outer(positions, inv);
         var emb = cat([freqs, freqs], -1);
-        var cos = (emb.cos() * AttentionScaling).to(dtype);
-        var sin = (emb.sin() * AttentionScaling).to(dtype);
+        using Scalar scaling = AttentionScaling;
+        var cos = emb.cos().mul(scaling).to(dtype);
+        var sin = emb.sin().mul(scaling).to(dtype);
         return (cos.DetachFromDisposeScope(), sin.DetachFromDisposeScope());
     }
 
@@ -116,6 +118,6 @@ public sealed class RotaryEmbedding
         var shape = x.shape;
         var swapped = x.view([.. shape[..^1], 2, half]).flip(-2).view(shape);
         var signedSin = cat([-sin.narrow(-1, 0, half), sin.narrow(-1, half, half)], -1);
-        return (x * cos).addcmul_(swapped, signedSin, 1).MoveToOuterDisposeScope();
+        return (x * cos).addcmul_(swapped, signedSin, Scalars.One).MoveToOuterDisposeScope();
     }
 }
