@@ -7,6 +7,8 @@ using LMHarness.Training;
 //                                                          in several waves, so a kill can land between them)
 // dotnet LMHarness.FaultChild.dll train TOKENS RUNDIR   -- trains (or resumes) the fixed run below; prints one line per
 //                                                          step, and "done" when the run is complete
+// dotnet LMHarness.FaultChild.dll load CASES             -- loads each model CASES lists and reports what it cost
+//                                                          (LoadProbe), for the loaders' memory tests
 NativeLoader.EnsureLoaded();
 switch (args)
 {
@@ -18,8 +20,10 @@ switch (args)
         var result = Trainer.Run(FaultRun.Model, FaultRun.Training, tokens, runDir);
         Console.WriteLine($"done {result.Steps}");
         return 0;
+    case ["load", var cases]:
+        return LoadProbe.Run(cases);
     default:
-        Console.Error.WriteLine("usage: LMHarness.FaultChild prepare TEXT TOKENS | train TOKENS RUNDIR");
+        Console.Error.WriteLine("usage: LMHarness.FaultChild prepare TEXT TOKENS | train TOKENS RUNDIR | load CASES");
         return 2;
 }
 

@@ -97,9 +97,12 @@ public sealed unsafe class TokenFile : IDisposable
         var expectedDtype = TokenFileInfo.DtypeFor(info.Tokenizer.VocabSize);
         if (info.Dtype != expectedDtype)
             throw new InvalidDataException($"{sidecar} says dtype '{info.Dtype}' but a vocab of {info.Tokenizer.VocabSize} ids is stored as '{expectedDtype}': the sidecar disagrees with the file. Prepare it again.");
-        if (info.TokenCount <= 0 || info.TrainTokens < 0 || info.ValTokens < 0 || info.TrainTokens + info.ValTokens != info.TokenCount)
+        // Compared by subtraction and division, never by a sum or product that a damaged count could overflow back into agreement.
+        if (info.TokenCount <= 0 || info.TrainTokens < 0 || info.ValTokens < 0 || info.ValTokens > info.TokenCount || info.TrainTokens != info.TokenCount - info.ValTokens)
             throw new InvalidDataException($"{sidecar} has inconsistent counts (token_count {info.TokenCount}, train_tokens {info.TrainTokens}, val_tokens {info.ValTokens}): prepare the token file again.");
         long bytes = new FileInfo(path).Length;
+        if (info.TokenCount > long.MaxValue / info.BytesPerToken)
+            throw new InvalidDataException($"{sidecar} says token_count {info.TokenCount}, more {info.Dtype} ids than any file holds, but {path} has {bytes} bytes: the sidecar is damaged. Prepare the token file again.");
         long expected = info.TokenCount * info.BytesPerToken;
         if (bytes != expected)
             throw new InvalidDataException(bytes < expected

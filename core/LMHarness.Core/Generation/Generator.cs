@@ -113,7 +113,7 @@ public sealed class Generator
         LeftPadding? padding = padded.IsEmpty ? null : padded;   // equal lengths keep the unpadded path
         using var history = new DisposableTensor(packed);
         using (var marks = torch.ones_like(history.Value, dtype: ScalarType.Bool)) seen.scatter_(1, history.Value, marks);
-        using var cache = useCache ? model.NewCache(batch) : null;
+        using var cache = useCache ? NewCache(batch, prompts.Max(p => p.Length), options.MaxNewTokens, device) : null;
         long consumed = 0;   // history tokens already in the cache
         LeftPadding? cachePadding = null;   // the padding counted from the cache's first column
 
@@ -170,6 +170,22 @@ public sealed class Generator
             if (rest.Length > 0) onText?.Invoke(r, rest);
         }
         return rows.Select(r => ((IReadOnlyList<int>)r.Tokens, r.Text, r.Reason)).ToArray();
+    }
+
+    /// <summary>
+    /// A cache reserving the positions this generation can fill: the longest prompt plus the new tokens, never more than the
+    /// context (the window slides there). On the CPU its full size is checked against the memory this process may take
+    /// first, since both numbers come from outside (the flag and the config) and the buffers are zero-filled at once.
+    /// </summary>
+    KVCache NewCache(int batch, long longestPrompt, int maxNewTokens, Device device)
+    {
+        long positions = Math.Min(model.Config.ContextLength, longestPrompt + maxNewTokens);
+        if (device.type == DeviceType.CPU)
+            MachineMemory.Available().Ensure(model.CacheBytes(batch, positions),
+                $"Generating up to {maxNewTokens:N0} tokens after a prompt of {longestPrompt:N0}",
+                $"a KV cache of {positions:N0} positions x {batch} sequences x {model.Config.NLayer} layers",
+                "ask for fewer tokens (--max), fewer prompts, or decode without the cache (--kv_cache false)");
+        return model.NewCache(batch, positions);
     }
 
     /// <summary>A tensor slot that disposes the tensor it replaces.</summary>

@@ -31,16 +31,22 @@ public static class HarnessExport
     public static bool IsNative(string dir) =>
         File.Exists(Path.Combine(dir, HfModel.HarnessConfigFile)) && !File.Exists(Path.Combine(dir, HfModel.ConfigFile));
 
-    /// <summary>Loads a native checkpoint into a new float32 CPU model.</summary>
+    /// <summary>
+    /// Loads a native checkpoint into a new float32 CPU model, after checking its config against the weights' header
+    /// and the memory this process may take (<see cref="WeightsFit"/>), before anything is built.
+    /// </summary>
     public static CausalLM Load(string dir)
     {
         var configPath = Path.Combine(dir, HfModel.HarnessConfigFile);
         if (!File.Exists(configPath)) throw new FileNotFoundException($"{dir} has no {HfModel.HarnessConfigFile}: not a harness checkpoint folder", configPath);
-        var config = ModelConfig.FromJson(File.ReadAllText(configPath));
+        var config = ModelConfig.FromJson(File.ReadAllText(configPath), configPath);
         var weights = Path.Combine(dir, HfModel.WeightsFile);
         var header = Safetensors.ReadHeader(weights);
         if (header.Metadata.TryGetValue("format", out var f) && f != Format)
             throw new InvalidDataException($"{weights} is in '{f}' format, not the harness's: load it with HfModel.Import");
+        WeightsFit.Check(config, ParameterShapes.Of(config), header.Declared(), weights, configPath,
+            $"fix {HfModel.HarnessConfigFile}, or export the folder again so that it and {HfModel.WeightsFile} come from one model",
+            MachineMemory.Available());
         var model = new CausalLM(config);   // outside the scope, which frees only the loaded tensors
         using (var scope = torch.NewDisposeScope())
             ModelWeights.Load(model, Safetensors.Load(weights), weights);

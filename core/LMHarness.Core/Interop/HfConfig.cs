@@ -86,7 +86,8 @@ public static class HfConfig
     /// <summary>
     /// The harness config equivalent to an HF config.json, its architecture, and notes on anything approximated
     /// (e.g. GPT-2's tanh GELU run as exact GELU). Throws <see cref="NotSupportedException"/> naming the field that
-    /// cannot be reproduced.
+    /// cannot be reproduced, and <see cref="InvalidDataException"/> naming the field that is missing, of the wrong type,
+    /// or not a positive dimension (nothing is built here; the loader then checks the shapes against the weights).
     /// </summary>
     public static (ModelConfig Config, HfArchitecture Arch, IReadOnlyList<string> Notes) FromJson(string json, string source)
     {
@@ -98,7 +99,7 @@ public static class HfConfig
         {
             var node = o[key] ?? throw new InvalidDataException($"{source} lacks \"{key}\", which the {o["model_type"]} config needs");
             try { return node.GetValue<T>(); }
-            catch (Exception e) when (e is InvalidOperationException or FormatException)
+            catch (Exception e) when (e is InvalidOperationException or FormatException or OverflowException)
             {
                 // Numbers may be written as 10000 or 10000.0; read through double for numeric types.
                 if (typeof(T) == typeof(double)) return (T)(object)node.GetValue<double>();
@@ -106,15 +107,22 @@ public static class HfConfig
             }
         }
         T Or<T>(string key, T fallback) => o[key] is null ? fallback : Get<T>(key);
+        // A dimension: refused here, naming the field, when it is not a positive integer (0 heads would divide by zero below).
+        int Dim(string key, int? fallback = null)
+        {
+            int v = fallback is { } f && o[key] is null ? f : Get<int>(key);
+            return v > 0 ? v : throw new InvalidDataException($"{source}: \"{key}\" is {v}, but a model dimension must be a positive integer; fix config.json");
+        }
+        string? Text(JsonNode? node) => node is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
         double Num(string key) => o[key] is JsonValue v && v.TryGetValue<double>(out var d) ? d
             : o[key] is JsonValue w && w.TryGetValue<long>(out var l) ? l
             : throw new InvalidDataException($"{source} lacks numeric \"{key}\"");
         double NumOr(string key, double fallback) => o[key] is null ? fallback : Num(key);
 
         var notes = new List<string>();
-        var modelType = o["model_type"]?.GetValue<string>()
-            ?? (o["architectures"] is JsonArray a && a.Count > 0 ? a[0]!.GetValue<string>() : null)
-            ?? throw new InvalidDataException($"{source} has neither \"model_type\" nor \"architectures\"");
+        var modelType = Text(o["model_type"])
+            ?? (o["architectures"] is JsonArray a && a.Count > 0 ? Text(a[0]) : null)
+            ?? throw new InvalidDataException($"{source} has neither a \"model_type\" string nor an \"architectures\" list of names");
         switch (modelType.ToLowerInvariant())
         {
             case "llama" or "llamaforcausallm":
@@ -123,23 +131,23 @@ public static class HfConfig
                     throw new NotSupportedException($"{source}: rope_scaling {rs.ToJsonString()} is not supported (the harness RoPE has no Llama-3 / linear / dynamic scaling); only rope_scaling null loads exactly");
                 var act = Or("hidden_act", "silu");
                 if (act != "silu") throw new NotSupportedException($"{source}: hidden_act \"{act}\" is not supported; the harness SwiGLU uses silu");
-                int d = Get<int>("hidden_size"), heads = Get<int>("num_attention_heads");
-                int kv = Or("num_key_value_heads", heads);
-                int headDim = Or("head_dim", d / heads);
-                if (headDim * heads != d)
+                int d = Dim("hidden_size"), heads = Dim("num_attention_heads");
+                int kv = Dim("num_key_value_heads", heads);
+                int headDim = Dim("head_dim", d / heads);
+                if ((long)headDim * heads != d)
                     throw new NotSupportedException($"{source}: head_dim {headDim} x num_attention_heads {heads} != hidden_size {d}; the harness derives head_dim = hidden_size / heads");
                 bool attnBias = Or("attention_bias", false), mlpBias = Or("mlp_bias", false);
                 if (attnBias != mlpBias)
                     throw new NotSupportedException($"{source}: attention_bias={attnBias} but mlp_bias={mlpBias}; the harness has one bias flag for every linear layer");
                 var config = new ModelConfig
                 {
-                    VocabSize = Get<int>("vocab_size"),
-                    ContextLength = Get<int>("max_position_embeddings"),
-                    NLayer = Get<int>("num_hidden_layers"),
+                    VocabSize = Dim("vocab_size"),
+                    ContextLength = Dim("max_position_embeddings"),
+                    NLayer = Dim("num_hidden_layers"),
                     DModel = d,
                     NHead = heads,
                     NKvHead = kv,
-                    FfnHidden = Get<int>("intermediate_size"),
+                    FfnHidden = Dim("intermediate_size"),
                     AttentionKinds = [kv == heads ? AttentionKind.Mha : AttentionKind.Gqa],
                     FeedForwardKinds = [FeedForwardKind.SwiGlu],
                     Position = PositionKind.Rope,
@@ -151,7 +159,7 @@ public static class HfConfig
                     TieEmbeddings = Or("tie_word_embeddings", false),
                     InitStd = NumOr("initializer_range", 0.02),
                 };
-                return (config.Validated(), HfArchitecture.Llama, notes);
+                return (Validated(config, source), HfArchitecture.Llama, notes);
             }
             case "gpt2" or "gpt2lmheadmodel":
             {
@@ -164,16 +172,18 @@ public static class HfConfig
                     notes.Add($"activation_function \"{act}\" is the tanh approximation of GELU; the harness MLP computes exact GELU, so logits differ slightly (~1e-3) from transformers'");
                 else if (act is not ("gelu" or "relu2"))
                     throw new NotSupportedException($"{source}: activation_function \"{act}\" is not supported; the harness GPT-2 MLP uses GELU or relu2");
-                int d = Get<int>("n_embd");
+                int d = Dim("n_embd");
+                if (o["n_inner"] is null && d > int.MaxValue / 4)
+                    throw new InvalidDataException($"{source}: \"n_embd\" is {d}, so the default n_inner (4 x n_embd) is past 2^31; fix config.json");
                 var config = new ModelConfig
                 {
-                    VocabSize = Get<int>("vocab_size"),
-                    ContextLength = Or("n_positions", Or("n_ctx", 1024)),
-                    NLayer = Get<int>("n_layer"),
+                    VocabSize = Dim("vocab_size"),
+                    ContextLength = Dim("n_positions", Dim("n_ctx", 1024)),
+                    NLayer = Dim("n_layer"),
                     DModel = d,
-                    NHead = Get<int>("n_head"),
-                    NKvHead = Get<int>("n_head"),
-                    FfnHidden = o["n_inner"] is null ? 4 * d : Get<int>("n_inner"),
+                    NHead = Dim("n_head"),
+                    NKvHead = Dim("n_head"),
+                    FfnHidden = Dim("n_inner", 4 * d),
                     AttentionKinds = [AttentionKind.Mha],
                     FeedForwardKinds = [act == "relu2" ? FeedForwardKind.Relu2 : FeedForwardKind.Mlp],
                     Position = PositionKind.Learned,
@@ -184,10 +194,17 @@ public static class HfConfig
                     TieEmbeddings = Or("tie_word_embeddings", true),
                     InitStd = NumOr("initializer_range", 0.02),
                 };
-                return (config.Validated(), HfArchitecture.Gpt2, notes);
+                return (Validated(config, source), HfArchitecture.Gpt2, notes);
             }
             default:
                 throw new NotSupportedException($"{source}: model_type \"{modelType}\" is not supported; the importer reads Llama-family (model_type llama, e.g. SmolLM, TinyLlama) and GPT-2 checkpoints");
         }
+    }
+
+    /// <summary>The config when it can build a model; otherwise its problems, naming the file.</summary>
+    static ModelConfig Validated(ModelConfig config, string source)
+    {
+        try { return config.Validated(); }
+        catch (ArgumentException e) { throw new InvalidDataException($"{source}: {e.Message} Fix config.json.", e); }
     }
 }

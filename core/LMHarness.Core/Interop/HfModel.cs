@@ -85,7 +85,11 @@ public static class HfModel
     /// <summary>Loads an HF Llama- or GPT-2-family folder into a new float32 CPU <see cref="CausalLM"/> (move it with .to(device)).</summary>
     public static CausalLM Import(string dir) => ImportWithNotes(dir).Model;
 
-    /// <summary>Loads an HF folder and returns notes on anything approximated (e.g. tanh GELU run as exact GELU).</summary>
+    /// <summary>
+    /// Loads an HF folder and returns notes on anything approximated (e.g. tanh GELU run as exact GELU). Before anything
+    /// is built, config.json's model is checked against model.safetensors' header, tensor by tensor, and against the
+    /// memory this process may take (<see cref="WeightsFit"/>): a config that disagrees is refused naming both files.
+    /// </summary>
     public static (CausalLM Model, IReadOnlyList<string> Notes) ImportWithNotes(string dir)
     {
         var (config, arch, notes) = ReadConfig(dir);
@@ -97,6 +101,12 @@ public static class HfModel
                 ? $"{dir} holds a sharded checkpoint ({sharded.Length} files); merge the shards into one model.safetensors first (the importer reads single-file checkpoints)"
                 : $"{dir} has no {WeightsFile}: download the safetensors weights (pytorch_model.bin is not read)", weights);
         }
+        // The config decides what is built: check it against the weights' header (and the memory) before building.
+        var header = Safetensors.ReadHeader(weights);
+        WeightsFit.Check(config, HfTensorLayout.Expected(config, arch), header.Declared(name => HfTensorLayout.Canonical(name, arch)),
+            weights, Path.Combine(dir, ConfigFile),
+            $"fix {ConfigFile}, or download (or export) the folder again so that {ConfigFile} and {WeightsFile} come from one model",
+            MachineMemory.Available(), name => HfTensorLayout.Skipped(name, config, arch));
         // Built outside the dispose scope: the scope would free the new model's parameters with the loaded tensors.
         var model = new CausalLM(config);
         using (var scope = torch.NewDisposeScope())

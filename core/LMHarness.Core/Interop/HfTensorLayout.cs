@@ -1,4 +1,5 @@
 using LMHarness.Config;
+using LMHarness.Model;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -123,4 +124,49 @@ public static class HfTensorLayout
             throw new InvalidDataException($"the GPT-2 checkpoint holds tensors the layout does not know: {string.Join(", ", unexpected.Take(5))}{(unexpected.Count > 5 ? ", ..." : "")}");
         return state;
     }
+
+    /// <summary>
+    /// The tensors an HF checkpoint of <paramref name="config"/> holds, by HF name and shape, lazily in the model's
+    /// order (what <see cref="FromHf"/> reads): for Llama the harness state dict itself; for GPT-2 the Conv1D (in, out)
+    /// layout with q, k and v fused in c_attn, every bias present. A tied lm_head that a file may carry is not listed
+    /// (see <see cref="Skipped"/>).
+    /// </summary>
+    public static IEnumerable<ParameterShape> Expected(ModelConfig config, HfArchitecture arch) =>
+        arch == HfArchitecture.Llama ? ParameterShapes.Of(config) : ExpectedGpt2(config.Validated());
+
+    static IEnumerable<ParameterShape> ExpectedGpt2(ModelConfig c)
+    {
+        long d = c.DModel, f = c.FfnHidden;
+        yield return new("transformer.wte.weight", [c.VocabSize, d]);
+        yield return new("transformer.wpe.weight", [c.ContextLength, d]);
+        for (int i = 0; i < c.NLayer; i++)
+        {
+            string h = $"transformer.h.{i}.";
+            yield return new(h + "ln_1.weight", [d]);
+            yield return new(h + "ln_1.bias", [d]);
+            yield return new(h + "attn.c_attn.weight", [d, 3 * d]);
+            yield return new(h + "attn.c_attn.bias", [3 * d]);
+            yield return new(h + "attn.c_proj.weight", [d, d]);
+            yield return new(h + "attn.c_proj.bias", [d]);
+            yield return new(h + "ln_2.weight", [d]);
+            yield return new(h + "ln_2.bias", [d]);
+            yield return new(h + "mlp.c_fc.weight", [d, f]);
+            yield return new(h + "mlp.c_fc.bias", [f]);
+            yield return new(h + "mlp.c_proj.weight", [f, d]);
+            yield return new(h + "mlp.c_proj.bias", [d]);
+        }
+        yield return new("transformer.ln_f.weight", [d]);
+        yield return new("transformer.ln_f.bias", [d]);
+        if (!c.TieEmbeddings) yield return new("lm_head.weight", [c.VocabSize, d]);
+    }
+
+    /// <summary>A checkpoint's tensor name as <see cref="Expected"/> lists it: GPT-2 names gain the <c>transformer.</c> prefix OpenAI's files omit.</summary>
+    public static string Canonical(string name, HfArchitecture arch) =>
+        arch == HfArchitecture.Gpt2 && !name.StartsWith("transformer.", StringComparison.Ordinal) && name != "lm_head.weight" ? "transformer." + name : name;
+
+    /// <summary>True for tensors a checkpoint may carry that <see cref="FromHf"/> skips: a tied lm_head's copy, Llama's old inv_freq buffers, GPT-2's causal-mask buffers.</summary>
+    public static bool Skipped(string name, ModelConfig config, HfArchitecture arch) =>
+        (name == "lm_head.weight" && config.TieEmbeddings)
+        || (arch == HfArchitecture.Llama ? name.EndsWith(".rotary_emb.inv_freq", StringComparison.Ordinal)
+            : name.EndsWith(".attn.bias", StringComparison.Ordinal) || name.EndsWith(".attn.masked_bias", StringComparison.Ordinal));
 }

@@ -12,6 +12,8 @@ public sealed record LoadedModel(CausalLM Model, TokenizerIdentity? Tokenizer, s
 /// Loads a model from whatever a user points at: a run folder (<c>runs/exp/variant/seed0</c>, newest checkpoint in
 /// <c>checkpoints/</c>), a training checkpoint file (<c>step_NNNNNNN.ckpt</c>), an HF checkpoint folder
 /// (<c>config.json</c> + <c>model.safetensors</c>) or a native harness export. One entry point for every script.
+/// Every path checks the model's config against the weights' headers and the memory this process may take before it
+/// builds the model (<see cref="LMHarness.Model.WeightsFit"/>): a config that disagrees with its weights is refused, never built.
 /// </summary>
 public static class ModelSource
 {
@@ -42,6 +44,8 @@ public static class ModelSource
     static LoadedModel FromCheckpoint(string file)
     {
         var state = Checkpoint.ReadState(file);
+        Checkpoint.CheckFits(file, state.Model, "its own state section",
+            "its state and its tensors disagree, so it was not written as it is by LMHarness: use another checkpoint of the run");
         var model = new CausalLM(state.Model);
         Checkpoint.LoadModel(file, model);
         var tok = state.Tokenizer is null ? null : TokenizerIdentity.FromJson(state.Tokenizer.ToJsonString());

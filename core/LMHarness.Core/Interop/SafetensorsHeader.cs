@@ -1,3 +1,4 @@
+using LMHarness.Model;
 using TorchSharp;
 
 namespace LMHarness.Interop;
@@ -21,6 +22,10 @@ public sealed record SafetensorsHeader(IReadOnlyList<SafetensorsEntry> Entries, 
 {
     /// <summary>The checksum this harness's writer stores (<see cref="Safetensors.ChecksumKey"/>), or null for files without one.</summary>
     public string? Checksum => Metadata.TryGetValue(Safetensors.ChecksumKey, out var s) ? s : null;
+
+    /// <summary>The tensors as <see cref="WeightsFit"/> compares them, names passed through <paramref name="rename"/> when given.</summary>
+    public IReadOnlyList<DeclaredTensor> Declared(Func<string, string>? rename = null) =>
+        Entries.Select(e => new DeclaredTensor(rename is null ? e.Name : rename(e.Name), e.Shape, e.ByteLength)).ToList();
 
     public SafetensorsEntry this[string name] =>
         Entries.FirstOrDefault(e => e.Name == name) ?? throw new KeyNotFoundException($"safetensors has no tensor named '{name}'");

@@ -165,6 +165,22 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>
     /// <summary>An empty KV cache for <paramref name="batch"/> sequences decoded with <see cref="ForwardCached(Tensor, KVCache)"/>.</summary>
     public KVCache NewCache(int batch) => new(Config.NLayer, batch, Config.ContextLength);
 
+    /// <summary>An empty KV cache that reserves <paramref name="capacity"/> positions (it grows beyond them on demand).</summary>
+    public KVCache NewCache(int batch, long capacity) => new(Config.NLayer, batch, capacity);
+
+    /// <summary>
+    /// Bytes a KV cache of <paramref name="positions"/> positions for <paramref name="batch"/> sequences takes once full:
+    /// per layer K and V of kv heads x head_dim channels (differential attention caches the same bytes as two half-width
+    /// K heads), in the parameters' dtype. A double: a mistyped context length may describe more than 2^63.
+    /// </summary>
+    public double CacheBytes(int batch, long positions)
+    {
+        double elementSize = model.EmbedTokens.Weight.ElementSize, perPosition = 0;
+        for (int i = 0; i < Config.NLayer; i++)
+            perPosition += 2.0 * (Config.AttentionFor(i) == AttentionKind.Gqa ? Config.NKvHead : Config.NHead) * Config.HeadDim;
+        return perPosition * batch * positions * elementSize;
+    }
+
     /// <summary>
     /// Incremental decoding: logits (B,T_new,vocab) for the new tokens idx (B,T_new), which sit at positions
     /// cache.Position.. ; their K/V are appended and the cache advances by T_new. Runs without autograd

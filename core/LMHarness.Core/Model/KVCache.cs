@@ -7,7 +7,7 @@ namespace LMHarness.Model;
 /// new token costs one position instead of the whole prefix. K is stored after RoPE (rotations are absolute, so
 /// old keys never change) and before the GQA repeat (only n_kv_head heads are kept: the memory GQA/MQA saves).
 /// <see cref="Position"/> is the number of tokens already cached, i.e. the absolute position of the next token.
-/// Build with <see cref="CausalLM.NewCache"/>; dispose to free the tensors.
+/// Build with <see cref="CausalLM.NewCache(int)"/>; dispose to free the tensors.
 /// </summary>
 public sealed class KVCache : IDisposable
 {

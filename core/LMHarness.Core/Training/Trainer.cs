@@ -147,9 +147,7 @@ public sealed class Trainer
         var runtimeMb = ResidentMemory.Megabytes(); // the process before the model: the memory plan's runtime on the CPU
         if (_training.Threads > 0) torch.set_num_threads(_training.Threads);
         var device = Devices.Resolve(_training.Device);
-        var plan = device.type == DeviceType.CUDA
-            ? MemoryPlan.For(_model, _training, cuda: true)
-            : MemoryPlan.For(_model, _training, (long)(runtimeMb * (1 << 20)), "measured: resident at the run's start");
+        var plan = RunMemory.Plan(_model, _training, device, runtimeMb, _folder.Path); // refuses a CPU run that cannot fit, before building
         var tf32 = _training.Dtype == TrainingDtype.Fp32 && Devices.EnableTf32(device); // fp32 matmuls on tensor cores (CUDA only)
         RandomState.Seed(_training.Seed);
         using var precision = PrecisionPolicy.Create(_training.Dtype, () => _build(_model), device);

@@ -7,7 +7,8 @@ namespace LMHarness.Corpora;
 /// <summary>
 /// A Parquet file (the format Hugging Face datasets ship in) read row group by row group with Parquet.Net;
 /// each non-empty value of the string column <see cref="Column"/> is one document. Only one row group is in
-/// memory at a time.
+/// memory at a time, and each is checked before it is read: its row count and size come from the file's footer, so a
+/// damaged or hostile footer must not decide an allocation (<see cref="EnsureReadable"/>).
 /// </summary>
 public sealed class ParquetSource : CorpusSource
 {
@@ -43,6 +44,7 @@ public sealed class ParquetSource : CorpusSource
                 string?[] values;
                 using (var rg = reader.OpenRowGroupReader(g))
                 {
+                    EnsureReadable(g, rg.RowCount, rg.GetMetadata(field)?.MetaData?.TotalUncompressedSize ?? 0);
                     values = new string?[rg.RowCount];
                     rg.ReadAsync(field, values.AsMemory()).GetAwaiter().GetResult();
                 }
@@ -58,5 +60,20 @@ public sealed class ParquetSource : CorpusSource
         {
             reader.DisposeAsync().AsTask().GetAwaiter().GetResult();
         }
+    }
+
+    /// <summary>
+    /// Refuses row group <paramref name="group"/> when its declared <paramref name="rows"/> do not fit one array, or when
+    /// reading it would take more than this process may still allocate (<see cref="MachineMemory"/>): a reference and a
+    /// string object (~32 bytes) per row, the text as UTF-16 (at most twice the column's
+    /// <paramref name="uncompressedBytes"/>) and the decompressed pages themselves.
+    /// </summary>
+    void EnsureReadable(int group, long rows, long uncompressedBytes)
+    {
+        if (rows < 0 || rows > Array.MaxLength)
+            throw new InvalidDataException($"{Path}: row group {group} declares {rows:N0} rows, more than one read can hold (at most {Array.MaxLength:N0}): the file's footer is damaged, or rewrite the file with smaller row groups.");
+        MachineMemory.Available().Ensure(32.0 * rows + 3.0 * Math.Max(0, uncompressedBytes),
+            $"Reading row group {group} of {Path}", $"{rows:N0} rows and {MachineMemory.Text(uncompressedBytes)} of uncompressed pages in column \"{Column}\"",
+            "rewrite the file with smaller row groups (e.g. pyarrow's row_group_size), or free memory first");
     }
 }

@@ -29,6 +29,9 @@ public static class RunEvaluation
         var checkpoint = run.LatestCheckpoint
             ?? throw new FileNotFoundException($"{runFolder} has no checkpoint: train with checkpoints on (the final one is always written).");
 
+        // The run's config.json decides what is built: check it against the checkpoint first.
+        Checkpoint.CheckFits(checkpoint, config.Model, run.File(RunFolder.ConfigFile),
+            $"restore the \"model\" section of {run.File(RunFolder.ConfigFile)} to the model the run trained");
         using var lm = new CausalLM(config.Model);
         Checkpoint.LoadModel(checkpoint, lm);
         lm.eval();

@@ -111,6 +111,35 @@ public class PrepareTests
         Directory.GetFiles(dir.Path).Should().Equal(path);
     }
 
+    [Fact]
+    public void JsonlLineLongerThanTheBoundIsRefusedNamingFileAndLineInsteadOfReadWhole()
+    {
+        using var dir = new TempDir();
+        var path = dir.File("long.jsonl");
+        File.WriteAllText(path, "{\"text\":\"ok\"}\r\n{\"text\":\"" + new string('x', 5000) + "\"}\n{\"text\":\"tail\"}");
+        var act = () => Preparer.Prepare(new JsonlSource(path, "text", maxLineChars: 4096), new ByteTokenizer(), dir.File("j.bin"), Quiet);
+        act.Should().Throw<InvalidDataException>().WithMessage($"{path} line 2 is longer than 4,096 characters, so it is not read*split it*");
+        Preparer.Prepare(new JsonlSource(path, "text", maxLineChars: 8192), new ByteTokenizer(), dir.File("k.bin"), Quiet).Documents.Should().Be(3);
+    }
+
+    [Theory]
+    [InlineData("a\nb\r\nc\rd\n\ne", 3)]
+    [InlineData("\r\n\r\n\n\r", 1)]
+    [InlineData("one line, no end", 2)]
+    [InlineData("ends\r", 1)]
+    [InlineData("", 4)]
+    public void BoundedLinesSplitAsReadLineDoesWhateverTheBufferBoundaries(string text, int repeat)
+    {
+        // Long enough to cross the 64 K-character buffer, so "\r\n" lands across a boundary somewhere.
+        var big = string.Concat(Enumerable.Repeat(text + new string('y', 65535) + "\r\n", repeat)) + text;
+        foreach (var t in new[] { text, big })
+        {
+            var expected = new List<string>();
+            using (var r = new StringReader(t)) for (string? l; (l = r.ReadLine()) is not null;) expected.Add(l);
+            BoundedLines.Read(new StringReader(t), int.MaxValue, n => new InvalidDataException()).Should().Equal(expected);
+        }
+    }
+
     static async Task WriteParquet(string path, string column, IReadOnlyList<string[]> rowGroups)
     {
         var text = new DataField<string>(column);
@@ -139,6 +168,21 @@ public class PrepareTests
         act.Should().Throw<InvalidDataException>().WithMessage("*train-00000.parquet has no column \"text\"*id, content*");
         var notText = () => Preparer.Prepare(new ParquetSource(path, "id"), new ByteTokenizer(), dir.File("q.bin"), Quiet);
         notText.Should().Throw<InvalidDataException>().WithMessage("*\"id\"*not text*");
+    }
+
+    [Fact]
+    public async Task ParquetRowGroupLargerThanTheMemoryLimitIsRefusedWithTheFigureBeforeItsRowsAreAllocated()
+    {
+        using var dir = new TempDir();
+        var path = dir.File("big-rows.parquet");
+        await WriteParquet(path, "text", [Enumerable.Range(0, 4000).Select(i => $"document {i}").ToArray()]);
+        using (new LMHarness.Tests.Memory.StatedMemoryLimit(0.1))
+        {
+            var act = () => Preparer.Prepare(new ParquetSource(path, "text"), new ByteTokenizer(), dir.File("p.bin"), Quiet);
+            act.Should().Throw<InsufficientMemoryException>()
+                .WithMessage($"Reading row group 0 of {path} needs * KB (4,000 rows and * KB of uncompressed pages in column \"text\") but this process may use only 102 KB more (LMH_MEMORY_LIMIT_MB=0.1): rewrite the file with smaller row groups*");
+        }
+        Preparer.Prepare(new ParquetSource(path, "text"), new ByteTokenizer(), dir.File("q.bin"), Quiet).Documents.Should().Be(4000);
     }
 
     [Fact]

@@ -33,6 +33,7 @@ sealed class ChildProcess : IDisposable
         "LMHarness.FaultChild.dll");
 
     public bool HasExited => _process.HasExited;
+    public int Id => _process.Id;
     public string Errors { get { lock (_errors) return _errors.ToString(); } }
     public IReadOnlyList<string> Lines { get { lock (_all) return _all.ToList(); } }
 

@@ -132,4 +132,27 @@ public class TokenFileIntegrityTests(ITestOutputHelper output)
         File.WriteAllBytes(sidecar, json);
         TokenFile.Verify(path);
     }
+
+    [Fact]
+    public void A_token_count_that_overflows_back_into_the_file_size_is_refused_before_the_file_is_mapped()
+    {
+        // 2,000 uint32 ids (8,000 bytes). token_count 2^62 + 2,000 times 4 bytes is 8,000 modulo 2^64: a product
+        // check passes it, and the file would claim 2^62 ids that every window and id scan reads past the mapping.
+        using var dir = new TempDir();
+        var path = dir.File("wide.bin");
+        using (var w = new TokenFileWriter(path, new TokenizerIdentity(TokenizerKind.Cl100kBase, 100277)))
+        {
+            w.Write(Enumerable.Range(0, 2000).ToArray());
+            w.Complete(0.1, 1, []);
+        }
+        var sidecar = TokenFileInfo.SidecarPath(path);
+        var json = JsonNode.Parse(File.ReadAllText(sidecar))!.AsObject();
+        long count = (1L << 62) + 2000, val = json["val_tokens"]!.GetValue<long>();
+        json["token_count"] = count;
+        json["train_tokens"] = count - val;
+        File.WriteAllText(sidecar, json.ToJsonString());
+
+        FluentActions.Invoking(() => TokenFile.Open(path, checkIds: false)).Should().Throw<InvalidDataException>()
+            .WithMessage($"{sidecar} says token_count {count}, more uint32 ids than any file holds, but {path} has 8000 bytes: the sidecar is damaged. Prepare the token file again.");
+    }
 }

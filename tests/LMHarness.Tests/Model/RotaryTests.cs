@@ -26,7 +26,7 @@ public class RotaryTests
     [MemberData(nameof(Scalings))]
     public void Scores_depend_only_on_the_relative_offset(YarnScaling? yarn)
     {
-        var rope = new RotaryEmbedding(16, 10000, yarn, 64);
+        var rope = new RotaryEmbedding(16, 10000, yarn);
         var g = new Generator(5);
         using var q = randn([1, 1, 1, 16], generator: g);
         using var k = randn([1, 1, 1, 16], generator: g);
@@ -44,7 +44,7 @@ public class RotaryTests
     public void Rotation_uses_the_rotate_half_convention()
     {
         // Position 1, dim 4, theta 10000: pairs (x0, x2) and (x1, x3) rotate by 1 and 0.01 rad.
-        var rope = new RotaryEmbedding(4, 10000, null, 64);
+        var rope = new RotaryEmbedding(4, 10000, null);
         using var x = tensor(new float[] { 1, 2, 3, 4 }).view(1, 1, 1, 4);
         var (cos, sin) = rope.CosSin(1, 1, CPU, ScalarType.Float32);
         using var y = RotaryEmbedding.Apply(x, cos, sin);
@@ -59,8 +59,8 @@ public class RotaryTests
     [Fact]
     public void Base_theta_is_configurable()
     {
-        new RotaryEmbedding(8, 10000, null, 64).Frequencies.Should().Equal(1f, (float)Math.Pow(10000, -0.25), (float)Math.Pow(10000, -0.5), (float)Math.Pow(10000, -0.75));
-        new RotaryEmbedding(8, 500000, null, 64).Frequencies[3].Should().Be((float)Math.Pow(500000, -0.75));
+        new RotaryEmbedding(8, 10000, null).Frequencies.Should().Equal(1f, (float)Math.Pow(10000, -0.25), (float)Math.Pow(10000, -0.5), (float)Math.Pow(10000, -0.75));
+        new RotaryEmbedding(8, 500000, null).Frequencies[3].Should().Be((float)Math.Pow(500000, -0.75));
     }
 
     [Fact]
@@ -68,8 +68,8 @@ public class RotaryTests
     {
         // dim 64, theta 1e4, original context 1024, factor 4: beta_fast = 32 rotations -> dim index floor(5.66) = 5,
         // beta_slow = 1 rotation -> ceil(17.70) = 18 (Peng et al. 2023, eq. 17-18; HF _compute_yarn_parameters).
-        var plain = new RotaryEmbedding(64, 10000, null, 64).Frequencies;
-        var yarn = new RotaryEmbedding(64, 10000, new YarnScaling(4, 1024), 64);
+        var plain = new RotaryEmbedding(64, 10000, null).Frequencies;
+        var yarn = new RotaryEmbedding(64, 10000, new YarnScaling(4, 1024));
         var f = yarn.Frequencies;
         for (int i = 0; i <= 5; i++) f[i].Should().BeApproximately(plain[i], 1e-9f, $"index {i} turns >= 32 times: extrapolated");
         for (int i = 18; i < 32; i++) f[i].Should().BeApproximately(plain[i] / 4, 1e-9f, $"index {i} turns < 1 time: interpolated");

@@ -50,7 +50,7 @@ public abstract class CausalSelfAttention : nn.Module<Tensor, AttentionInput, Te
         register_module(nameof(v_proj), v_proj);
         register_module(nameof(o_proj), o_proj);
         if (config.Position == PositionKind.Rope)
-            rotary = new RotaryEmbedding(HeadDim / qkSplit, config.RopeTheta, config.Yarn, config.ContextLength);
+            rotary = new RotaryEmbedding(HeadDim / qkSplit, config.RopeTheta, config.Yarn);
         if (config.QkNorm)
         {
             // Per head as Q and K are split (half-width heads for differential attention).

@@ -17,16 +17,13 @@ namespace LMHarness.Model.Positions;
 public sealed class RotaryEmbedding
 {
     private readonly float[] invFreq;
-    private readonly long initialLength;
     private readonly Dictionary<(string, ScalarType), (Tensor Cos, Tensor Sin)> tables = new();
 
     /// <param name="dim">Channels rotated (head_dim, or half of it for differential attention); even.</param>
     /// <param name="theta">Base of the geometric frequency ladder (10,000 in RoFormer, 500,000 in Llama 3).</param>
     /// <param name="yarn">YaRN scaling, or null.</param>
-    /// <param name="initialLength">Positions precomputed on first use (the context length); the table grows on demand.</param>
-    public RotaryEmbedding(int dim, double theta, YarnScaling? yarn, long initialLength)
+    public RotaryEmbedding(int dim, double theta, YarnScaling? yarn)
     {
-        this.initialLength = Math.Max(1, initialLength);
         if (dim % 2 != 0) throw new ArgumentException($"rotary dimension must be even (got {dim})");
         Dim = dim;
         invFreq = InverseFrequencies(dim, theta, yarn);
@@ -67,13 +64,15 @@ public sealed class RotaryEmbedding
 
     /// <summary>cos and sin for positions offset .. offset+length-1, each (length, dim), already times mscale.</summary>
     /// <remarks>Served as views of a per-device table (HF's cos_cached) that doubles when a longer position is asked
-    /// for: layers and steps reuse it instead of recomputing the angles.</remarks>
+    /// for: layers and steps reuse it instead of recomputing the angles. It starts at the positions first asked for, not
+    /// at the context length: a config's max_position_embeddings is not checked against any weights (RoPE has none), so
+    /// a mistyped one must not decide an allocation (and a 128k-context model sampled for 5 tokens needs 5 rows, not 128k).</remarks>
     public (Tensor Cos, Tensor Sin) CosSin(long offset, long length, Device device, ScalarType dtype)
     {
         var key = (device.ToString(), dtype);
         if (!tables.TryGetValue(key, out var table) || table.Cos.shape[0] < offset + length)
         {
-            long size = table.Cos is null ? Math.Max(initialLength, offset + length) : Math.Max(2 * table.Cos.shape[0], offset + length);
+            long size = table.Cos is null ? offset + length : Math.Max(2 * table.Cos.shape[0], offset + length);
             table.Cos?.Dispose();
             table.Sin?.Dispose();
             table = Table(size, device, dtype);

@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using LMHarness.Config;
 using LMHarness.IO;
+using LMHarness.Model;
 using LMHarness.Training.Optimizers;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -153,9 +154,79 @@ public static class Checkpoint
         optimizer.Load(r);
         if (fs.Position != optAt + optLength)
             throw new InvalidDataException($"Checkpoint {path} holds optimizer state of another layout ({optLength} bytes, {fs.Position - optAt} read): it was written for a different optimizer. Resume with the optimizer the run was trained with.");
-        fs.Position = layout.Offsets["rng"].Offset;
-        using (var rng = TensorExtensionMethods.Load(r)) torch.random.set_rng_state(rng);
+        var (rngAt, rngLength) = layout.Offsets["rng"];
+        fs.Position = rngAt;
+        using (var rng = ReadRng(r, path, rngLength)) torch.random.set_rng_state(rng);
         return state;
+    }
+
+    // The generator state is a small byte tensor: its stored shape is bounded by its section before anything is allocated.
+    static Tensor ReadRng(BinaryReader r, string path, long available)
+    {
+        try { return TensorIO.ReadChecked(r, available); }
+        catch (InvalidDataException e) { throw Damaged(path, $"its rng section does not parse ({e.Message})"); }
+    }
+
+    /// <summary>
+    /// The model tensors <paramref name="path"/> declares (name, shape, bytes), read from their headers while their data
+    /// is skipped: what <see cref="CheckFits"/> compares a config with before a model is built. The framing is walked
+    /// but not verified (the load that follows verifies it); a model section that does not parse is refused as damaged.
+    /// </summary>
+    public static IReadOnlyList<DeclaredTensor> DeclaredTensors(string path)
+    {
+        using var fs = OpenRead(path);
+        var layout = Scan(fs, path, verify: false, stopAfterState: false);
+        using var r = new BinaryReader(fs, Encoding.UTF8, leaveOpen: true);
+        long end;
+        if (layout.Version == 1)
+        {
+            fs.Position = layout.StateOffset;
+            try { r.ReadString(); }   // format 1 is unframed: the state JSON, then the model's tensors
+            catch (IOException e) { throw Damaged(path, $"its format-1 state does not parse ({e.Message})"); }
+            end = fs.Length;
+        }
+        else
+        {
+            var (at, length) = layout.Offsets["model"];
+            fs.Position = at;
+            end = at + length;
+        }
+        var declared = new List<DeclaredTensor>();
+        try
+        {
+            var n = r.ReadInt32();
+            if (n < 0 || n > end - fs.Position) throw new InvalidDataException($"a state dict of {n} tensors");
+            for (var i = 0; i < n; i++)
+            {
+                var name = r.ReadString();
+                var (_, shape, bytes) = TensorIO.Skip(r, end - fs.Position);
+                declared.Add(new DeclaredTensor(name, shape, bytes));
+            }
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException)
+        {
+            throw Damaged(path, $"its model section does not parse ({e.Message})");
+        }
+        return declared;
+    }
+
+    /// <summary>
+    /// Checks, before a model is built from <paramref name="config"/> (read from <paramref name="configSource"/>), that
+    /// the checkpoint holds exactly its tensors and that it fits in memory (<see cref="WeightsFit"/>). A refusal names
+    /// the checkpoint, the config's source, the first tensor that disagrees and <paramref name="fix"/>; a file whose
+    /// bytes are damaged is refused as damaged instead, since that explains the disagreement.
+    /// </summary>
+    public static void CheckFits(string path, ModelConfig config, string configSource, string fix)
+    {
+        try { config.Validated(); }
+        catch (ArgumentException e) { throw new InvalidDataException($"Checkpoint {path}: {configSource} describes a model that cannot be built ({e.Message.TrimEnd('.')}); {fix}.", e); }
+        var declared = DeclaredTensors(path);
+        try { WeightsFit.Check(config, ParameterShapes.Of(config), declared, path, configSource, fix, MachineMemory.Available()); }
+        catch (InvalidDataException)
+        {
+            Verify(path);   // damage, when there is any, is the better explanation
+            throw;
+        }
     }
 
     // Weights are parsed and shape-checked in full before the first copy, so a refused file leaves the model as it was.
@@ -205,7 +276,7 @@ public static class Checkpoint
         try
         {
             optimizer.Load(r);
-            using (var rng = TensorExtensionMethods.Load(r)) torch.random.set_rng_state(rng);
+            using (var rng = ReadRng(r, path, fs.Length - fs.Position)) torch.random.set_rng_state(rng);
             if (r.ReadString() != EndMarker) throw new EndOfStreamException();
         }
         catch (IOException e)

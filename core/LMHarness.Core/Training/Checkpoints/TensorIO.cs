@@ -15,7 +15,10 @@ internal static class TensorIO
         foreach (var t in tensors) t.Save(w);
     }
 
-    /// <summary>Reads into existing tensors of the same shapes; throws naming the index on a shape mismatch.</summary>
+    /// <summary>
+    /// Reads into existing tensors of the same shapes; throws naming the index on a shape mismatch, which is found from
+    /// the stored header before anything is allocated (a damaged shape must not become an allocation).
+    /// </summary>
     public static void ReadInto(BinaryReader r, IReadOnlyList<Tensor> tensors, string what)
     {
         var n = r.ReadInt32();
@@ -23,9 +26,12 @@ internal static class TensorIO
             throw new InvalidDataException($"{what}: the checkpoint holds {n} tensors but this run has {tensors.Count}; it was written for a different model or optimizer.");
         foreach (var t in tensors)
         {
+            var start = r.BaseStream.Position;
+            var (_, shape, _) = ReadHeader(r);
+            if (!shape.SequenceEqual(t.shape))
+                throw new InvalidDataException($"{what}: tensor shape [{string.Join(",", shape)}] in the checkpoint, [{string.Join(",", t.shape)}] here.");
+            r.BaseStream.Position = start;
             using var loaded = TensorExtensionMethods.Load(r);
-            if (!loaded.shape.SequenceEqual(t.shape))
-                throw new InvalidDataException($"{what}: tensor shape [{string.Join(",", loaded.shape)}] in the checkpoint, [{string.Join(",", t.shape)}] here.");
             using (torch.no_grad()) t.copy_(loaded);
         }
     }
@@ -37,7 +43,36 @@ internal static class TensorIO
     /// </summary>
     public static Tensor ReadChecked(BinaryReader r, long available)
     {
+        var (code, shape, bytes) = ReadBounded(r, available);
+        var t = torch.empty(shape, (ScalarType)code, device: CPU); // read into host memory, as every load copies from it
+        if (bytes > 0) t.bytes = r.ReadBytes((int)bytes);
+        return t;
+    }
+
+    /// <summary>
+    /// Reads one tensor's header and skips its data: its dtype, shape and byte count, checked as
+    /// <see cref="ReadChecked"/> checks them. How a model config is compared with a checkpoint before anything is built.
+    /// </summary>
+    public static (long DtypeCode, long[] Shape, long Bytes) Skip(BinaryReader r, long available)
+    {
+        var header = ReadBounded(r, available);
+        r.BaseStream.Seek(header.Bytes, SeekOrigin.Current);
+        return header;
+    }
+
+    static (long DtypeCode, long[] Shape, long Bytes) ReadBounded(BinaryReader r, long available)
+    {
         var start = r.BaseStream.Position;
+        var header = ReadHeader(r);
+        var left = available - (r.BaseStream.Position - start);
+        if (header.Bytes > left || header.Bytes > Array.MaxLength)
+            throw new InvalidDataException($"a tensor of shape [{string.Join(", ", header.Shape)}] needs {header.Bytes} bytes but {left} remain");
+        return header;
+    }
+
+    /// <summary>The next tensor's dtype code, shape and data size (long.MaxValue past 2^63 bytes); refuses an unknown dtype or more than 8 dimensions.</summary>
+    static (long DtypeCode, long[] Shape, long Bytes) ReadHeader(BinaryReader r)
+    {
         var code = ReadLeb128(r);
         if (!ElementSizes.TryGetValue(code, out var elementSize))
             throw new InvalidDataException($"unknown tensor dtype code {code}");
@@ -50,12 +85,7 @@ internal static class TensorIO
             shape[i] = ReadLeb128(r);
             bytes = shape[i] == 0 ? 0 : bytes <= long.MaxValue / shape[i] ? bytes * shape[i] : long.MaxValue;
         }
-        var left = available - (r.BaseStream.Position - start);
-        if (bytes > left || bytes > Array.MaxLength)
-            throw new InvalidDataException($"a tensor of shape [{string.Join(", ", shape)}] needs {bytes} bytes but {left} remain");
-        var t = torch.empty(shape, (ScalarType)code, device: CPU); // read into host memory, as every load copies from it
-        if (bytes > 0) t.bytes = r.ReadBytes((int)bytes);
-        return t;
+        return (code, shape, bytes);
     }
 
     static readonly Dictionary<long, int> ElementSizes = new()
