@@ -19,6 +19,24 @@ static class LiveTensors
         }
     }
 
+    /// <summary>
+    /// Runs <paramref name="work"/> on a new thread with no dispose scope, as libtorch's autograd runs a custom backward
+    /// (on the CPU the caller's thread, on CUDA a thread of its own), and returns what is left live on that thread.
+    /// </summary>
+    public static long LeftOnAThread(Action work)
+    {
+        long live = 0;
+        var worker = new Thread(() =>
+        {
+            DisposeScopeManager.Statistics.Reset();
+            work();
+            live = Count;
+        });
+        worker.Start();
+        worker.Join();
+        return live;
+    }
+
     /// <summary>Runs <paramref name="call"/> <paramref name="calls"/> times and returns the live count after each call.</summary>
     public static long[] After(int calls, Action<int> call)
     {

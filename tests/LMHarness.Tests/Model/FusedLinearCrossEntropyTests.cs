@@ -1,6 +1,7 @@
 using LMHarness.Config;
 using LMHarness.Model;
 using TorchSharp;
+using LMHarness.Tests.Memory;
 using static TorchSharp.torch;
 
 namespace LMHarness.Tests.Model;
@@ -244,19 +245,11 @@ public class FusedLinearCrossEntropyTests
         {
             using var scope = NewDisposeScope();
             var loss = model.FusedLoss(idx, idx, nn.Reduction.Sum, Tiles(5, 10));
-            long live = 0;
-            var worker = new Thread(() =>
+            liveAfterStep.Add(LiveTensors.LeftOnAThread(() =>
             {
-                var stats = DisposeScopeManager.Statistics;
-                stats.Reset();
                 loss.backward();
                 HandedGradients.Release();
-                // Made on this thread (in a scope or not) minus disposed on it (in a scope or not).
-                live = stats.CreatedOutsideScopeCount + stats.CreatedInScopeCount - stats.DisposedOutsideScopeCount - stats.DisposedInScopeCount;
-            });
-            worker.Start();
-            worker.Join();
-            liveAfterStep.Add(live);
+            }));
             model.zero_grad();
         }
         liveAfterStep.Should().OnlyContain(n => n == 0, "every tensor the backward made on its thread is disposed ({0})", string.Join(",", liveAfterStep));
