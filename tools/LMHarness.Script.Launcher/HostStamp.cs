@@ -60,7 +60,15 @@ sealed partial class HostStamp
         foreach (var file in files)
         {
             Add(Path.GetRelativePath(_root, file));
-            var bytes = File.ReadAllBytes(file);
+            byte[] bytes;
+            try { bytes = File.ReadAllBytes(file); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Gone since it was listed (an editor's temporary file) or unreadable: a hash no build stamp holds, so
+                // this call builds; MSBuild says what is wrong if the file matters.
+                Add($"unreadable: {e.GetType().Name}");
+                continue;
+            }
             sha.AppendData(BitConverter.GetBytes(bytes.Length));
             sha.AppendData(bytes);
         }
