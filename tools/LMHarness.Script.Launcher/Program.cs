@@ -75,7 +75,7 @@ if (Environment.GetEnvironmentVariable("LMHARNESS_SCRIPT_NO_BUILD") != "1")
         if (backend != "cpu" || why != "default")
             Console.Error.WriteLine($"dotnet script: building the script host with TorchBackend={backend} (from {why})");
         else if (debug)
-            Console.Error.WriteLine("dotnet script: building the script host: its inputs changed since the last build");
+            Console.Error.WriteLine("dotnet script: building the script host: its inputs differ from those of the last recorded build (or none is recorded)");
         var build = signals.Run(dotnet, buildArgs, capture: true);
         if (signals.Count > 0) return Aborted; // Ctrl-C during the build: nothing of the script ran
         if (build.Code != 0)
