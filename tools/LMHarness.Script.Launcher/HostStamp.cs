@@ -30,6 +30,9 @@ sealed partial class HostStamp
         _stampFile = Path.Combine(Path.GetDirectoryName(_project)!, "obj", "lmharness-host.stamp");
     }
 
+    /// <summary>Where the stamp of the last successful build is kept.</summary>
+    public string StampFile => _stampFile;
+
     /// <summary>The hash of the host's build inputs for <paramref name="backend"/>.</summary>
     public string Inputs(string backend)
     {

@@ -57,6 +57,9 @@ if (own.Contains("--info"))
     Console.WriteLine($"host:         {Path.Combine(root, HostDll)}");
     Console.WriteLine($"TorchBackend={backend} (from {why})");
     Console.WriteLine($"build:        dotnet {string.Join(' ', buildArgs)}");
+    var info = new HostStamp(root, HostProject, HostDll, HostDeps);
+    Console.WriteLine($"host stamp:   {info.StampFile} ({(info.IsCurrent(info.Inputs(backend)) ? "current: the next call runs the host without building" : "stale or missing: the next call builds")})");
+    Console.WriteLine($"script cache: {Path.Combine(Path.GetTempPath(), "dotnet-script")}/<script folder>/lmharness-cache/ (clear: delete it; bypass: --no-cache)");
     return 0;
 }
 

@@ -57,8 +57,10 @@ public sealed class LauncherStampTests : IDisposable
         warm.Code.Should().Be(0, warm.All);
         warm.Err.Should().Contain(UpToDate).And.NotContain(Building);
         warm.Out.Should().Contain("core says one");
+        Launch("--info").Out.Should().Contain($"host stamp:   {_clone.File("tools/LMHarness.Script/obj/lmharness-host.stamp")} (current");
 
         Write("core/Mini/Core.cs", "namespace Mini; public static class Core { public static string Says() => \"two\"; }");
+        Launch("--info").Out.Should().Contain("(stale or missing: the next call builds)");
         var edited = Launch();
         edited.Err.Should().Contain(Building);
         edited.Out.Should().Contain("core says two", "the edited core is built before the script runs");
