@@ -2,9 +2,11 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 
-// `dotnet script ...` inside an LMHarness clone: build the script host incrementally, then run it with the same
-// arguments. The build is what makes stale hosts impossible: MSBuild's up-to-date checks make it a few seconds
-// when nothing changed, and any edit to core/ or tools/LMHarness.Script is compiled before the script runs.
+// `dotnet script ...` inside an LMHarness clone: make sure the script host is built from what the clone holds now, then
+// run it with the same arguments. The build is what makes stale hosts impossible, but MSBuild's own up-to-date check
+// costs seconds on every call; so a stamp of the host's inputs (HostStamp) decides first, in milliseconds, and MSBuild
+// runs only when an input differs from the last successful build: any edit to core/ or tools/LMHarness.Script is still
+// compiled before the script runs. -d|--debug (before the script) says which it was.
 //
 // Backend: the host is built for the TorchBackend given as -p:TorchBackend=cpu|cuda (before the script), else
 // $LMHARNESS_TORCH_BACKEND, else the backend the core was last built with (so a `dotnet build -p:TorchBackend=cuda`
@@ -17,6 +19,7 @@ using System.Text.RegularExpressions;
 // forwards its own), is passed on to the host, which treats it as a first Ctrl-C.
 const string HostProject = "tools/LMHarness.Script/LMHarness.Script.csproj";
 const string HostDll = "tools/LMHarness.Script/bin/Release/net10.0/linux-x64/LMHarness.Script.dll";
+const string HostDeps = "tools/LMHarness.Script/bin/Release/net10.0/linux-x64/LMHarness.Script.deps.json";
 const string CoreDeps = "core/LMHarness.Core/bin/Release/net10.0/linux-x64/LMHarness.Core.deps.json";
 const int Aborted = 130; // 128 + SIGINT, what a shell reports for a process Ctrl-C killed
 
@@ -54,21 +57,39 @@ if (own.Contains("--info"))
     Console.WriteLine($"host:         {Path.Combine(root, HostDll)}");
     Console.WriteLine($"TorchBackend={backend} (from {why})");
     Console.WriteLine($"build:        dotnet {string.Join(' ', buildArgs)}");
+    var info = new HostStamp(root, HostProject, HostDll, HostDeps);
+    Console.WriteLine($"host stamp:   {info.StampFile} ({(info.IsCurrent(info.Inputs(backend)) ? "current: the next call runs the host without building" : "stale or missing: the next call builds")})");
+    Console.WriteLine($"script cache: {Path.Combine(Path.GetTempPath(), "dotnet-script")}/<script folder>/lmharness-cache/ (clear: delete it; bypass: --no-cache)");
     return 0;
 }
 
 using var signals = new Interrupts();
+var debug = own.Contains("-d") || own.Contains("--debug");
 if (Environment.GetEnvironmentVariable("LMHARNESS_SCRIPT_NO_BUILD") != "1")
 {
-    if (backend != "cpu" || why != "default")
-        Console.Error.WriteLine($"dotnet script: building the script host with TorchBackend={backend} (from {why})");
-    var build = signals.Run(dotnet, buildArgs, capture: true);
-    if (signals.Count > 0) return Aborted; // Ctrl-C during the build: nothing of the script ran
-    if (build.Code != 0)
+    var stamp = new HostStamp(root, HostProject, HostDll, HostDeps);
+    var inputs = stamp.Inputs(backend);
+    if (stamp.IsCurrent(inputs))
     {
-        Console.Error.Write(build.Output);
-        Console.Error.WriteLine($"dotnet script: building the script host failed (exit {build.Code}); fix the errors above (dotnet build {HostProject} -c Release -p:TorchBackend={backend}).");
-        return build.Code;
+        if (debug) Console.Error.WriteLine($"dotnet script: the script host is up to date (TorchBackend={backend}); not building");
+    }
+    else
+    {
+        if (backend != "cpu" || why != "default")
+            Console.Error.WriteLine($"dotnet script: building the script host with TorchBackend={backend} (from {why})");
+        else if (debug)
+            Console.Error.WriteLine("dotnet script: building the script host: its inputs differ from those of the last recorded build (or none is recorded)");
+        var build = signals.Run(dotnet, buildArgs, capture: true);
+        if (signals.Count > 0) return Aborted; // Ctrl-C during the build: nothing of the script ran
+        if (build.Code != 0)
+        {
+            stamp.Clear(); // the outputs may be half-replaced: the next call builds again
+            Console.Error.Write(build.Output);
+            Console.Error.WriteLine($"dotnet script: building the script host failed (exit {build.Code}); fix the errors above (dotnet build {HostProject} -c Release -p:TorchBackend={backend}).");
+            return build.Code;
+        }
+        // A file edited while MSBuild ran may or may not be in this build: record the stamp only if nothing moved.
+        if (stamp.Inputs(backend) == inputs) stamp.Write(inputs);
     }
 }
 var host = signals.Run(dotnet, ["exec", Path.Combine(root, HostDll), .. args], capture: false);

@@ -29,20 +29,11 @@ public sealed class HostReferences
 
     HostReferences()
     {
-        var frameworkDir = Path.GetDirectoryName(typeof(object).Assembly.Location)!;
-        var tpa = ((string?)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES") ?? "")
-            .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries);
         var framework = new List<MetadataReference>();
-        foreach (var path in tpa)
-        {
-            var name = Path.GetFileNameWithoutExtension(path);
-            if (string.Equals(Path.GetDirectoryName(path), frameworkDir, StringComparison.Ordinal))
-            {
-                if (IsManagedReferenceable(path)) framework.Add(Reference(path));
-            }
-            else if (!name.StartsWith("Microsoft.CodeAnalysis", StringComparison.OrdinalIgnoreCase))
-                _appAssemblies[name] = path;
-        }
+        foreach (var path in HostAssemblies.All)
+            if (string.Equals(Path.GetDirectoryName(path), HostAssemblies.FrameworkDirectory, StringComparison.Ordinal) && IsManagedReferenceable(path))
+                framework.Add(Reference(path));
+        foreach (var (name, path) in HostAssemblies.Application) _appAssemblies[name] = path;
         Framework = framework;
         foreach (var deps in ((string?)AppContext.GetData("APP_CONTEXT_DEPS_FILES") ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries))
             if (File.Exists(deps)) ReadDeps(deps);

@@ -1,27 +1,16 @@
 using System.Diagnostics;
 using System.Reflection;
-using System.Text;
-using Microsoft.CodeAnalysis;
-using Microsoft.CodeAnalysis.CSharp.Scripting;
-using Microsoft.CodeAnalysis.Scripting;
-using Microsoft.CodeAnalysis.Text;
 
 namespace LMHarness.Scripting;
 
 /// <summary>
-/// Compiles and runs one .csx file in the dotnet-script dialect: <c>#r</c> (paths and <c>nuget:</c>),
-/// <c>#load</c>, top-level <c>await</c>, the <c>Args</c> global and dotnet-script's default imports. Compile
-/// errors and unhandled exceptions are reported as <c>file:line:col: message</c> pointing into the script.
+/// Runs one .csx file in the dotnet-script dialect: compiled by <see cref="ScriptCompiler"/>, or taken from a
+/// <see cref="CompiledScriptCache"/> when one is given and holds the script under its current
+/// <see cref="ScriptCacheKey"/>. Compile errors and unhandled exceptions are reported as <c>file:line:col: message</c>
+/// pointing into the script.
 /// </summary>
 public static class ScriptRunner
 {
-    /// <summary>The namespaces dotnet-script imports into every script; the same here so scripts run under both.</summary>
-    public static readonly IReadOnlyList<string> DefaultImports =
-    [
-        "System", "System.IO", "System.Collections.Generic", "System.Console", "System.Diagnostics",
-        "System.Dynamic", "System.Linq", "System.Linq.Expressions", "System.Text", "System.Threading.Tasks",
-    ];
-
     /// <summary>
     /// Exit code of a script that a Ctrl-C (or SIGTERM) stopped after it saved its work (the trainer checkpoints, then the
     /// script writes its outputs, or an experiment stops with <see cref="OperationCanceledException"/>): sysexits.h's
@@ -32,9 +21,11 @@ public static class ScriptRunner
     /// <summary>
     /// Runs the script; returns the process exit code: its <c>int</c> return value, else 0; 1 on any error;
     /// <see cref="InterruptedSaved"/> when <paramref name="interrupted"/> says a signal came and the script still ended
-    /// by itself (normally, or stopped by an <see cref="OperationCanceledException"/>).
+    /// by itself (normally, or stopped by an <see cref="OperationCanceledException"/>). With a <paramref name="cache"/>
+    /// an unchanged script is not compiled again; <paramref name="debug"/> receives one line saying which it was.
     /// </summary>
-    public static int Run(string scriptPath, IList<string> args, TextWriter? errors = null, Func<bool>? interrupted = null)
+    public static int Run(string scriptPath, IList<string> args, TextWriter? errors = null, Func<bool>? interrupted = null,
+        CompiledScriptCache? cache = null, TextWriter? debug = null)
     {
         interrupted ??= () => false;
         errors ??= Console.Error;
@@ -44,77 +35,47 @@ public static class ScriptRunner
             errors.WriteLine($"{scriptPath}: error: script file not found (looked for {fullPath}).");
             return 1;
         }
-        var dir = Path.GetDirectoryName(fullPath)!;
-        var warn = (string message) => errors.WriteLine($"{fullPath}: warning: {message}");
 
-        SourceText code;
-        using (var stream = File.OpenRead(fullPath))
-            code = SourceText.From(stream, Encoding.UTF8); // an encoding is required to emit debug info (line numbers in stack traces)
-
-        var resolver = new ScriptReferenceResolver(dir, HostReferences.Current, warn);
-        var options = ScriptOptions.Default
-            .WithFilePath(fullPath)
-            .WithFileEncoding(Encoding.UTF8)
-            .WithEmitDebugInformation(true)
-            .WithReferences(HostReferences.Current.Framework)
-            .WithImports(DefaultImports)
-            .WithSourceResolver(new SourceFileResolver([], dir))
-            .WithMetadataResolver(resolver)
-            .WithOptimizationLevel(OptimizationLevel.Release)
-            .WithAllowUnsafe(true);
-
-        Script<object> script;
-        try
+        string? key = null, damaged = null;
+        CompiledScript? compiled = null;
+        if (cache is not null)
         {
-            script = CSharpScript.Create(code.ToString(), options, typeof(ScriptGlobals));
-            var diagnostics = script.Compile();
-            foreach (var d in diagnostics.Where(d => d.Severity == DiagnosticSeverity.Warning && !d.IsSuppressed && d.WarningLevel <= 1))
-                errors.WriteLine(Format(d));
-            if (diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error))
+            key = ScriptCacheKey.Compute(fullPath, ScriptCompiler.Options);
+            compiled = cache.TryLoad(fullPath, key, out damaged);
+        }
+        if (damaged is not null)
+            errors.WriteLine($"dotnet script: ignoring the damaged compiled-script cache entry {cache!.EntryPath(fullPath)}: {damaged}; compiling again.");
+        if (compiled is not null)
+        {
+            debug?.WriteLine($"dotnet script: compiled script from the cache: {cache!.EntryPath(fullPath)}");
+            foreach (var w in compiled.Warnings) errors.WriteLine(w);
+        }
+        else
+        {
+            debug?.WriteLine(cache is null ? "dotnet script: compiling the script (no cache)" : $"dotnet script: compiling the script into {cache.EntryPath(fullPath)}");
+            compiled = ScriptCompiler.Compile(fullPath, errors);
+            if (compiled is null) return 1;
+            if (cache is not null)
             {
-                foreach (var d in diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error))
+                try { cache.Store(fullPath, key!, compiled); }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
-                    errors.WriteLine(Format(d));
-                    foreach (var (reference, reason) in resolver.Failures)
-                        if (d.Id == "CS0006" && d.GetMessage().Contains(reference, StringComparison.Ordinal))
-                            errors.WriteLine("  " + reason);
+                    // A cache that cannot be written costs the next run a compile, nothing more.
+                    errors.WriteLine($"dotnet script: warning: could not write the compiled-script cache ({e.Message}).");
                 }
-                return 1;
             }
         }
-        catch (CompilationErrorException e)
-        {
-            foreach (var d in e.Diagnostics) errors.WriteLine(Format(d));
-            return 1;
-        }
-        catch (FileNotFoundException e) // a #r the resolver refused, with its reason
-        {
-            errors.WriteLine($"{fullPath}: error: {e.Message}");
-            return 1;
-        }
 
         try
         {
-            var state = script.RunAsync(new ScriptGlobals(args), _ => true).GetAwaiter().GetResult();
-            if (state.Exception is not null) return ReportException(state.Exception, fullPath, errors, interrupted());
-            var code2 = state.ReturnValue is int c ? c : 0;
-            return code2 == 0 && interrupted() ? InterruptedSaved : code2;
+            var value = new ScriptLoadContext(compiled.ReferencePaths).Run(compiled.Image, new ScriptGlobals(args));
+            var code = value is int c ? c : 0;
+            return code == 0 && interrupted() ? InterruptedSaved : code;
         }
         catch (Exception e)
         {
             return ReportException(e, fullPath, errors, interrupted());
         }
-    }
-
-    /// <summary><c>path:line:col: error CS0103: message</c>, where path is the file that holds the error (a #load-ed one included).</summary>
-    public static string Format(Diagnostic d)
-    {
-        var span = d.Location.GetMappedLineSpan();
-        var where = span.IsValid
-            ? $"{span.Path}:{span.StartLinePosition.Line + 1}:{span.StartLinePosition.Character + 1}"
-            : "script";
-        var severity = d.Severity == DiagnosticSeverity.Error ? "error" : "warning";
-        return $"{where}: {severity} {d.Id}: {d.GetMessage()}";
     }
 
     /// <summary>Names the innermost script line the exception passed through, then the script frames and inner causes.</summary>

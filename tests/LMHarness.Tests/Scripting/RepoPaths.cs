@@ -24,6 +24,9 @@ static class RepoPaths
     /// <summary>The upstream dotnet-script stand-in (tests/LMHarness.UpstreamScript), built with the tests.</summary>
     public static string UpstreamScriptDll => Path.Combine(Root, $"tests/LMHarness.UpstreamScript/bin/{Configuration}/net10.0/linux-x64/LMHarness.UpstreamScript.dll");
 
+    /// <summary>The script host (tools/LMHarness.Script) as the launcher runs it: the Release build.</summary>
+    public static string HostDll => Path.Combine(Root, "tools/LMHarness.Script/bin/Release/net10.0/linux-x64/LMHarness.Script.dll");
+
     /// <summary>The repository's `dotnet script` launcher (tools/LMHarness.Script.Launcher), built with the solution.</summary>
     public static string LauncherDll => Path.Combine(Root, $"tools/LMHarness.Script.Launcher/bin/{Configuration}/net10.0/LMHarness.Script.Launcher.dll");
 }
