@@ -23,7 +23,7 @@ namespace LMHarness.Interop;
 /// before it builds; a damaged checkpoint is refused when opened, a damaged safetensors file when loaded.
 /// <para>The model is the source's: a field that would change its weights is refused (<see cref="ModelFor(ModelConfig, IEnumerable{string})"/>).
 /// Dropout and activation recomputation may change; the context may grow where positions are computed (RoPE, with or
-/// without YaRN, or none), never learned. Optimizer state and schedule start fresh.</para>
+/// without YaRN, or none), never learned; a shorter one leaves the model as it is. Optimizer state and schedule start fresh.</para>
 /// </summary>
 public sealed class InitSource
 {
@@ -102,14 +102,18 @@ public sealed class InitSource
             : new FileNotFoundException($"init_from {run.Path} holds no complete checkpoint yet: train it further, or point at another source.", run.CheckpointsPath);
     }
 
-    static InitSource OpenCheckpoint(string file, IReadOnlyList<string> notes) =>
-        Opened.GetOrAdd(Stamp([file]), _ =>
+    static InitSource OpenCheckpoint(string file, IReadOnlyList<string> notes)
+    {
+        var opened = Opened.GetOrAdd(Stamp([file]), _ =>
         {
             Checkpoint.Verify(file); // every section's checksum: a damaged source is refused here, naming it
             var state = Checkpoint.ReadState(file);
             var tokenizer = state.Tokenizer is null ? null : TokenizerIdentity.FromJson(state.Tokenizer.ToJsonString());
-            return new InitSource(file, "checkpoint", state.Model, tokenizer, ContentHash.OfFile(file), notes);
+            return new InitSource(file, "checkpoint", state.Model, tokenizer, ContentHash.OfFile(file), []);
         });
+        // The notes are this opening's (which newer checkpoints were passed over), not the cached one's.
+        return notes.Count == 0 ? opened : new InitSource(opened.Path, opened.Kind, opened.Config, opened.Tokenizer, opened.Sha256, notes);
+    }
 
     static string Stamp(IEnumerable<string> files) =>
         string.Join("|", files.Select(f => new FileInfo(f)).Select(f => $"{f.FullName}:{f.Length}:{f.LastWriteTimeUtc.Ticks}"));
@@ -140,7 +144,10 @@ public sealed class InitSource
                     model = model with { RecomputeActivations = requested.RecomputeActivations };
                     notes.Add($"{change} (memory against compute: the results are the same)");
                     break;
-                case "context_length" when requested.ContextLength > Config.ContextLength && Config.Position != PositionKind.Learned:
+                case "context_length" when requested.ContextLength < Config.ContextLength:
+                    notes.Add($"context_length {Show(want[field])}: the model keeps the source's {Show(have[field])} (training on shorter windows needs no change to it)");
+                    break;
+                case "context_length" when Config.Position != PositionKind.Learned:
                     model = model with { ContextLength = requested.ContextLength };
                     notes.Add($"{change} ({Config.Position} positions are computed, not learned, so no weight changes; positions past " +
                               $"{Config.ContextLength} were never trained{(Config.Position == PositionKind.Rope ? ": set yarn to stretch RoPE to them" : "")})");
@@ -152,7 +159,7 @@ public sealed class InitSource
                 case "context_length":
                     refused.Add(Config.Position == PositionKind.Learned
                         ? $"context_length {Show(want[field])} (the source's is {Show(have[field])}, and its learned position embedding has one row per position)"
-                        : $"context_length {Show(want[field])} (the source's is {Show(have[field])}: it may only grow)");
+                        : $"context_length {Show(want[field])} (the source's is {Show(have[field])})");
                     break;
                 default:
                     refused.Add($"{field} {Show(want[field])} (the source's is {Show(have[field])})");

@@ -231,6 +231,9 @@ public sealed class InitFromTests
         conflict.Should().Throw<ArgumentException>().Which.Message.Should().Contain("n_layer 2").And.Contain("d_model 32").And.Contain(source.Path);
         var longer = () => source.ModelFor(m with { ContextLength = 16 }, ["context_length"]);
         longer.Should().Throw<ArgumentException>().Which.Message.Should().Contain("context_length 16").And.Contain("learned");
+        var (shorter, shorterNotes) = source.ModelFor(m with { ContextLength = 4 }, ["context_length"]);
+        shorter.ContextLength.Should().Be(8, "a shorter training context leaves the source's model as it is");
+        shorterNotes.Should().ContainSingle().Which.Should().Contain("keeps the source's 8");
 
         // RoPE computes its positions: a longer context needs no new weights.
         using var ropeDir = new TempDir();
