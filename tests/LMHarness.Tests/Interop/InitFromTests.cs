@@ -77,7 +77,7 @@ public sealed class InitFromTests
     }
 
     [Fact]
-    public void Export_then_init_from_the_export_round_trips()
+    public void Export_then_init_from_the_export_round_trips_harness_and_hf_alike()
     {
         using var dir = new TempDir();
         var tokens = TrainingFixtures.TokenFile(dir.Path);
@@ -91,6 +91,14 @@ public sealed class InitFromTests
         export.Config.ToJson().Should().Be(TrainingFixtures.TinyModel.ToJson());
         TrainFrom(dir.File("export"), tokens, dir.File("from-export"));
         StepZeroValLoss(dir.File("from-export")).Should().Be(FinalValLoss(source));
+
+        // An HF checkpoint of the same model (GPT-2 layout, its tokenizer identity beside it) starts there too.
+        var again = ModelSource.Load(source);
+        HfModel.Export(again.Model, dir.File("hf"), again.Tokenizer);
+        again.Model.Dispose();
+        InitSource.Open(dir.File("hf")).Kind.Should().Be("HF checkpoint");
+        TrainFrom(dir.File("hf"), tokens, dir.File("from-hf"));
+        StepZeroValLoss(dir.File("from-hf")).Should().Be(FinalValLoss(source));
 
         // And back: the fine-tuned run exported and started from again is that run's final model.
         var tuned = ModelSource.Load(dir.File("from-export"));
