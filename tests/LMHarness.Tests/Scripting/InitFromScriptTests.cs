@@ -43,4 +43,26 @@ public sealed class InitFromScriptTests
         errors.ToString().Should().Contain("n_layer 3 (the source's is 1)");
         Directory.Exists(dir.File("conflict")).Should().BeFalse("the refusal comes before the run folder is made");
     }
+
+    [Fact]
+    public void Prepare_csx_tokenizer_from_writes_a_token_file_that_init_from_accepts()
+    {
+        using var dir = new TempDir();
+        var tokens = TrainingFixtures.TokenFile(dir.Path);
+        var source = dir.File("source");
+        var trainer = Trainer.For(TrainingFixtures.TinyModel, TrainingFixtures.TinyTraining with { MaxSteps = 2, WarmupSteps = 1, EvalInterval = 2 }, tokens, source);
+        trainer.Progress = null;
+        trainer.Train();
+        var text = dir.File("notes.txt");
+        File.WriteAllText(text, string.Concat(Enumerable.Repeat("hello, world; a quiet sea. why not? ", 200)));
+
+        var errors = new StringWriter();
+        var prepared = dir.File("notes.bin");
+        ScriptRunner.Run(Path.Combine(RepoPaths.Root, "scripts", "prepare.csx"), ["--source", text, "--tokenizer_from", source, "--out", prepared], errors)
+            .Should().Be(0, errors.ToString());
+        using (var file = LMHarness.Data.TokenFile.Open(prepared))
+            file.Tokenizer.Matches(InitSource.Open(source).Tokenizer!).Should().BeTrue("the corpus is tokenized with the source's char table");
+        var plan = () => InitSource.Plan(TrainingFixtures.TinyModel, [], TrainingFixtures.TinyTraining with { InitFrom = source }, prepared);
+        plan.Should().NotThrow();
+    }
 }
