@@ -3,12 +3,14 @@
 //   dotnet script scripts/train.csx -- --preset nanogpt-cpu --max_steps 300 --n_layer 6 --position rope --optimizer muon --dtype bf16
 // context_length sets both the model's and the training one. Running again on the same --out resumes from its
 // checkpoint; a finished run says so and changes nothing; a larger --max_steps extends it. --replay nanogpt follows
-// nanoGPT's random stream; --overwrite trains into a folder that holds something else.
+// nanoGPT's random stream; --overwrite trains into a folder that holds something else. --init_from PATH starts from a
+// pretrained model (an HF folder, a harness export, a run folder or a step_*.ckpt) built from the source's config.
 #load "../lmharness.csx"
 using LMHarness.Config;
 using LMHarness.Corpora;
 using LMHarness.Data;
 using LMHarness.Experiments;
+using LMHarness.Interop;
 using LMHarness.Replay;
 using LMHarness.Reports;
 using LMHarness.Terminal;
@@ -31,15 +33,20 @@ string output = a.Get("out", Path.Combine(Experiment.RepoRoot(), "runs", "train"
 a.EnsureAllUsed("scripts/train.csx");
 
 string tokens = data.EndsWith(".bin") ? data : Corpus.Prepared(data, tokenizer);
-using (var file = TokenFile.Open(tokens, checkIds: false))
-    if (!m.Contains("vocab_size")) model = model with { VocabSize = file.Tokenizer.VocabSize };  // fit the head to the data
-Console.WriteLine($"training {preset} ({Experiment.Parameters(model):N0} params) on {tokens} -> {output}");
 IRunStream stream = replay switch
 {
     "none" => HarnessStream.Instance,
     "nanogpt" => NanoGptStream.Instance,
     _ => throw new ArgumentException($"--replay {replay}: use none or nanogpt"),
 };
+if (training.InitFrom != "")  // --init_from PATH: the model is the source's; the model knobs given must not conflict with it
+{
+    (model, training, stream, var notes) = InitSource.Plan(model, m, training, tokens, stream);
+    foreach (var note in notes) Console.WriteLine(note);
+}
+else using (var file = TokenFile.Open(tokens, checkIds: false))
+    if (!m.Contains("vocab_size")) model = model with { VocabSize = file.Tokenizer.VocabSize };  // fit the head to the data
+Console.WriteLine($"training {(training.InitFrom != "" ? "from " + training.InitFrom : preset)} ({Experiment.Parameters(model):N0} params) on {tokens} -> {output}");
 var trainer = Trainer.For(model, training, tokens, output, stream);
 trainer.Progress = TrainingProgressBar.ForConsole();
 trainer.Overwrite = overwrite;

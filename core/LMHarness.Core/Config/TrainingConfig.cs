@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using LMHarness.IO;
 namespace LMHarness.Config;
 
 /// <summary>Learning-rate schedule shape (see LMHarness.Training.Schedules.LearningRateSchedule).</summary>
@@ -133,18 +134,32 @@ public sealed record TrainingConfig
     /// <summary>Also write TensorBoard event files into the run folder's tb/ directory.</summary>
     public bool TensorBoard { get; init; }
 
+    /// <summary>
+    /// Start from a pretrained model instead of random weights (nanoGPT's init_from): an HF checkpoint folder, a harness
+    /// export, a run folder (its newest intact checkpoint) or a <c>step_*.ckpt</c>; empty = from scratch. The model is
+    /// built from the source's config; optimizer state and schedule start fresh (LMHarness.Interop.InitSource).
+    /// </summary>
+    public string InitFrom { get; init; } = "";
+    /// <summary>
+    /// SHA-256 of the <see cref="InitFrom"/> source's content, filled in when the run is set up. It, not the path, is
+    /// what the run's identity holds, so an edited or replaced source is a new run; a value given must match the
+    /// source, which pins it.
+    /// </summary>
+    public string InitFromSha256 { get; init; } = "";
+
     public int TokensPerStep => MicroBatch * GradAccumulation * ContextLength;
 
     /// <summary>
     /// This config without the fields that cannot change what a run computes: where and how fast it runs (threads,
-    /// device, peak_flops) and what it writes on the side (tensor_board, log_interval, grad_flow_interval,
-    /// checkpoint_interval, keep_checkpoints). Two runs whose substance, model and data agree produce the same results.
+    /// device, peak_flops), what it writes on the side (tensor_board, log_interval, grad_flow_interval,
+    /// checkpoint_interval, keep_checkpoints) and where its init_from source lies (its content hash stays). Two runs
+    /// whose substance, model and data agree produce the same results.
     /// </summary>
     [JsonIgnore]
     public TrainingConfig Substance => this with
     {
         Threads = 0, Device = "", PeakFlops = 0, TensorBoard = false, LogInterval = 1, GradFlowInterval = 0,
-        CheckpointInterval = 0, KeepCheckpoints = 1,
+        CheckpointInterval = 0, KeepCheckpoints = 1, InitFrom = InitFrom.Length > 0 ? "(source)" : "",
     };
     /// <summary>Optimizer steps this run takes.</summary>
     public int TotalSteps => MaxTokens > 0 ? (int)((MaxTokens + TokensPerStep - 1) / TokensPerStep) : MaxSteps;
@@ -199,6 +214,9 @@ public sealed record TrainingConfig
         Need(KeepCheckpoints > 0, $"keep_checkpoints must be > 0 (got {KeepCheckpoints})");
         Need(Threads >= 0, $"threads must be >= 0 (got {Threads})");
         Need(PeakFlops >= 0, $"peak_flops must be >= 0 (0 measures it; got {PeakFlops})");
+        Need(InitFrom is not null && InitFromSha256 is not null, "init_from and init_from_sha256 must be strings (\"\" = none)");
+        Need(string.IsNullOrEmpty(InitFromSha256) || (ContentHash.IsHex(InitFromSha256) && !string.IsNullOrEmpty(InitFrom)),
+            $"init_from_sha256 must be empty or the 64 lowercase hex digits of the init_from source's SHA-256, and needs init_from (got '{InitFromSha256}' with init_from '{InitFrom}')");
         Need(WarmupSteps < TotalSteps || Schedule == ScheduleKind.Constant, $"warmup_steps ({WarmupSteps}) must be shorter than the run ({TotalSteps} steps)");
         if (problems.Count > 0)
             throw new ArgumentException("Invalid training config: " + string.Join("; ", problems) + ".");

@@ -22,6 +22,10 @@ public interface IRunStream
 
     /// <summary>The batches this stream draws from <paramref name="file"/> for <paramref name="training"/>.</summary>
     IBatchSource OpenBatches(TokenFile file, TrainingConfig training);
+
+    /// <summary>The SHA-256 of the pretrained source whose weights <see cref="Build"/> returns (training.init_from_sha256);
+    /// empty when it initialises at random. The trainer refuses to start an init_from run from weights of another source.</summary>
+    string InitFromSha256 => "";
 }
 
 /// <summary>

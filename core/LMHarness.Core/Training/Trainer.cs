@@ -34,6 +34,7 @@ public sealed class Trainer
     readonly RunFolder _folder;
     readonly Func<ModelConfig, nn.Module<Tensor, Tensor>> _build;
     readonly IDisposable? _owned;
+    readonly string _builtFrom;
     volatile bool _stop;
 
     /// <param name="model">The model to build (validated).</param>
@@ -43,9 +44,9 @@ public sealed class Trainer
     /// <param name="build">Builds the model with its initial weights, called just after torch.manual_seed(seed)
     /// (for the harness's own stream: <c>c => new CausalLM(c)</c>); forward(idx) must return logits (B, T, V).</param>
     public Trainer(ModelConfig model, TrainingConfig training, IBatchSource data, string runDir, Func<ModelConfig, nn.Module<Tensor, Tensor>> build)
-        : this(model, training, data, runDir, build, null) { }
+        : this(model, training, data, runDir, build, null, "") { }
 
-    Trainer(ModelConfig model, TrainingConfig training, IBatchSource data, string runDir, Func<ModelConfig, nn.Module<Tensor, Tensor>> build, IDisposable? owned)
+    Trainer(ModelConfig model, TrainingConfig training, IBatchSource data, string runDir, Func<ModelConfig, nn.Module<Tensor, Tensor>> build, IDisposable? owned, string builtFrom)
     {
         _model = model.Validated();
         _training = training.Validated();
@@ -57,6 +58,7 @@ public sealed class Trainer
         _folder = new RunFolder(runDir);
         _build = build;
         _owned = owned;
+        _builtFrom = builtFrom;
     }
 
     /// <summary>
@@ -73,7 +75,7 @@ public sealed class Trainer
             if (file.Tokenizer.VocabSize > model.VocabSize)
                 throw new ArgumentException($"The token file {tokenFile} uses {file.Tokenizer.Describe()} ({file.Tokenizer.VocabSize} ids) but the model's vocab_size is {model.VocabSize}: set vocab_size >= {file.Tokenizer.VocabSize}.");
             var data = stream.OpenBatches(file, config);
-            return new Trainer(model, config, data, runDir, c => stream.Build(c, config.Seed), file);
+            return new Trainer(model, config, data, runDir, c => stream.Build(c, config.Seed), file, stream.InitFromSha256);
         }
         catch
         {
@@ -136,7 +138,7 @@ public sealed class Trainer
         var total = _training.TotalSteps;
         var checkpoints = new Checkpointing(_folder, _model, _training, _data);
         var saved = checkpoints.LatestState();
-        if (saved is null) checkpoints.EnsureFreshStartAllowed(Overwrite);
+        if (saved is null) { EnsureStartsFromItsSource(); checkpoints.EnsureFreshStartAllowed(Overwrite); }
         else if (saved.Step >= total && _folder.ReadResult() is { Complete: true } done && done.Steps == saved.Step)
         {
             Progress?.OnMessage($"{_folder.Path} is complete ({done.Steps} steps): nothing to train. Raise max_steps to extend it, or choose a new folder.");
@@ -199,6 +201,19 @@ public sealed class Trainer
         _folder.WriteResult(result);
         loggers.OnEnd(result);
         return result;
+    }
+
+    /// <summary>
+    /// A fresh init_from run must start from the weights of the source its config names (by content hash); a resumed one
+    /// takes its weights from its checkpoint, so only a fresh start is checked.
+    /// </summary>
+    void EnsureStartsFromItsSource()
+    {
+        if (_training.InitFrom.Length == 0 && _builtFrom.Length == 0) return;
+        if (_training.InitFromSha256.Length == 0 || _builtFrom != _training.InitFromSha256)
+            throw new ArgumentException(_builtFrom.Length == 0
+                ? $"training.init_from is {_training.InitFrom}, but this trainer would start from random weights: build it with InitSource.Plan (the Interop namespace), which loads the source and sets init_from_sha256."
+                : $"this trainer starts from a source with SHA-256 {_builtFrom}, but training.init_from_sha256 is '{_training.InitFromSha256}' (init_from '{_training.InitFrom}'): take both from one InitSource (source.Pin(training) and source.Stream(...)).");
     }
 
     /// <summary>The largest rss_mb among the rows a resumed run keeps (for checkpoints written before peaks were saved).</summary>

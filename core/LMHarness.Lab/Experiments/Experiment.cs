@@ -11,6 +11,7 @@ using LMHarness.Terminal;
 using TorchSharp;
 using LMHarness.Runs;
 using LMHarness.IO;
+using LMHarness.Interop;
 using LMHarness.Plots;
 
 namespace LMHarness.Experiments;
@@ -143,7 +144,9 @@ public sealed class Experiment
     /// says otherwise, for <see cref="Seeds"/> seeds unless <paramref name="seeds"/> says otherwise (a baseline that
     /// replays one published run, an ablation that affords one seed; smoke mode runs one). Names become folder names
     /// and legend entries. The model's vocab_size is set to the vocabulary of <see cref="TokenFile"/> when the variant
-    /// runs (a recipe need not write it).</summary>
+    /// runs (a recipe need not write it). A variant whose <paramref name="training"/> has init_from starts from that
+    /// pretrained model (<see cref="InitSource"/>): its model is the source's, <paramref name="model"/> may differ from
+    /// it only where a pretrained model may change (dropout, a longer RoPE context), and the data's tokenizer must be the source's.</summary>
     public Experiment Variant(string name, ModelConfig model, TrainingConfig training, IRunStream? stream = null, int? seeds = null)
     {
         StopForHelp();
@@ -174,7 +177,23 @@ public sealed class Experiment
         if (_paths.TryGetValue((variant, seed), out var path)) return path;
         var v = _variants.FirstOrDefault(x => x.Name == variant);
         if (v.Name is null) throw new ArgumentException($"experiment {Name}: no variant '{variant}' (it has {string.Join(", ", _variants.Select(x => x.Name))}).");
-        return Locate(variant, seed, Identity(ModelFor(v.Model), TrainingFor(v.Training, seed), v.Stream)).Path;
+        var (model, training) = Planned(v.Model, v.Training, seed);
+        return Locate(variant, seed, Identity(model, training, v.Stream)).Path;
+    }
+
+    /// <summary>
+    /// The model and training config seed <paramref name="seed"/> of a variant runs. A variant whose training config
+    /// has init_from starts from that source (<see cref="InitSource"/>): its model is the source's (the recipe's config
+    /// may differ only where a pretrained model may, e.g. dropout), and its training is pinned to the source's content hash,
+    /// which so enters the run's identity.
+    /// </summary>
+    (ModelConfig Model, TrainingConfig Training) Planned(ModelConfig recipeModel, TrainingConfig training, int seed)
+    {
+        var t = TrainingFor(training, seed);
+        if (t.InitFrom.Length == 0) return (ModelFor(recipeModel), t);
+        var source = InitSource.Open(t.InitFrom);
+        // The vocabulary is the source's: the tokenizer check (at training) makes sure the data's ids fit it.
+        return (source.ModelFor(recipeModel with { VocabSize = source.Config.VocabSize }).Model, source.Pin(t));
     }
 
     TrainingConfig TrainingFor(TrainingConfig training, int seed) =>
@@ -264,11 +283,10 @@ public sealed class Experiment
     List<RunData> TrainSeeds(string folder, string variant, ModelConfig recipeModel, TrainingConfig training, IRunStream stream, int seeds, List<string> notes,
         bool tolerateDivergence = false)
     {
-        var model = ModelFor(recipeModel);
         var runs = new List<RunData>();
         for (int k = 0; k < seeds; k++)
         {
-            var t = TrainingFor(training, k);
+            var (model, t) = Planned(recipeModel, training, k);
             var (path, earlier) = Locate(folder, k, Identity(model, t, stream));
             _paths[(folder, k)] = path;
             var run = new RunFolder(path, variant, k);
@@ -284,7 +302,13 @@ public sealed class Experiment
                 var change = earlier is null ? "" : $" (config changed since {earlier}, which is kept: {string.Join("; ", Changes(earlier, model, t))})";
                 var resumed = run.LatestCheckpoint is { } checkpoint ? $" (resumed from {Path.GetFileName(checkpoint)})" : "";
                 Console.WriteLine($"{head} -> {path}{change}");
-                var trainer = Trainer.For(model, t, TokenFile, path, stream);
+                var runStream = stream;
+                if (t.InitFrom.Length > 0)
+                {
+                    (_, _, runStream, var initNotes) = InitSource.Plan(model, null, t, TokenFile, stream); // refuses another tokenizer
+                    foreach (var note in initNotes) Console.WriteLine($"   {note}");
+                }
+                var trainer = Trainer.For(model, t, TokenFile, path, runStream);
                 trainer.Progress = TrainingProgressBar.ForConsole();
                 RunResult result;
                 try { result = trainer.Train(); }

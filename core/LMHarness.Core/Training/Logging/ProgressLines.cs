@@ -29,7 +29,7 @@ public class ProgressLines : IRunLogger
         step <= _start ? TimeSpan.Zero : TimeSpan.FromSeconds((_total - step) * _clock.Elapsed.TotalSeconds / (step - _start));
 
     public static string Describe(MetricsRow r, long total, TimeSpan eta) => r.Step == 0
-        ? string.Create(CultureInfo.InvariantCulture, $"step 0/{total} | val {r.ValLoss:F4} (train {r.TrainEvalLoss:F4}){Bpb(r)} | untrained model | rss {r.RssMb:F0} MB")
+        ? string.Create(CultureInfo.InvariantCulture, $"step 0/{total} | val {r.ValLoss:F4} (train {r.TrainEvalLoss:F4}){Bpb(r)} | before training | rss {r.RssMb:F0} MB")
         : string.Create(CultureInfo.InvariantCulture,
             $"step {r.Step}/{total} | loss {r.TrainLoss:F4}{(r.ValLoss is { } v ? $" | val {v:F4}" : "")}{(r.TrainEvalLoss is { } e ? $" (train {e:F4})" : "")}{Bpb(r)} | lr {r.Lr:0.00e+00} | " +
             $"{r.TokensPerS:N0} tok/s | mfu {r.Mfu:P1} | rss {r.RssMb:F0} MB | eta {eta:hh\\:mm\\:ss}");
