@@ -29,17 +29,17 @@ TrainingConfig training = Recipes.NanoGptCpuTraining with { MaxSteps = 500, Eval
 (training, _) = ConfigOverrides.Apply(training, a, TrainingConfig.Json);      // e.g. --max_steps 300 --dtype bf16
 string output = a.Get("out", Path.Combine(Experiment.RepoRoot(), "runs", "train", preset, $"seed{training.Seed}"), "the run folder");
 a.EnsureAllUsed("scripts/train.csx");
-
-string tokens = data.EndsWith(".bin") ? data : Corpus.Prepared(data, tokenizer);
-using (var file = TokenFile.Open(tokens, checkIds: false))
-    if (!m.Contains("vocab_size")) model = model with { VocabSize = file.Tokenizer.VocabSize };  // fit the head to the data
-Console.WriteLine($"training {preset} ({Experiment.Parameters(model):N0} params) on {tokens} -> {output}");
 IRunStream stream = replay switch
 {
     "none" => HarnessStream.Instance,
     "nanogpt" => NanoGptStream.Instance,
     _ => throw new ArgumentException($"--replay {replay}: use none or nanogpt"),
 };
+
+string tokens = data.EndsWith(".bin") ? data : Corpus.Prepared(data, tokenizer);
+using (var file = TokenFile.Open(tokens, checkIds: false))
+    if (!m.Contains("vocab_size")) model = model with { VocabSize = file.Tokenizer.VocabSize };  // fit the head to the data
+Console.WriteLine($"training {preset} ({Experiment.Parameters(model):N0} params) on {tokens} -> {output}");
 var trainer = Trainer.For(model, training, tokens, output, stream);
 trainer.Progress = TrainingProgressBar.ForConsole();
 trainer.Overwrite = overwrite;
