@@ -91,7 +91,7 @@ public class ScriptMessageTests
 
         (code, _, errors) = Run(Script("train.csx"), "--data", "/usr/bin/ls", "--out", run);
         code.Should().Be(1);
-        errors.Should().Contain("/usr/bin/ls").And.Contain("binary file(s) skipped").And.NotContain("The corpus is empty").And.NotContain("Exception");
+        errors.Should().Contain("/usr/bin/ls").And.Contain("has no text: a binary file (NUL bytes in the first 8 KB) skipped").And.NotContain("The corpus is empty").And.NotContain("Exception");
         Directory.Exists(dir.File("runs")).Should().BeFalse();
     }
 }
