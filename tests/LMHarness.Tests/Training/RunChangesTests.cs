@@ -14,17 +14,10 @@ namespace LMHarness.Tests.Training;
 /// </summary>
 public class RunChangesTests
 {
-    sealed class Messages : IRunLogger
-    {
-        public List<string> Lines { get; } = [];
-        public void OnMessage(string message) => Lines.Add(message);
-    }
-
-    static RunResult Train(TrainingConfig t, string tokens, string dir, IRunLogger? progress = null, Action<Trainer>? setup = null)
+    static RunResult Train(TrainingConfig t, string tokens, string dir, IRunLogger? progress = null)
     {
         var trainer = Trainer.For(TrainingFixtures.TinyModel, t, tokens, dir);
         trainer.Progress = progress;
-        setup?.Invoke(trainer);
         return trainer.Train();
     }
 
