@@ -27,6 +27,11 @@ public static class EnumNames
         catch (JsonException) { return null; }
     }
 
+    /// <summary>The value of <typeparamref name="T"/> named <paramref name="text"/>; throws naming <paramref name="what"/>
+    /// (e.g. "--dtype") and listing the names when it names none.</summary>
+    public static T Parse<T>(string text, string what) where T : struct, Enum =>
+        TryParse(typeof(T), text) is T value ? value : throw new ArgumentException($"{what} {text}: use one of {List(typeof(T))}.");
+
     /// <summary>Whether <paramref name="value"/> is one of its type's named values (a cast such as <c>(PositionKind)7</c> is not).</summary>
     public static bool IsNamed<T>(T value) where T : struct, Enum => Enum.IsDefined(value);
 }

@@ -61,18 +61,19 @@ public static class ConfigJson
             throw new InvalidDataException($"{source}: {Explain(e, o, typeof(T), options)} Fix the value in the file.", e);
         }
         // A derived field is written for readers; a file that says otherwise was edited expecting it to count.
-        var computed = JsonSerializer.SerializeToNode(config, options)!.AsObject();
-        foreach (var (name, derived) in Derived(typeof(T), options))
-            if (o[name] is { } given && !JsonNode.DeepEquals(given, computed[name]))
-                throw new InvalidDataException($"{source}: '{name}' is derived ({derived.Formula}), so it is {computed[name]?.ToJsonString()}, not {given.ToJsonString()}: remove it, or set {derived.Set}.");
+        foreach (var field in Fields(typeof(T), options))
+            if (DerivedOf(field) is { } derived && o[field.Name] is { } given
+                && JsonSerializer.SerializeToNode(field.Get!(config), field.PropertyType, options) is var computed && !JsonNode.DeepEquals(given, computed))
+                throw new InvalidDataException($"{source}: '{field.Name}' is derived ({derived.Formula}), so it is {computed?.ToJsonString()}, not {given.ToJsonString()}: remove it, or set {derived.Set}.");
         return config;
     }
 
     /// <summary>The derived fields of <paramref name="type"/> (<see cref="DerivedAttribute"/>), by JSON name: not knobs.</summary>
     public static IReadOnlyList<(string Name, DerivedAttribute Derived)> Derived(Type type, JsonSerializerOptions options) =>
-        Fields(type, options)
-            .Select(f => (f.Name, Derived: f.AttributeProvider?.GetCustomAttributes(typeof(DerivedAttribute), true).OfType<DerivedAttribute>().FirstOrDefault()))
-            .Where(f => f.Derived is not null).Select(f => (f.Name, f.Derived!)).ToList();
+        Fields(type, options).Where(f => DerivedOf(f) is not null).Select(f => (f.Name, DerivedOf(f)!)).ToList();
+
+    static DerivedAttribute? DerivedOf(JsonPropertyInfo field) =>
+        field.AttributeProvider?.GetCustomAttributes(typeof(DerivedAttribute), true).OfType<DerivedAttribute>().FirstOrDefault();
 
     /// <summary>
     /// "field 'x' must be ..., not ...": what a <see cref="JsonException"/> from deserialising <paramref name="root"/> as

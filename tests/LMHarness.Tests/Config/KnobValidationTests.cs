@@ -88,6 +88,33 @@ public class KnobValidationTests
         accepted.Should().BeEmpty();
     }
 
+    [Fact]
+    public void Every_bad_value_is_refused_in_a_config_file_too_naming_the_field()
+    {
+        var refused = 0;
+        foreach (var (knob, value) in BadValues())
+        {
+            JsonNode? node;
+            try { node = JsonNode.Parse(value); }
+            catch (System.Text.Json.JsonException) { continue; } // not JSON at all: the file's parse error, tested elsewhere
+            foreach (var (json, read) in new (JsonObject, Action<string>)[]
+                     {
+                         (JsonNode.Parse(TrainingFixtures.TinyModel.ToJson())!.AsObject(), s => ModelConfig.FromJson(s, "config.json, section \"model\"")),
+                         (JsonNode.Parse(TrainingFixtures.TinyTraining.ToJson())!.AsObject(), s => TrainingConfig.FromJson(s, "config.json, section \"training\"")),
+                     })
+            {
+                if (!json.ContainsKey(knob)) continue;
+                json[knob] = node?.DeepClone();
+                FluentActions.Invoking(() => read(json.ToJsonString())).Should().Throw<InvalidDataException>($"\"{knob}\": {value} in a config file")
+                    .WithMessage($"config.json, section*{knob}*");
+                refused++;
+            }
+        }
+        refused.Should().BeGreaterThan(300);
+        EnumNames.Parse<TrainingDtype>("bf16", "--dtype").Should().Be(TrainingDtype.Bf16);
+        FluentActions.Invoking(() => EnumNames.Parse<TrainingDtype>("1", "--dtype")).Should().Throw<ArgumentException>().WithMessage("--dtype 1: use one of fp32, bf16.");
+    }
+
     [Theory]
     [InlineData("position", "7", "one of learned, rope, none")]
     [InlineData("dtype", "5", "one of fp32, bf16")]
