@@ -35,9 +35,3 @@ public static class EnumNames
     /// <summary>Whether <paramref name="value"/> is one of its type's named values (a cast such as <c>(PositionKind)7</c> is not).</summary>
     public static bool IsNamed<T>(T value) where T : struct, Enum => Enum.IsDefined(value);
 }
-
-/// <summary>
-/// The type-level JSON converter of LMHarness enums (<c>[JsonConverter(typeof(NamedEnumConverter&lt;T&gt;))]</c>): names as
-/// declared, numbers refused, for options that do not carry <see cref="EnumNames.Converter"/>.
-/// </summary>
-public sealed class NamedEnumConverter<T>() : JsonStringEnumConverter<T>(namingPolicy: null, allowIntegerValues: false) where T : struct, Enum;
