@@ -174,7 +174,12 @@ public sealed class RecordWriter<T> : IDisposable
             for (int i = 0; i < table.Rows.Count; i++)
                 if (table.Long(i, columns[0]) <= step) kept.Append(Csv.Line(table.Rows[i]));
         }
-        AtomicFile.WriteAllText(path, kept.ToString());
+        try { AtomicFile.WriteAllText(path, kept.ToString()); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"Cannot rewrite {path} ({e.Message.TrimEnd('.')}): make it and its folder writable (ls -l, lsattr: chattr -i), " +
+                                  "then run the same command again. Nothing else in the run folder was changed.", e);
+        }
         // Unbuffered: each record goes to the file in one write, and nothing is left in a buffer to be flushed, torn, later.
         _stream = open?.Invoke(path) ?? new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read, bufferSize: 0);
         _length = _stream.Length;

@@ -37,7 +37,8 @@ public class RunChangesTests
         Directory.CreateDirectory(metrics);
         File.WriteAllText(Path.Combine(metrics, "x"), "");
 
-        FluentActions.Invoking(() => Train(Short with { MaxSteps = 12 }, tokens, run)).Should().Throw<Exception>();
+        FluentActions.Invoking(() => Train(Short with { MaxSteps = 12 }, tokens, run)).Should().Throw<IOException>()
+            .WithMessage($"Cannot rewrite {metrics} (*): make it and its folder writable*Nothing else in the run folder was changed.");
         File.ReadAllBytes(Path.Combine(run, RunFolder.ConfigFile)).Should().Equal(config, "config.json still says 6 steps, as the checkpoints and result.json do");
         new RunFolder(run).ReadConfig().Training.MaxSteps.Should().Be(6);
     }
