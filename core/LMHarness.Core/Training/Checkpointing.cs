@@ -114,7 +114,10 @@ public sealed class Checkpointing(RunFolder folder, ModelConfig model, TrainingC
             model, training, data.Tokenizer, data.SaveState())
         { TrainSeconds = clock.TrainSeconds, EvalSeconds = clock.EvalSeconds, PeakRssMb = peakMb.Rss, PeakGpuMb = peakMb.Gpu }, master, optimizer);
         foreach (var (path, reason) in folder.PruneCheckpoints(training.KeepCheckpoints))
-            log?.OnMessage($"warning: could not delete the old checkpoint {path} ({reason}); training goes on, and it stays on disk " +
-                           $"beyond keep_checkpoints ({training.KeepCheckpoints}). Delete it once it can be (e.g. after chattr -i).");
+            if (_undeletable.Add(path)) // once per file, not at every later checkpoint
+                log?.OnMessage($"warning: could not delete the old checkpoint {path} ({reason.TrimEnd('.')}); training goes on, and it stays " +
+                               $"beyond keep_checkpoints ({training.KeepCheckpoints}) until you delete it (after chattr -i if it is immutable).");
     }
+
+    readonly HashSet<string> _undeletable = new(StringComparer.Ordinal);
 }
