@@ -31,14 +31,14 @@ TrainingConfig training = Recipes.NanoGptCpuTraining with { MaxSteps = 500, Eval
 (training, _) = ConfigOverrides.Apply(training, a, TrainingConfig.Json);      // e.g. --max_steps 300 --dtype bf16
 string output = a.Get("out", Path.Combine(Experiment.RepoRoot(), "runs", "train", preset, $"seed{training.Seed}"), "the run folder");
 a.EnsureAllUsed("scripts/train.csx");
-
-string tokens = data.EndsWith(".bin") ? data : Corpus.Prepared(data, tokenizer);
 IRunStream stream = replay switch
 {
     "none" => HarnessStream.Instance,
     "nanogpt" => NanoGptStream.Instance,
     _ => throw new ArgumentException($"--replay {replay}: use none or nanogpt"),
 };
+
+string tokens = data.EndsWith(".bin") ? data : Corpus.Prepared(data, tokenizer);
 if (training.InitFrom != "")  // --init_from PATH: the model is the source's; the model knobs given must not conflict with it
 {
     (model, training, stream, var notes) = InitSource.Plan(model, m, training, tokens, stream);

@@ -53,8 +53,8 @@ public sealed class MemoryBench : IBench
         }
         var steps = args.Length > 0 ? int.Parse(args[0]) : 300;
         var preset = args.Length > 1 ? args[1] : "nanogpt-cpu";
-        var optimizer = args.Length > 2 ? Enum.Parse<OptimizerKind>(args[2], ignoreCase: true) : OptimizerKind.AdamW;
-        var dtype = args.Length > 3 ? Enum.Parse<TrainingDtype>(args[3], ignoreCase: true) : TrainingDtype.Fp32;
+        var optimizer = args.Length > 2 ? EnumNames.Parse<OptimizerKind>(args[2], "the optimizer argument") : OptimizerKind.AdamW;
+        var dtype = args.Length > 3 ? EnumNames.Parse<TrainingDtype>(args[3], "the dtype argument") : TrainingDtype.Fp32;
         var every = Math.Max(1, Math.Min(20, steps / 2));
         var tokens = Corpus.Prepared("tinyshakespeare", "gpt2");
         var model = Presets.Get(preset) with { VocabSize = 50257 };

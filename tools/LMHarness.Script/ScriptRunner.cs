@@ -78,7 +78,11 @@ public static class ScriptRunner
         }
     }
 
-    /// <summary>Names the innermost script line the exception passed through, then the script frames and inner causes.</summary>
+    /// <summary>
+    /// One line: the innermost script line the exception passed through, then its message, which for the errors LMHarness
+    /// raises on bad input names the file, field or flag and the fix. Exception types, inner causes, the calling lines and
+    /// the .NET stack trace are details for LMHarness's developers: LMHARNESS_SCRIPT_TRACE=1 prints them.
+    /// </summary>
     static int ReportException(Exception e, string fullPath, TextWriter errors, bool interrupted)
     {
         while (e is TargetInvocationException or AggregateException && e.InnerException is not null)
@@ -94,15 +98,28 @@ public static class ScriptRunner
         var where = frames.Count > 0
             ? $"{frames[0].GetFileName()}:{frames[0].GetFileLineNumber()}:{Math.Max(1, frames[0].GetFileColumnNumber())}"
             : fullPath;
-        errors.WriteLine($"{where}: error: unhandled {e.GetType().Name}: {e.Message}");
+        var trace = Environment.GetEnvironmentVariable("LMHARNESS_SCRIPT_TRACE") == "1";
+        if (IsUserError(e))
+            errors.WriteLine($"{where}: error: {Message(e)}");
+        else // a fault of LMHarness or of the script, not of its input: the type helps whoever fixes it
+            errors.WriteLine($"{where}: error: internal error ({e.GetType().Name}): {Message(e)}" +
+                             (trace ? "" : " Set LMHARNESS_SCRIPT_TRACE=1 for the .NET stack trace."));
+        if (!trace) return 1;
         for (var inner = e.InnerException; inner is not null; inner = inner.InnerException)
             errors.WriteLine($"  caused by {inner.GetType().Name}: {inner.Message}");
         foreach (var f in frames.Skip(1))
             errors.WriteLine($"  called from {f.GetFileName()}:{f.GetFileLineNumber()}:{Math.Max(1, f.GetFileColumnNumber())}");
-        if (Environment.GetEnvironmentVariable("LMHARNESS_SCRIPT_TRACE") == "1")
-            errors.WriteLine(e.ToString());
-        else
-            errors.WriteLine("  (set LMHARNESS_SCRIPT_TRACE=1 for the full .NET stack trace)");
+        errors.WriteLine(e.ToString());
         return 1;
     }
+
+    /// <summary>The exceptions LMHarness and the scripts throw on bad input or a bad state on disk, each with a message
+    /// written for the person who gave it.</summary>
+    static bool IsUserError(Exception e) =>
+        e is ArgumentException or InvalidDataException or InvalidOperationException or IOException or UnauthorizedAccessException
+            or FormatException or NotSupportedException or OutOfMemoryException || e.GetType().Name == "TrainingDivergedException";
+
+    /// <summary>The message without what .NET appends for developers (" (Parameter 'x')").</summary>
+    static string Message(Exception e) =>
+        e is ArgumentException { ParamName: { } p } ? e.Message.Replace($" (Parameter '{p}')", "", StringComparison.Ordinal) : e.Message;
 }

@@ -45,21 +45,35 @@ public static class ConfigJson
     {
         JsonNode? root;
         try { root = JsonNode.Parse(json); }
-        catch (JsonException e) { throw new InvalidDataException($"{source} is not valid JSON ({e.Message}): fix the file.", e); }
+        catch (JsonException e) { throw new InvalidDataException($"{source} is not valid JSON ({JsonErrors.Describe(e)}): fix the file.", e); }
         if (root is not JsonObject o) throw new InvalidDataException($"{source} must be a JSON object of {typeof(T).Name} fields, not {root?.ToJsonString() ?? "null"}.");
         Upgrade<T>(o, source);
         var unknown = UnknownKeys(o, typeof(T), options, "").ToList();
         if (unknown.Count > 0)
             throw new InvalidDataException($"{source} has unknown key(s) {string.Join(", ", unknown.Select(k => $"'{k}'"))}: remove them or fix their spelling. {typeof(T).Name} has {string.Join(", ", Settable(typeof(T), options).Select(p => p.Name))}.");
+        T config;
         try
         {
-            return o.Deserialize<T>(options) ?? throw new InvalidDataException($"{source} is empty (null).");
+            config = o.Deserialize<T>(options) ?? throw new InvalidDataException($"{source} is empty (null).");
         }
         catch (JsonException e)
         {
             throw new InvalidDataException($"{source}: {Explain(e, o, typeof(T), options)} Fix the value in the file.", e);
         }
+        // A derived field is written for readers; a file that says otherwise was edited expecting it to count.
+        foreach (var field in Fields(typeof(T), options))
+            if (DerivedOf(field) is { } derived && o[field.Name] is { } given
+                && JsonSerializer.SerializeToNode(field.Get!(config), field.PropertyType, options) is var computed && !JsonNode.DeepEquals(given, computed))
+                throw new InvalidDataException($"{source}: '{field.Name}' is derived ({derived.Formula}), so it is {computed?.ToJsonString()}, not {given.ToJsonString()}: remove it, or set {derived.Set}.");
+        return config;
     }
+
+    /// <summary>The derived fields of <paramref name="type"/> (<see cref="DerivedAttribute"/>), by JSON name: not knobs.</summary>
+    public static IReadOnlyList<(string Name, DerivedAttribute Derived)> Derived(Type type, JsonSerializerOptions options) =>
+        Fields(type, options).Where(f => DerivedOf(f) is not null).Select(f => (f.Name, DerivedOf(f)!)).ToList();
+
+    static DerivedAttribute? DerivedOf(JsonPropertyInfo field) =>
+        field.AttributeProvider?.GetCustomAttributes(typeof(DerivedAttribute), true).OfType<DerivedAttribute>().FirstOrDefault();
 
     /// <summary>
     /// "field 'x' must be ..., not ...": what a <see cref="JsonException"/> from deserialising <paramref name="root"/> as
@@ -68,11 +82,11 @@ public static class ConfigJson
     public static string Explain(JsonException e, JsonObject root, Type type, JsonSerializerOptions options)
     {
         var path = e.Path is { Length: > 2 } p && p.StartsWith("$.", StringComparison.Ordinal) ? p[2..] : null;
-        if (path is null) return e.Message;
+        if (path is null) return JsonErrors.Describe(e) + ".";
         var top = path.Split('.', '[')[0];
         var field = Fields(type, options).FirstOrDefault(f => f.Name == top);
         var value = root[top]?.ToJsonString() ?? "null";
-        return field is null ? $"field '{top}' = {value} cannot be read ({e.Message})." : $"field '{top}' must be {Expected(field.PropertyType, options)}, not {value}.";
+        return field is null ? $"field '{top}' = {value} cannot be read ({JsonErrors.Describe(e)})." : $"field '{top}' must be {Expected(field.PropertyType, options)}, not {value}.";
     }
 
     /// <summary>What a field of <paramref name="type"/> takes, in words a config editor understands, with an example.</summary>
@@ -83,17 +97,14 @@ public static class ConfigJson
         if (type == typeof(double) || type == typeof(float)) return "a number (e.g. 0.02)";
         if (type == typeof(bool)) return "true or false";
         if (type == typeof(string)) return "a string in double quotes";
-        if (type.IsEnum) return $"one of {EnumNames(type, options)}";
+        if (type.IsEnum) return $"one of {EnumNames.List(type)}";
         var element = type.IsGenericType && type.GetGenericArguments() is [var a] && typeof(IEnumerable<>).MakeGenericType(a).IsAssignableFrom(type) ? a : null;
         if (element is not null)
             return element.IsEnum
-                ? $"a list of {EnumNames(element, options)} (e.g. [{JsonSerializer.Serialize(Enum.GetValues(element).GetValue(0), element, options)}])"
+                ? $"a list of {EnumNames.List(element)} (e.g. [{JsonSerializer.Serialize(Enum.GetValues(element).GetValue(0), element, options)}])"
                 : $"a list of {Expected(element, options)}";
         return $"an object with {string.Join(", ", Settable(type, options).Select(f => f.Name))}";
     }
-
-    static string EnumNames(Type type, JsonSerializerOptions options) =>
-        string.Join(", ", Enum.GetValues(type).Cast<object>().Select(v => JsonSerializer.Serialize(v, type, options).Trim('"')));
 
     // What the file may hold: every serialised property, derived ones too (TrainingConfig writes total_steps), never [JsonIgnore]d ones.
     static IEnumerable<JsonPropertyInfo> Fields(Type type, JsonSerializerOptions options)

@@ -4,7 +4,7 @@ using System.Text.Json.Serialization;
 namespace LMHarness.Config;
 
 /// <summary>How attention mixes tokens. Layer i uses <c>AttentionKinds[i % AttentionKinds.Count]</c>.</summary>
-[JsonConverter(typeof(JsonStringEnumConverter<AttentionKind>))]
+[JsonConverter(typeof(NamedEnumConverter<AttentionKind>))]
 public enum AttentionKind
 {
     /// <summary>Written out by hand: softmax(QK^T/sqrt(d) + causal mask) V (Vaswani et al. 2017).</summary>
@@ -18,7 +18,7 @@ public enum AttentionKind
 }
 
 /// <summary>The position-wise feed-forward network of each block.</summary>
-[JsonConverter(typeof(JsonStringEnumConverter<FeedForwardKind>))]
+[JsonConverter(typeof(NamedEnumConverter<FeedForwardKind>))]
 public enum FeedForwardKind
 {
     /// <summary>GPT-2 MLP: W2 GELU(W1 x) (Radford et al. 2019).</summary>
@@ -30,7 +30,7 @@ public enum FeedForwardKind
 }
 
 /// <summary>How token positions enter the model.</summary>
-[JsonConverter(typeof(JsonStringEnumConverter<PositionKind>))]
+[JsonConverter(typeof(NamedEnumConverter<PositionKind>))]
 public enum PositionKind
 {
     /// <summary>Learned absolute position embedding added to the token embedding (GPT-2).</summary>
@@ -42,7 +42,7 @@ public enum PositionKind
 }
 
 /// <summary>Normalisation used before each residual branch and at the end.</summary>
-[JsonConverter(typeof(JsonStringEnumConverter<NormKind>))]
+[JsonConverter(typeof(NamedEnumConverter<NormKind>))]
 public enum NormKind
 {
     /// <summary>RMSNorm: x / sqrt(mean(x^2) + eps) * g (Zhang and Sennrich 2019).</summary>
@@ -119,7 +119,7 @@ public sealed record ModelConfig
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         WriteIndented = true,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+        Converters = { EnumNames.Converter() },
     };
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);
@@ -148,6 +148,14 @@ public sealed record ModelConfig
     {
         var problems = new List<string>();
         void Need(bool ok, string problem) { if (!ok) problems.Add(problem); }
+        // A cast such as (PositionKind)7 names no kind: refused here, for configs built in code (JSON and knobs refuse numbers).
+        Need(EnumNames.IsNamed(Position), $"position must be one of {EnumNames.List(typeof(PositionKind))} (got {Position})");
+        Need(EnumNames.IsNamed(Norm), $"norm must be one of {EnumNames.List(typeof(NormKind))} (got {Norm})");
+        Need(AttentionKinds.All(EnumNames.IsNamed), $"attention_kinds must list only {EnumNames.List(typeof(AttentionKind))} (got {string.Join(", ", AttentionKinds)})");
+        Need(FeedForwardKinds.All(EnumNames.IsNamed), $"feed_forward_kinds must list only {EnumNames.List(typeof(FeedForwardKind))} (got {string.Join(", ", FeedForwardKinds)})");
+        foreach (var (name, value) in new[] { ("rope_theta", RopeTheta), ("norm_eps", NormEps), ("dropout", Dropout), ("init_std", InitStd) })
+            Need(double.IsFinite(value), $"{name} must be a finite number (got {value})");
+        Need(Yarn is null || (double.IsFinite(Yarn.Factor) && double.IsFinite(Yarn.BetaFast) && double.IsFinite(Yarn.BetaSlow)), "yarn's factor, beta_fast and beta_slow must be finite numbers");
         Need(VocabSize > 0, $"vocab_size must be > 0 (got {VocabSize})");
         Need(ContextLength > 0, $"context_length must be > 0 (got {ContextLength})");
         Need(NLayer > 0, $"n_layer must be > 0 (got {NLayer})");

@@ -4,7 +4,7 @@ using LMHarness.IO;
 namespace LMHarness.Config;
 
 /// <summary>Learning-rate schedule shape (see LMHarness.Training.Schedules.LearningRateSchedule).</summary>
-[JsonConverter(typeof(JsonStringEnumConverter<ScheduleKind>))]
+[JsonConverter(typeof(NamedEnumConverter<ScheduleKind>))]
 public enum ScheduleKind
 {
     /// <summary>Linear warm-up, then half a cosine from lr to min_lr (Loshchilov and Hutter 2017, SGDR).</summary>
@@ -18,7 +18,7 @@ public enum ScheduleKind
 }
 
 /// <summary>Which update rule moves the weights.</summary>
-[JsonConverter(typeof(JsonStringEnumConverter<OptimizerKind>))]
+[JsonConverter(typeof(NamedEnumConverter<OptimizerKind>))]
 public enum OptimizerKind
 {
     /// <summary>AdamW (Loshchilov and Hutter 2019): Adam with decoupled weight decay.</summary>
@@ -32,7 +32,7 @@ public enum OptimizerKind
 }
 
 /// <summary>Numeric type of the forward/backward compute. Master weights and optimizer state are always fp32.</summary>
-[JsonConverter(typeof(JsonStringEnumConverter<TrainingDtype>))]
+[JsonConverter(typeof(NamedEnumConverter<TrainingDtype>))]
 public enum TrainingDtype
 {
     Fp32,
@@ -41,7 +41,7 @@ public enum TrainingDtype
 }
 
 /// <summary>Whether the next-token loss runs fused with the head (LMHarness.Model.FusedLinearCrossEntropy: the logits in tiles, never all at once).</summary>
-[JsonConverter(typeof(JsonStringEnumConverter<FusedLossMode>))]
+[JsonConverter(typeof(NamedEnumConverter<FusedLossMode>))]
 public enum FusedLossMode
 {
     /// <summary>Fused where a batch's fp32 logits would be more than one tile (LMHarness.Training.NextTokenLoss.Fused).</summary>
@@ -147,6 +147,7 @@ public sealed record TrainingConfig
     /// </summary>
     public string InitFromSha256 { get; init; } = "";
 
+    [Derived("micro_batch x grad_accumulation x context_length", "micro_batch, grad_accumulation or context_length")]
     public int TokensPerStep => MicroBatch * GradAccumulation * ContextLength;
 
     /// <summary>
@@ -162,7 +163,8 @@ public sealed record TrainingConfig
         CheckpointInterval = 0, KeepCheckpoints = 1, InitFrom = InitFrom.Length > 0 ? "(source)" : "",
     };
     /// <summary>Optimizer steps this run takes.</summary>
-    public int TotalSteps => MaxTokens > 0 ? (int)((MaxTokens + TokensPerStep - 1) / TokensPerStep) : MaxSteps;
+    [Derived("max_steps, or max_tokens / tokens_per_step rounded up when max_tokens > 0", "max_steps or max_tokens")]
+    public int TotalSteps => MaxTokens > 0 && TokensPerStep > 0 ? (int)Math.Min(int.MaxValue, (MaxTokens + TokensPerStep - 1) / TokensPerStep) : MaxSteps;
 
     public static readonly JsonSerializerOptions Json = ModelConfig.Json;
 
@@ -183,6 +185,13 @@ public sealed record TrainingConfig
     {
         var problems = new List<string>();
         void Need(bool ok, string problem) { if (!ok) problems.Add(problem); }
+        Need(EnumNames.IsNamed(Optimizer), $"optimizer must be one of {EnumNames.List(typeof(OptimizerKind))} (got {Optimizer})");
+        Need(EnumNames.IsNamed(Schedule), $"schedule must be one of {EnumNames.List(typeof(ScheduleKind))} (got {Schedule})");
+        Need(EnumNames.IsNamed(Dtype), $"dtype must be one of {EnumNames.List(typeof(TrainingDtype))} (got {Dtype})");
+        Need(EnumNames.IsNamed(FusedLoss), $"fused_loss must be one of {EnumNames.List(typeof(FusedLossMode))} (got {FusedLoss})");
+        foreach (var (name, value) in new[] { ("learning_rate", LearningRate), ("min_learning_rate", MinLearningRate), ("decay_fraction", DecayFraction),
+                     ("weight_decay", WeightDecay), ("eps", Eps), ("grad_clip", GradClip), ("muon_learning_rate", MuonLearningRate), ("alpha", Alpha), ("peak_flops", PeakFlops) })
+            Need(double.IsFinite(value), $"{name} must be a finite number (got {value})");
         Need(LearningRate > 0, $"learning_rate must be > 0 (got {LearningRate})");
         Need(MinLearningRate >= 0 && MinLearningRate <= LearningRate, $"min_learning_rate must be in [0, learning_rate] (got {MinLearningRate}, learning_rate {LearningRate})");
         Need(WarmupSteps >= 0, $"warmup_steps must be >= 0 (got {WarmupSteps})");
@@ -204,6 +213,9 @@ public sealed record TrainingConfig
         Need(MicroBatch > 0, $"micro_batch must be > 0 (got {MicroBatch})");
         Need(GradAccumulation > 0, $"grad_accumulation must be > 0 (got {GradAccumulation})");
         Need(ContextLength > 0, $"context_length must be > 0 (got {ContextLength})");
+        // Products and quotients in int: a mistyped knob must not wrap around to a small or negative number.
+        Need((long)MicroBatch * GradAccumulation * ContextLength <= int.MaxValue, $"micro_batch x grad_accumulation x context_length ({(long)MicroBatch * GradAccumulation * ContextLength}) must be at most {int.MaxValue} tokens per step");
+        Need(MaxTokens <= 0 || TokensPerStep <= 0 || (MaxTokens + TokensPerStep - 1) / TokensPerStep < int.MaxValue, $"max_tokens ({MaxTokens}) is more than {int.MaxValue} steps of {TokensPerStep} tokens");
         Need(MaxSteps > 0 || MaxTokens > 0, $"set max_steps > 0 or max_tokens > 0 to say when to stop (got {MaxSteps} and {MaxTokens})");
         Need(MaxTokens >= 0, $"max_tokens must be >= 0 (got {MaxTokens})");
         Need(EvalInterval > 0, $"eval_interval must be > 0 (got {EvalInterval})");

@@ -30,16 +30,22 @@ public static class Preparer
     {
         var seen = new bool[char.MaxValue + 1];
         long documents = 0;
+        var stats = new SourceStats { Quiet = true };
         foreach (var part in parts)
-            foreach (var chunk in part.Source.Read(new SourceStats { Quiet = true }))
+            foreach (var chunk in part.Source.Read(stats))
             {
                 if (chunk.StartsDocument) documents++;
                 foreach (char c in chunk.Text) seen[c] = true;
             }
         if (documents > 1) seen[CharTokenizer.EndOfTextChar] = true;
         var table = new string(Enumerable.Range(0, seen.Length).Where(c => seen[c]).Select(c => (char)c).ToArray());
+        var paths = string.Join(", ", parts.Select(p => p.Source.Path));
+        if (table.Length == 0 && stats.SkippedBinaryFiles > 0) // e.g. --data /usr/bin/ls: the reason is the file, not emptiness
+            throw new InvalidDataException($"The corpus {paths} has no text: " +
+                                           $"{(stats.SkippedBinaryFiles == 1 ? "a binary file" : $"{stats.SkippedBinaryFiles} binary files")} (NUL bytes in the first 8 KB) skipped. " +
+                                           "Point it at text files, or pass a token file prepared by prepare.csx (.bin).");
         if (table.Length == 0)
-            throw new InvalidDataException($"The corpus is empty ({string.Join(", ", parts.Select(p => p.Source.Path))}): no text to build a char table from.");
+            throw new InvalidDataException($"The corpus is empty ({paths}): no text to build a char table from.");
         return new CharTokenizer(table);
     }
 

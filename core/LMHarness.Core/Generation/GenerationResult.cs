@@ -3,7 +3,7 @@ using System.Text.Json.Serialization;
 namespace LMHarness.Generation;
 
 /// <summary>Why generation of one sequence ended.</summary>
-[JsonConverter(typeof(JsonStringEnumConverter<StopReason>))]
+[JsonConverter(typeof(NamedEnumConverter<StopReason>))]
 public enum StopReason
 {
     /// <summary><see cref="SamplingOptions.MaxNewTokens"/> tokens were generated.</summary>

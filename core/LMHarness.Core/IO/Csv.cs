@@ -68,13 +68,18 @@ public static class Csv
         }
     }
 
-    /// <summary>Reads a whole CSV file (either newline convention); a last line cut short by a crash mid-write is dropped.</summary>
-    public static Table Read(string path)
+    /// <summary>Reads a whole CSV file (either newline convention). A last line cut short by a crash mid-write is dropped,
+    /// with a warning naming the file to <paramref name="log"/> (standard error when null).</summary>
+    public static Table Read(string path, TextWriter? log = null)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"{path} does not exist.", path);
         var text = File.ReadAllText(path);
         var records = Parse(text, out var lastComplete);
-        if (!lastComplete && records.Count > 1) records.RemoveAt(records.Count - 1);
+        if (!lastComplete && records.Count > 1)
+        {
+            records.RemoveAt(records.Count - 1);
+            (log ?? Console.Error).WriteLine($"warning: {path} ends in a row cut short (a write that did not finish: a crash or a full disk); that row is left out.");
+        }
         if (records.Count == 0) throw new InvalidDataException($"{path} is empty: it has no header line.");
         return new Table(path, records[0], records.Skip(1).Where(r => r.Length > 1 || r[0].Length > 0).ToList());
     }

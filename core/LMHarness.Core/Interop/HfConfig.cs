@@ -93,7 +93,7 @@ public static class HfConfig
     {
         JsonObject o;
         try { o = JsonNode.Parse(json) as JsonObject ?? throw new InvalidDataException($"{source} is not a JSON object"); }
-        catch (JsonException e) { throw new InvalidDataException($"{source} is not valid JSON ({e.Message}); re-download the checkpoint's config.json", e); }
+        catch (JsonException e) { throw new InvalidDataException($"{source} is not valid JSON ({JsonErrors.Describe(e)}); re-download the checkpoint's config.json", e); }
 
         T Get<T>(string key)
         {

@@ -30,10 +30,11 @@ public sealed record MetricsRow(
         Csv.Number(TrainEvalLoss), Csv.Number(ValBpb), Csv.Number(Lr), Csv.Number(GradNorm), Csv.Number(TokensPerS), Csv.Number(Mfu),
         Csv.Number(ElapsedS), Csv.Number(TrainS), Csv.Number(EvalS), Csv.Number(RssMb), Csv.Number(GpuMb)]);
 
-    /// <summary>Reads metrics.csv, tolerating files written before train_eval_loss, val_bpb, train_s and eval_s existed.</summary>
-    public static IReadOnlyList<MetricsRow> Read(string path)
+    /// <summary>Reads metrics.csv, tolerating files written before train_eval_loss, val_bpb, train_s and eval_s existed; a
+    /// last row cut short is left out with a warning to <paramref name="log"/> (standard error when null).</summary>
+    public static IReadOnlyList<MetricsRow> Read(string path, TextWriter? log = null)
     {
-        var table = Csv.Read(path);
+        var table = Csv.Read(path, log);
         table.Require(RequiredColumns);
         var rows = new List<MetricsRow>(table.Rows.Count);
         for (int i = 0; i < table.Rows.Count; i++)

@@ -35,7 +35,7 @@ public sealed record RunConfig(ModelConfig Model, TrainingConfig Training, JsonO
     {
         JsonObject doc;
         try { doc = JsonNode.Parse(json) as JsonObject ?? throw new InvalidDataException($"{path} is not a JSON object."); }
-        catch (JsonException e) { throw new InvalidDataException($"{path} is not valid JSON ({e.Message}): restore it from the checkpoint's configs or start a new run folder.", e); }
+        catch (JsonException e) { throw new InvalidDataException($"{path} is not valid JSON ({JsonErrors.Describe(e)}): restore it from the checkpoint's configs or start a new run folder.", e); }
         var unknown = doc.Select(kv => kv.Key).Where(k => !Sections.Contains(k)).ToList();
         if (unknown.Count > 0)
             throw new InvalidDataException($"{path} has unknown key(s) {string.Join(", ", unknown.Select(k => $"'{k}'"))}: remove them or fix their spelling. A run's config.json has {string.Join(", ", Sections)}.");

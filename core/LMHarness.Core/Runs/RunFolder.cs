@@ -107,10 +107,17 @@ public sealed class RunFolder
 
     public static string CheckpointFileName(long step) => $"step_{step.ToString("D7", CultureInfo.InvariantCulture)}.ckpt";
 
-    /// <summary>Deletes all but the newest <paramref name="keep"/> checkpoints.</summary>
-    public void PruneCheckpoints(int keep)
+    /// <summary>Deletes all but the newest <paramref name="keep"/> checkpoints; returns those that could not be deleted,
+    /// each with the reason (a file made immutable, a read-only folder): an old checkpoint left behind costs only disk.</summary>
+    public IReadOnlyList<(string Path, string Reason)> PruneCheckpoints(int keep)
     {
-        foreach (var old in Checkpoints.SkipLast(keep)) System.IO.File.Delete(old);
+        var kept = new List<(string, string)>();
+        foreach (var old in Checkpoints.SkipLast(keep))
+        {
+            try { System.IO.File.Delete(old); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { kept.Add((old, e.Message)); }
+        }
+        return kept;
     }
 
     /// <summary>Takes the folder's single-writer lock (see <see cref="RunLock"/>).</summary>
@@ -144,14 +151,17 @@ public sealed class RunFolder
 /// Appends records to one of a run's CSV files, a whole flushed record at a time. Opening it either starts the file
 /// afresh (header only) or keeps the records whose step (first column) is at most the resume step and drops the
 /// rest; both rewrite the file atomically first, always with '\n' line ends, so a resumed run's file is byte for
-/// byte the uninterrupted run's.
+/// byte the uninterrupted run's. A record whose write fails (a full disk) is cut off again: the file always ends
+/// with a whole record.
 /// </summary>
 public sealed class RecordWriter<T> : IDisposable
 {
-    readonly StreamWriter _writer;
+    static readonly System.Text.UTF8Encoding Utf8 = new(false);
+    readonly Stream _stream;
     readonly Func<T, string> _format;
+    long _length; // where the last whole record ends
 
-    internal RecordWriter(string path, IReadOnlyList<string> columns, long? keepUpToStep, Func<T, string> format)
+    internal RecordWriter(string path, IReadOnlyList<string> columns, long? keepUpToStep, Func<T, string> format, Func<string, Stream>? open = null)
     {
         _format = format;
         var header = Csv.Line(columns);
@@ -164,15 +174,33 @@ public sealed class RecordWriter<T> : IDisposable
             for (int i = 0; i < table.Rows.Count; i++)
                 if (table.Long(i, columns[0]) <= step) kept.Append(Csv.Line(table.Rows[i]));
         }
-        AtomicFile.WriteAllText(path, kept.ToString());
-        _writer = new StreamWriter(new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read), new System.Text.UTF8Encoding(false)) { NewLine = "\n" };
+        try { AtomicFile.WriteAllText(path, kept.ToString()); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"Cannot rewrite {path} ({e.Message.TrimEnd('.')}): make it and its folder writable (ls -l, lsattr: chattr -i), " +
+                                  "then run the same command again. Nothing else in the run folder was changed.", e);
+        }
+        // Unbuffered: each record goes to the file in one write, and nothing is left in a buffer to be flushed, torn, later.
+        _stream = open?.Invoke(path) ?? new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read, bufferSize: 0);
+        _length = _stream.Length;
     }
 
     public void Write(T record)
     {
-        _writer.Write(_format(record));
-        _writer.Flush();
+        var bytes = Utf8.GetBytes(_format(record));
+        try
+        {
+            _stream.Write(bytes);
+            _stream.Flush();
+            _length += bytes.Length;
+        }
+        catch (IOException)
+        {
+            try { _stream.SetLength(_length); } // readers would drop the torn record, but resume and compare should not have to
+            catch (IOException) { }
+            throw;
+        }
     }
 
-    public void Dispose() => _writer.Dispose();
+    public void Dispose() => _stream.Dispose();
 }

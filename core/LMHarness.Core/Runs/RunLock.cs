@@ -15,14 +15,19 @@ public sealed class RunLock : IDisposable
 {
     public const string FileName = ".lock", OwnerFileName = ".lock.owner";
     readonly FileStream _handle;
+    readonly string? _createdTop;
+    readonly bool _createdFile;
+    bool _released;
 
-    RunLock(FileStream handle) => _handle = handle;
+    RunLock(FileStream handle, string? createdTop, bool createdFile) => (_handle, _createdTop, _createdFile) = (handle, createdTop, createdFile);
 
     /// <summary>Takes the folder's lock (creating the folder); throws <see cref="IOException"/> naming the holder when another process or writer has it.</summary>
     public static RunLock Acquire(string folder)
     {
+        var createdTop = TopMissing(Path.GetFullPath(folder));
         Directory.CreateDirectory(folder);
         var path = Path.Combine(folder, FileName);
+        var createdFile = !File.Exists(path);
         FileStream handle;
         try { handle = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None); }
         catch (IOException)
@@ -36,7 +41,15 @@ public sealed class RunLock : IDisposable
             ["started_utc"] = Process.GetCurrentProcess().StartTime.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ssZ"),
             ["command"] = Environment.CommandLine,
         }.ToJsonString());
-        return new RunLock(handle);
+        return new RunLock(handle, createdTop, createdFile);
+    }
+
+    /// <summary>The outermost folder of <paramref name="folder"/>'s path that does not exist yet (null when it exists).</summary>
+    static string? TopMissing(string folder)
+    {
+        string? top = null;
+        for (var dir = folder; dir is not null && !Directory.Exists(dir); dir = Path.GetDirectoryName(dir)) top = dir;
+        return top;
     }
 
     /// <summary>"process 1234 (started ..., command ...)" from the owner file, or a plain description when it is unreadable.</summary>
@@ -60,8 +73,30 @@ public sealed class RunLock : IDisposable
         catch (ArgumentException) { return false; }
     }
 
+    /// <summary>
+    /// Releases the lock and removes what <see cref="Acquire"/> created: the <c>.lock</c> file, and the folder when it
+    /// was new and is still empty (and the parents it created with it). For a run refused before it wrote anything, so that it leaves no trace.
+    /// </summary>
+    public void Abandon()
+    {
+        var file = _handle.Name;
+        var folder = Path.GetDirectoryName(file)!;
+        Dispose();
+        try
+        {
+            if (_createdFile) File.Delete(file);
+            if (_createdTop is null) return;
+            // The run folder, then each parent Acquire created (runs/train/<preset>/seed0), while empty.
+            for (var dir = folder; dir.Length >= _createdTop.Length && !Directory.EnumerateFileSystemEntries(dir).Any(); dir = Path.GetDirectoryName(dir)!)
+                Directory.Delete(dir);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // a trace left is harmless: the next run takes the lock
+    }
+
     public void Dispose()
     {
+        if (_released) return;
+        _released = true;
         // The owner file goes first, while the lock is still held: nobody else can have written it meanwhile.
         try { File.Delete(Path.Combine(Path.GetDirectoryName(_handle.Name)!, OwnerFileName)); }
         catch (IOException) { }

@@ -38,7 +38,7 @@ public sealed record RunResult(
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"{path} is not a run result ({e.Message}): delete it; the run's checkpoint still holds its state.", e);
+            throw new InvalidDataException($"{path} is not a run result ({JsonErrors.Describe(e)}): delete it; the run's checkpoint still holds its state.", e);
         }
     }
 

@@ -19,7 +19,7 @@ public sealed record TokenizerIdentity(TokenizerKind Kind, int VocabSize, string
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         WriteIndented = true,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+        Converters = { EnumNames.Converter() },
     };
 
     public static TokenizerIdentity Gpt2 { get; } = new(TokenizerKind.Gpt2, 50257);

@@ -3,7 +3,7 @@ using System.Text.Json.Serialization;
 namespace LMHarness.Tokenizers;
 
 /// <summary>The tokenizer families LMHarness can rebuild from a <see cref="TokenizerIdentity"/>.</summary>
-[JsonConverter(typeof(JsonStringEnumConverter<TokenizerKind>))]
+[JsonConverter(typeof(NamedEnumConverter<TokenizerKind>))]
 public enum TokenizerKind
 {
     /// <summary>GPT-2 byte-level BPE (Radford et al. 2019): 50,257 ids, end of text 50256.</summary>

@@ -107,12 +107,17 @@ public sealed class Checkpointing(RunFolder folder, ModelConfig model, TrainingC
     }
 
     /// <summary>Writes the checkpoint of <paramref name="state"/> with the run's memory peaks so far, and deletes all but the
-    /// newest keep_checkpoints.</summary>
-    public void Save(RunState state, RunClock clock, (double Rss, double? Gpu) peakMb, nn.Module master, IOptimizer optimizer)
+    /// newest keep_checkpoints; one that cannot be deleted is a warning to <paramref name="log"/>, and the run goes on.</summary>
+    public void Save(RunState state, RunClock clock, (double Rss, double? Gpu) peakMb, nn.Module master, IOptimizer optimizer, IRunLogger? log)
     {
         Checkpoint.Save(folder.CheckpointPath(state.Step), new CheckpointState(state.Step, state.Tokens, clock.ElapsedSeconds, state.BestValLoss,
             model, training, data.Tokenizer, data.SaveState())
         { TrainSeconds = clock.TrainSeconds, EvalSeconds = clock.EvalSeconds, PeakRssMb = peakMb.Rss, PeakGpuMb = peakMb.Gpu }, master, optimizer);
-        folder.PruneCheckpoints(training.KeepCheckpoints);
+        foreach (var (path, reason) in folder.PruneCheckpoints(training.KeepCheckpoints))
+            if (_undeletable.Add(path)) // once per file, not at every later checkpoint
+                log?.OnMessage($"warning: could not delete the old checkpoint {path} ({reason.TrimEnd('.')}); training goes on, and it stays " +
+                               $"beyond keep_checkpoints ({training.KeepCheckpoints}) until you delete it (after chattr -i if it is immutable).");
     }
+
+    readonly HashSet<string> _undeletable = new(StringComparer.Ordinal);
 }

@@ -123,17 +123,34 @@ public sealed class Trainer
     public void RequestStop() => _stop = true;
 
     /// <summary>Trains to the end (or until stopped), resuming from the run folder's newest checkpoint when there is one.</summary>
+    /// <remarks>Whatever can refuse the run (the configs, the device, the memory plan, the folder's contents) is checked
+    /// before anything is written: a refused run leaves no folder, no .lock and no file. config.json is rewritten only
+    /// once the run starts, after its CSVs were opened, so an extension that cannot write them leaves it as it was.</remarks>
     public RunResult Train()
     {
         try
         {
-            using var writer = _folder.Lock();
-            return TrainLocked();
+            ResidentMemory.ResetPeak(); // this run's peak, not that of runs this process trained before it
+            var runtimeMb = ResidentMemory.Megabytes(); // the process before the model: the memory plan's runtime on the CPU
+            if (_training.Threads > 0) torch.set_num_threads(_training.Threads);
+            var device = Devices.Resolve(_training.Device);
+            var plan = RunMemory.Plan(_model, _training, device, runtimeMb, _folder.Path); // refuses a CPU run that cannot fit, before building
+            var writer = _folder.Lock();
+            try { return TrainLocked(device, plan); }
+            catch when (!_started)
+            {
+                writer.Abandon(); // refused by what the folder holds, or failed before the first write: leave no trace
+                throw;
+            }
+            finally { writer.Dispose(); }
         }
         finally { _owned?.Dispose(); }
     }
 
-    RunResult TrainLocked()
+    /// <summary>Whether this run has begun writing its folder (its CSVs opened).</summary>
+    bool _started;
+
+    RunResult TrainLocked(Device device, MemoryPlan plan)
     {
         var total = _training.TotalSteps;
         var checkpoints = new Checkpointing(_folder, _model, _training, _data);
@@ -145,18 +162,12 @@ public sealed class Trainer
             return done;
         }
 
-        ResidentMemory.ResetPeak(); // this run's peak, not that of runs this process trained before it
-        var runtimeMb = ResidentMemory.Megabytes(); // the process before the model: the memory plan's runtime on the CPU
-        if (_training.Threads > 0) torch.set_num_threads(_training.Threads);
-        var device = Devices.Resolve(_training.Device);
-        var plan = RunMemory.Plan(_model, _training, device, runtimeMb, _folder.Path); // refuses a CPU run that cannot fit, before building
         var tf32 = _training.Dtype == TrainingDtype.Fp32 && Devices.EnableTf32(device); // fp32 matmuls on tensor cores (CUDA only)
         RandomState.Seed(_training.Seed);
         using var precision = PrecisionPolicy.Create(_training.Dtype, () => _build(_model), device);
         using var optimizer = OptimizerFactory.Create(precision.Master, _training);
         var (state, restored) = saved is null ? (RunState.Fresh, null) : checkpoints.Restore(precision.Master, optimizer, Progress);
         precision.SyncCompute();
-        _folder.WriteConfig(new RunConfig(_model, _training, _data.Describe(), Environment(device, tf32)));
 
         var schedule = LearningRateSchedule.For(_training);
         var step = new TrainStep(precision, optimizer, _data, _training, device);
@@ -165,7 +176,10 @@ public sealed class Trainer
         var meter = new RunMeter(ModelSummary.Of(_model).FlopsPerToken(_training.ContextLength),
             _training.PeakFlops > 0 ? _training.PeakFlops : null, precision.ComputeDtype,
             restored?.PeakRssMb ?? PriorPeakRss(state.Step), restored?.PeakGpuMb, state, clock, device);
+        _started = true;
         using var loggers = OpenLoggers(restored is null ? null : state.Step);
+        // Last, once the CSVs are open: an extension that fails before this point leaves config.json describing the run on disk.
+        _folder.WriteConfig(new RunConfig(_model, _training, _data.Describe(), Environment(device, tf32)));
         loggers.OnStart(new RunStart(_folder, state.Step, total, checkpoints.RestoredFrom));
         using var signals = StopOnSignals();
         using var pending = new PendingLosses();
@@ -185,16 +199,18 @@ public sealed class Trainer
             state = state.Next(_training.TokensPerStep);
 
             var evaluate = state.Step % _training.EvalInterval == 0 || state.Step == total;
-            var checkpoint = (_training.CheckpointInterval > 0 && state.Step % _training.CheckpointInterval == 0) || state.Step == total || _stop;
+            var checkpoint = (_training.CheckpointInterval > 0 && state.Step % _training.CheckpointInterval == 0) || state.Step == total;
+            // A stop (Ctrl-C) checkpoints its step but logs no row there, so that the resumed run's metrics.csv has the
+            // rows of the uninterrupted one, no more.
             var log = state.Step % _training.LogInterval == 0 || evaluate || checkpoint;
-            if (!log && StepCompleted is null) continue;
+            if (!log && !_stop && StepCompleted is null) continue;
             var (loss, norm) = pending.Read(_folder.LatestCheckpoint); // the host reads losses here only
             var evaluation = evaluate ? clock.Evaluate(() => evaluator.Run(precision.Compute)) : null;
             state = state.With(loss, evaluation);
             var row = meter.Row(state, clock, evaluation, loss, norm, lr);
             if (log) loggers.OnMetrics(row);
             StepCompleted?.Invoke(row);                               // may ask to stop: then this step is checkpointed
-            if (checkpoint || _stop) clock.Exclude(() => checkpoints.Save(state, clock, (meter.PeakRssMb, meter.PeakGpuMb), precision.Master, optimizer));
+            if (checkpoint || _stop) clock.Exclude(() => checkpoints.Save(state, clock, (meter.PeakRssMb, meter.PeakGpuMb), precision.Master, optimizer, loggers));
         }
 
         var result = meter.Result(_folder, state, clock, total, precision.MasterParameters.Sum(p => p.Param.numel())) with { PlannedMemory = plan.Planned() };

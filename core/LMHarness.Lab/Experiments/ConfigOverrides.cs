@@ -20,6 +20,9 @@ public static class ConfigOverrides
     {
         var node = JsonSerializer.SerializeToNode(config, json)!.AsObject();
         var original = node.DeepClone().AsObject();
+        foreach (var (name, derived) in ConfigJson.Derived(typeof(T), json))
+            if (options.ContainsKey(name))
+                throw new ArgumentException($"--{name} is derived ({derived.Formula}), not a knob: set {derived.Set} instead.");
         var applied = new List<string>();
         foreach (var (key, text) in options)
         {
@@ -63,8 +66,10 @@ public static class ConfigOverrides
     /// </summary>
     public static (T Config, IReadOnlyList<string> Applied) Apply<T>(T config, ScriptArgs args, JsonSerializerOptions json)
     {
+        var derived = ConfigJson.Derived(typeof(T), json).ToDictionary(d => d.Name, d => d.Derived);
         foreach (var (key, value) in JsonSerializer.SerializeToNode(config, json)!.AsObject())
-            args.Knob(key, value is JsonValue v && v.TryGetValue<string>(out var text) ? text : value?.ToJsonString() ?? "null", typeof(T).Name);
+            args.Knob(key, value is JsonValue v && v.TryGetValue<string>(out var text) ? text : value?.ToJsonString() ?? "null",
+                derived.TryGetValue(key, out var d) ? $"derived, not a knob: {d.Formula}" : typeof(T).Name);
         return Apply(config, args.Options, json);
     }
 

@@ -154,7 +154,13 @@ public sealed class Experiment
         if (_variants.Any(v => v.Name == name)) throw new ArgumentException($"experiment {Name}: variant '{name}' is declared twice.");
         if (name.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0 || name.Contains(' '))
             throw new ArgumentException($"experiment {Name}: variant name '{name}' must be a plain folder name (letters, digits, - _ .).");
-        _variants.Add((name, model.Validated(), training, stream ?? HarnessStream.Instance, Smoke ? 1 : seeds ?? Seeds));
+        // Both configs checked here, as each variant is declared: a bad one is refused before any variant trains.
+        try
+        {
+            TrainingFor(training, 0).Validated(); // what will run (smoke mode shortens it)
+            _variants.Add((name, model.Validated(), training, stream ?? HarnessStream.Instance, Smoke ? 1 : seeds ?? Seeds));
+        }
+        catch (ArgumentException e) { throw new ArgumentException($"experiment {Name}: variant '{name}': {e.Message}", e); }
         return this;
     }
 

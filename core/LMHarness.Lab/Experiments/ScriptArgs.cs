@@ -170,14 +170,16 @@ public sealed class ScriptArgs
         var type = Nullable.GetUnderlyingType(typeof(T)) ?? typeof(T);
         try
         {
-            return (T)(type.IsEnum ? Enum.Parse(type, text, ignoreCase: true) : System.Convert.ChangeType(text, type, CultureInfo.InvariantCulture));
+            // Enums by name only (EnumNames): Enum.Parse would take "--dtype 5" as a value no name has.
+            if (type.IsEnum) return (T)(EnumNames.TryParse(type, text) ?? throw new ArgumentException("not a name"));
+            return (T)System.Convert.ChangeType(text, type, CultureInfo.InvariantCulture);
         }
         catch (Exception e) when (e is FormatException or InvalidCastException or OverflowException or ArgumentException)
         {
             var expected = type == typeof(int) || type == typeof(long) ? "an integer"
                 : type == typeof(double) || type == typeof(float) ? "a number"
                 : type == typeof(bool) ? "true or false"
-                : type.IsEnum ? "one of " + string.Join(", ", Enum.GetNames(type).Select(n => n.ToLowerInvariant()))
+                : type.IsEnum ? "one of " + EnumNames.List(type)
                 : $"a {type.Name}";
             throw new ArgumentException($"--{key} {text}: expected {expected} (default {Show(defaultValue)}).");
         }

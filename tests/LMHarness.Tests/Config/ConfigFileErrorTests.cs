@@ -92,4 +92,15 @@ public class ConfigFileErrorTests
         FluentActions.Invoking(() => ConfigOverrides.Apply(new ModelConfig(), new Dictionary<string, string> { ["n_layer"] = "six" }, ModelConfig.Json))
             .Should().Throw<ArgumentException>().WithMessage("cannot apply --n_layer six to ModelConfig: field 'n_layer' must be a whole number (e.g. 6), not \"six\".");
     }
+
+    [Fact]
+    public void A_config_file_that_is_not_json_names_the_line_and_column_without_parser_internals()
+    {
+        using var dir = new TempDir();
+        var run = RunFolderWith(dir, _ => { });
+        var file = dir.File("config.json");
+        File.WriteAllText(file, "{\n  \"model\": {\n    \"n_layer\": six\n  }\n}\n");
+        FluentActions.Invoking(() => new LMHarness.Runs.RunFolder(run).ReadConfig()).Should().Throw<InvalidDataException>()
+            .Which.Message.Should().Contain(file).And.Contain("at line 3, column 16").And.NotContain("LineNumber").And.NotContain("BytePositionInLine").And.NotContain("Path: $");
+    }
 }

@@ -75,4 +75,23 @@ public class ScriptMessageTests
         code.Should().Be(1);
         errors.Should().Contain($"Token file {path} does not match the SHA-256 in its sidecar");
     }
+
+    [Fact]
+    public void Train_refuses_a_number_for_a_name_and_a_binary_corpus_in_one_sentence_that_names_the_flag_or_file_and_writes_nothing()
+    {
+        using var dir = new TempDir();
+        var tokens = TrainingFixtures.TokenFile(dir.Path);
+        var run = dir.File("runs/x");
+        var (code, _, errors) = Run(Script("train.csx"), "--data", tokens, "--position", "7", "--out", run);
+        code.Should().Be(1);
+        errors.TrimEnd().Should().NotContain("\n", "one line")
+            .And.Contain("--position 7").And.Contain("must be one of learned, rope, none, not 7")
+            .And.NotContain("Exception").And.NotContain("LineNumber");
+        Directory.Exists(dir.File("runs")).Should().BeFalse("a refused run creates no folder");
+
+        (code, _, errors) = Run(Script("train.csx"), "--data", "/usr/bin/ls", "--out", run);
+        code.Should().Be(1);
+        errors.Should().Contain("/usr/bin/ls").And.Contain("has no text: a binary file (NUL bytes in the first 8 KB) skipped").And.NotContain("The corpus is empty").And.NotContain("Exception");
+        Directory.Exists(dir.File("runs")).Should().BeFalse();
+    }
 }

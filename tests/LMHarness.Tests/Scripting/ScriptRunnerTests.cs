@@ -100,14 +100,21 @@ public sealed class ScriptRunnerTests : IDisposable
     }
 
     [Fact]
-    public void Unhandled_exception_reports_the_throwing_script_line_and_the_calling_line()
+    public void An_error_is_one_line_naming_the_throwing_script_line_and_the_message_and_only_a_fault_names_its_type()
     {
         var script = Write("throws.csx", "void Fail() =>\n    throw new InvalidOperationException(\"boom\");\nvar ok = 1;\nFail();\n");
         var (code, errors) = Run(script);
         code.Should().Be(1);
-        var lines = errors.Split('\n');
-        lines[0].Should().Be($"{script}:2:5: error: unhandled InvalidOperationException: boom");
-        lines[1].Should().Be($"  called from {script}:4:1");
+        errors.TrimEnd().Should().Be($"{script}:2:5: error: boom", "one line: where, then the message, no exception type (LMHARNESS_SCRIPT_TRACE=1 shows it)");
+
+        script = Write("argument.csx", "throw new ArgumentException(\"--x 7: use a or b.\", \"x\");\n");
+        (code, errors) = Run(script);
+        errors.TrimEnd().Should().Be($"{script}:1:1: error: --x 7: use a or b.", "no \" (Parameter 'x')\" suffix");
+
+        script = Write("bug.csx", "string s = null!;\nConsole.WriteLine(s.Length);\n");
+        (code, errors) = Run(script);
+        code.Should().Be(1);
+        errors.Should().StartWith($"{script}:2:").And.Contain("error: internal error (NullReferenceException)").And.Contain("LMHARNESS_SCRIPT_TRACE=1");
     }
 
     [Fact]

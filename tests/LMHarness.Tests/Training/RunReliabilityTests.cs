@@ -10,13 +10,6 @@ namespace LMHarness.Tests.Training;
 /// <summary>What a user re-running, extending or pointing a run at the wrong folder relies on.</summary>
 public class RunReliabilityTests
 {
-    /// <summary>Collects what the trainer tells the console.</summary>
-    sealed class Messages : IRunLogger
-    {
-        public List<string> Lines { get; } = [];
-        public void OnMessage(string message) => Lines.Add(message);
-    }
-
     static RunResult Train(TrainingConfig t, string tokens, string dir, Messages? messages = null, bool overwrite = false)
     {
         var trainer = Trainer.For(TrainingFixtures.TinyModel, t, tokens, dir);

@@ -303,12 +303,12 @@ public static class Checkpoint
         }
         catch (JsonException e) when (legacy)
         {
-            throw Damaged(path, $"its format-1 state is not valid JSON ({e.Message})");
+            throw Damaged(path, $"its format-1 state is not valid JSON ({JsonErrors.Describe(e)})");
         }
         catch (JsonException e)
         {
             // The section passed its checksum, so the bytes are as written: by a version whose state this one cannot read.
-            throw new InvalidDataException($"Checkpoint {path} holds a state this LMHarness cannot read ({e.Message}): it was written by another version; resume it with that version, or start a new run folder.", e);
+            throw new InvalidDataException($"Checkpoint {path} holds a state this LMHarness cannot read ({JsonErrors.Describe(e)}): it was written by another version; resume it with that version, or start a new run folder.", e);
         }
     }
 
