@@ -22,24 +22,29 @@ sealed class RunMeter
     readonly double _startTrain;
     readonly Device _device;
     long _lastTokens;
-    double _lastTrain, _priorPeakRss;
+    double _lastTrain, _knownPeakRss;
     double? _peakGpu;
 
     /// <summary>A meter from the run's start; <paramref name="peakFlops"/> is the configured peak (fixed), or null to use
     /// <see cref="PeakFlops"/> for <paramref name="device"/> and <paramref name="dtype"/>.
-    /// <paramref name="priorPeakRss"/> and <paramref name="priorPeakGpu"/> are the peaks of the run's earlier processes (0 and null for a new run).</summary>
+    /// <paramref name="priorPeakRss"/> is what the run's peak is known to be at least: the peak of its earlier processes,
+    /// or the resident memory at its start; <paramref name="priorPeakGpu"/> the earlier processes' device peak (null for a new run).</summary>
     public RunMeter(double flopsPerToken, double? peakFlops, ScalarType dtype, double priorPeakRss, double? priorPeakGpu, RunState start, RunClock clock, Device device)
     {
         _device = device;
         _measuredDtype = peakFlops is null ? dtype : null;
         peakFlops ??= PeakFlops.For(device, dtype);
-        (_flopsPerToken, _peakFlops, _priorPeakRss, _peakGpu) = (flopsPerToken, peakFlops.Value, priorPeakRss, priorPeakGpu);
+        (_flopsPerToken, _peakFlops, _knownPeakRss, _peakGpu) = (flopsPerToken, peakFlops.Value, priorPeakRss, priorPeakGpu);
         (_startStep, _startTokens, _startTrain) = (start.Step, start.Tokens, clock.TrainSeconds);
         (_lastTokens, _lastTrain) = (_startTokens, _startTrain);
     }
 
-    /// <summary>The run's resident-memory peak so far: this process's high-water mark or an earlier process's, whichever is larger.</summary>
-    public double PeakRssMb => Math.Max(_priorPeakRss, ResidentMemory.PeakMegabytes());
+    /// <summary>
+    /// The run's resident-memory peak so far: this process's high-water mark, or what the run is known to have reached (an
+    /// earlier process's peak, the start, a sample), whichever is larger. The mark is per process: another run in the same
+    /// process (a parallel test, a notebook) may reset it to a lower resident size than this run has seen.
+    /// </summary>
+    public double PeakRssMb => Math.Max(_knownPeakRss, ResidentMemory.PeakMegabytes());
 
     /// <summary>The largest device memory sampled so far (null without a GPU).</summary>
     public double? PeakGpuMb => _peakGpu;
@@ -56,7 +61,13 @@ sealed class RunMeter
         if (gpuMb is { } g) _peakGpu = Math.Max(_peakGpu ?? 0, g);
         return new MetricsRow(state.Step, state.Tokens, trainLoss, evaluation?.ValLoss, evaluation?.TrainLoss, evaluation?.ValBpb, lr, gradNorm,
             tokensPerS, tokensPerS * _flopsPerToken / _peakFlops, clock.ElapsedSeconds, clock.TrainSeconds, clock.EvalSeconds,
-            ResidentMemory.Megabytes(), gpuMb);
+            Sampled(ResidentMemory.Megabytes()), gpuMb);
+    }
+
+    double Sampled(double rssMb)
+    {
+        _knownPeakRss = Math.Max(_knownPeakRss, rssMb);
+        return rssMb;
     }
 
     public RunResult Result(RunFolder folder, RunState state, RunClock clock, long totalSteps, long parameters)

@@ -136,7 +136,7 @@ public sealed class Trainer
             var device = Devices.Resolve(_training.Device);
             var plan = RunMemory.Plan(_model, _training, device, runtimeMb, _folder.Path); // refuses a CPU run that cannot fit, before building
             var writer = _folder.Lock();
-            try { return TrainLocked(device, plan); }
+            try { return TrainLocked(device, plan, runtimeMb); }
             catch when (!_started)
             {
                 writer.Abandon(); // refused by what the folder holds, or failed before the first write: leave no trace
@@ -150,7 +150,7 @@ public sealed class Trainer
     /// <summary>Whether this run has begun writing its folder (its CSVs opened).</summary>
     bool _started;
 
-    RunResult TrainLocked(Device device, MemoryPlan plan)
+    RunResult TrainLocked(Device device, MemoryPlan plan, double startRssMb)
     {
         var total = _training.TotalSteps;
         var checkpoints = new Checkpointing(_folder, _model, _training, _data);
@@ -175,7 +175,7 @@ public sealed class Trainer
         var clock = new RunClock(restored?.ElapsedSeconds ?? 0, restored?.TrainSeconds ?? restored?.ElapsedSeconds ?? 0, restored?.EvalSeconds ?? 0, device);
         var meter = new RunMeter(ModelSummary.Of(_model).FlopsPerToken(_training.ContextLength),
             _training.PeakFlops > 0 ? _training.PeakFlops : null, precision.ComputeDtype,
-            restored?.PeakRssMb ?? PriorPeakRss(state.Step), restored?.PeakGpuMb, state, clock, device);
+            Math.Max(restored?.PeakRssMb ?? PriorPeakRss(state.Step), startRssMb), restored?.PeakGpuMb, state, clock, device);
         _started = true;
         using var loggers = OpenLoggers(restored is null ? null : state.Step);
         // Last, once the CSVs are open: an extension that fails before this point leaves config.json describing the run on disk.
