@@ -11,10 +11,12 @@ namespace LMHarness.UpstreamScript;
 
 /// <summary>
 /// How upstream dotnet-script 2.x compiles a script and which diagnostics stop it, copied rule by rule from
-/// dotnet-script/dotnet-script src/Dotnet.Script.Core/ScriptCompiler.cs (CreateScriptOptions, CreateCompilationContext,
-/// EvaluateDiagnostics, SetOptimizationLevel) and src/Dotnet.Script.Core/Internal/ScriptExtensions.cs (GetDiagnostics).
-/// The stand-in (Program.cs) compiles with it, and the tests compile every .csx of the repository with it, so a script
-/// that upstream refuses is refused here too.
+/// dotnet-script/dotnet-script src/Dotnet.Script.Core/ScriptCompiler.cs (ImportedNamespaces, SuppressedDiagnosticIds,
+/// ParseOptions, CreateScriptOptions, EvaluateDiagnostics, SetOptimizationLevel; read at commit 256a654) and
+/// src/Dotnet.Script.Core/Internal/ScriptExtensions.cs (GetDiagnostics). That revision predates upstream's nullable
+/// rule, which is taken from its decision in dotnet-script issue #411 and from what upstream 2.x prints for
+/// scripts/compare.csx (<c>compare.csx(16,7): error CS8632</c>). The stand-in (Program.cs) compiles with it, and the
+/// tests compile every .csx of the repository with it, so a script that upstream refuses is refused here too.
 /// </summary>
 public static class UpstreamCompiler
 {

@@ -9,14 +9,6 @@ using LMHarness.Runs;
 
 namespace LMHarness.Reports;
 
-/// <summary>What <see cref="RunPage.Write"/> produced in a run folder: its plots and its page.</summary>
-public sealed record RunPageReport(string Folder, IReadOnlyList<string> Pngs, string HtmlPath, RunRow Row)
-{
-    public override string ToString() =>
-        $"run page in {Folder}:\n" + string.Concat(Pngs.Append(HtmlPath).Select(f => $"  {f}\n")) +
-        $"final val loss {HtmlReport.Num(Row.FinalValLoss, "F4")} (best {HtmlReport.Num(Row.BestValLoss, "F4")}), {Row.Tokens:N0} tokens, {HtmlReport.Num(Row.TrainSeconds, "F1")} s of training";
-}
-
 /// <summary>
 /// One run's own page, written into its folder (what train.csx makes of a single run; comparisons need two or more):
 /// loss_vs_tokens.png (with the zoom on the second half), lr_schedule.png, throughput.png, gradflow.png (when the run
