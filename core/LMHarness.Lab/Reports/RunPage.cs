@@ -41,7 +41,9 @@ public static class RunPage
 
     static string Render(RunData run, RunRow row, IReadOnlyList<string> pngs)
     {
-        var title = $"Run: {run.Label}";
+        // A folder named seed<k> is known by its variant too (runs/train/nanogpt-cpu/seed1337); any other by its name.
+        var name = Path.GetFileName(run.Folder.TrimEnd(Path.DirectorySeparatorChar));
+        var title = $"Run: {(name.StartsWith("seed", StringComparison.Ordinal) ? run.Label : name)}";
         var sb = new StringBuilder();
         HtmlReport.AppendHead(sb, title);
         sb.AppendLine("</head><body>");

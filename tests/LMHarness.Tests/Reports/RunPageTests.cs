@@ -72,7 +72,8 @@ public sealed class TrainScriptPageTests : IDisposable
         code.Should().Be(0, errors.ToString());
         foreach (var png in new[] { "loss_vs_tokens.png", "lr_schedule.png", "throughput.png", "gradflow.png" })
             File.Exists(Path.Combine(run, png)).Should().BeTrue(png);
-        File.ReadAllText(Path.Combine(run, "report.html")).Should().Contain("<title>Run: ").And.NotContain("nothing to compare");
+        File.ReadAllText(Path.Combine(run, "report.html")).Should().Contain("<title>Run: run</title>", "a folder not named seed<k> is known by its name")
+            .And.NotContain("nothing to compare");
         File.Exists(Path.Combine(run, "comparison.csv")).Should().BeFalse("one run is not a comparison");
         File.Exists(Path.Combine(run, "final_by_variant.png")).Should().BeFalse();
     }
