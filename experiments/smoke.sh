@@ -136,6 +136,7 @@ if [ $extras -eq 1 ]; then
     s compare "$h/run" "$h/run_bf16" --out "$h/compare"
     name=scripts; check "[ \"\$(png_size '$h/trajectory.png')\" != '' ]" "trajectory.png under $host"
     check "[ -f '$h/compare/comparison.csv' ]" "compare.csx wrote no comparison.csv under $host"
+    check "grep -q '<title>Run: ' '$h/run/report.html' && [ ! -f '$h/run/comparison.csv' ]" "train.csx wrote no single-run page under $host"
   done
   name=scripts
   r="$LMHARNESS_RUNS/scripts-repo" u="$LMHARNESS_RUNS/scripts-upstream"

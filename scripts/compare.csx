@@ -13,7 +13,8 @@ var a = new ScriptArgs(Args);
 var paths = a.Rest("runs", "run folders, or folders holding runs (e.g. runs/gqa_vs_mha)");
 string output = a.Get("out", Path.Combine(Experiment.RepoRoot(), "runs", "compare"), "where the plots, comparison.csv/.md and report.html go");
 bool log = a.Get("log", false, "loss vs tokens on log-log axes");
-string? baseline = a.Get<string?>("baseline", null, "the variant the others are compared against (default: the first)");
+// No `string?`: scripts have no #nullable context, and upstream dotnet-script refuses the annotation there (CS8632).
+string baseline = a.Get<string>("baseline", null, "the variant the others are compared against (default: the first)");
 a.EnsureAllUsed("scripts/compare.csx");
 
 // A folder with metrics.csv is a run; any other folder contributes every run below it.

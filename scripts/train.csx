@@ -51,4 +51,4 @@ var trainer = Trainer.For(model, training, tokens, output, stream);
 trainer.Progress = TrainingProgressBar.ForConsole();
 trainer.Overwrite = overwrite;
 Console.WriteLine(trainer.Train());
-Console.WriteLine(Comparison.Write([output], output));
+Console.WriteLine(RunPage.Write(output));   // the run's own plots and report.html (compare.csx compares runs)

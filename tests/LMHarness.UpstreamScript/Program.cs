@@ -3,9 +3,8 @@ using System.Runtime.Loader;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.CodeAnalysis;
-using Microsoft.CodeAnalysis.CSharp.Scripting;
+using LMHarness.UpstreamScript;
 using Microsoft.CodeAnalysis.CSharp.Scripting.Hosting;
-using Microsoft.CodeAnalysis.Scripting;
 using Microsoft.CodeAnalysis.Scripting.Hosting;
 
 // Runs a .csx the way upstream dotnet-script 2.x does (dotnet-script/dotnet-script: Program.cs, ExecuteScriptCommand,
@@ -13,7 +12,8 @@ using Microsoft.CodeAnalysis.Scripting.Hosting;
 //  1. its own options before `--` (-c/--configuration, --no-cache, --isolated-load-context, -d/--debug, -h/--help);
 //     everything else after the script, and everything after `--`, goes to the script's Args;
 //  2. the script (with its #load-ed files) compiles to <temp>/dotnet-script/<script folder>/execution-cache/script.dll,
-//     Debug unless -c Release, returning int;
+//     Debug unless -c Release, returning int, under upstream's compilation options and diagnostic rules
+//     (UpstreamCompiler.cs: its imports, the suppressed ids, nullable warnings as errors);
 //  3. the assemblies the script #r's (compilation.DirectiveReferences) are copied beside script.dll, and nothing else:
 //     not their dependencies;
 //  4. a hash of the script files and the configuration is kept beside it (script.sha256): while the script text is
@@ -114,24 +114,9 @@ static string Hash(string scriptPath, string scriptDir, OptimizationLevel optimi
 static string? Compile(string scriptPath, string scriptDir, string cache, string library, OptimizationLevel optimization)
 {
     Directory.CreateDirectory(cache);
-    var frameworkDir = Path.GetDirectoryName(typeof(object).Assembly.Location)!;
-    var framework = Directory.EnumerateFiles(frameworkDir, "*.dll")
-        .Where(p => !Path.GetFileName(p).StartsWith("System.Private.", StringComparison.Ordinal) || Path.GetFileName(p) == "System.Private.CoreLib.dll")
-        .Where(IsManaged)
-        .Select(p => (MetadataReference)MetadataReference.CreateFromFile(p));
-    var options = ScriptOptions.Default
-        .WithFilePath(scriptPath)
-        .WithFileEncoding(Encoding.UTF8)
-        .WithEmitDebugInformation(true)
-        .WithReferences(framework)
-        .WithImports("System", "System.IO", "System.Collections.Generic", "System.Console", "System.Diagnostics",
-                     "System.Dynamic", "System.Linq", "System.Linq.Expressions", "System.Text", "System.Threading.Tasks")
-        .WithSourceResolver(new SourceFileResolver([], scriptDir))
-        .WithMetadataResolver(ScriptMetadataResolver.Default.WithBaseDirectory(scriptDir))
-        .WithOptimizationLevel(optimization)
-        .WithAllowUnsafe(true);
-    var script = CSharpScript.Create<int>(File.ReadAllText(scriptPath), options, typeof(CommandLineScriptGlobals));
-    var compilation = script.GetCompilation();
+    // Upstream's options and diagnostic rules (UpstreamCompiler.cs): a nullable warning stops the script as upstream's does.
+    var (compilation, errors) = UpstreamCompiler.Compile(scriptPath, optimization);
+    if (errors.Count > 0) return string.Join(Environment.NewLine, errors.Select(d => d.ToString()));
     using (var pe = File.Create(library))
     {
         var result = compilation.Emit(pe);
@@ -146,12 +131,6 @@ static string? Compile(string scriptPath, string scriptDir, string cache, string
         if (source != target) File.Copy(source, target, overwrite: true);
     }
     return null;
-}
-
-static bool IsManaged(string path)
-{
-    try { AssemblyName.GetAssemblyName(path); return true; }
-    catch (BadImageFormatException) { return false; }
 }
 
 // Assembly.LoadFrom's rule, for the isolated context: a dependency is looked for beside the assembly that asks for it.

@@ -12,7 +12,9 @@ namespace LMHarness.Data;
 /// than RAM costs only the pages touched. Train split = ids [0, <see cref="TrainTokens"/>), val split = the rest.
 /// <see cref="Open(string)"/> refuses files whose size, dtype or ids disagree with the sidecar (one vectorised pass
 /// over the ids); <see cref="Verify()"/> also checks the sidecar's SHA-256 of every byte (one hashing pass, about
-/// 1 GB/s), which a changed byte cannot pass. Which is checked when is in docs/data.md.
+/// 1 GB/s), which a changed byte cannot pass. A sidecar with block sums has every block checked the first time a read
+/// touches it (<see cref="Blocks"/>), so damage is refused before a batch holding it is used. Which is checked when
+/// is in docs/data.md.
 /// </summary>
 public sealed unsafe class TokenFile : IDisposable
 {
@@ -21,6 +23,11 @@ public sealed unsafe class TokenFile : IDisposable
     readonly byte* _base;
     readonly bool _wide;
     bool _disposed;
+    /// <summary>Files whose "no block sums" warning this process already printed: once per file, not per open.</summary>
+    static readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> Warned = new();
+
+    /// <summary>An older sidecar without block sums gets its whole file verified at open up to this size (~0.3 s of SHA-256), else a warning.</summary>
+    public const long VerifyAtOpenBytes = 128L << 20;
 
     TokenFile(string path, TokenFileInfo info, MemoryMappedFile map, MemoryMappedViewAccessor view)
     {
@@ -32,7 +39,11 @@ public sealed unsafe class TokenFile : IDisposable
         byte* p = null;
         view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
         _base = p + view.PointerOffset;
+        if (info.HasBlockSums) Blocks = new TokenBlocks(path, _base, info.TokenCount * info.BytesPerToken, info.BlockBytes!.Value, info.BlockCrc32c!);
     }
+
+    /// <summary>The per-block checksums every read verifies; null when the sidecar has none (an older prepare).</summary>
+    public TokenBlocks? Blocks { get; }
 
     public string Path { get; }
     public TokenFileInfo Info { get; }
@@ -49,7 +60,13 @@ public sealed unsafe class TokenFile : IDisposable
     public static TokenFile Open(string path) => Open(path, true);
 
     /// <summary>Opens and validates; <paramref name="checkIds"/> also scans every id against the vocab size (one pass over the file).</summary>
-    public static TokenFile Open(string path, bool checkIds)
+    public static TokenFile Open(string path, bool checkIds) => Open(path, checkIds, VerifyAtOpenBytes, Console.Error);
+
+    /// <summary>
+    /// <see cref="Open(string, bool)"/> with the size up to which a sidecar without block sums has its file verified
+    /// whole, and where the warning for a bigger one goes (tests).
+    /// </summary>
+    internal static TokenFile Open(string path, bool checkIds, long verifyAtOpenBytes, TextWriter warnings)
     {
         path = System.IO.Path.GetFullPath(path);
         var sidecar = TokenFileInfo.SidecarPath(path);
@@ -74,15 +91,52 @@ public sealed unsafe class TokenFile : IDisposable
         var file = new TokenFile(path, info, map, view)
         {
             // The sidecar (tokenizer, counts, sources) plus the file's size and write time: a re-prepared file differs.
+            // Block sums are left out: adding them to an older sidecar (prepare --verify) keeps the identity.
             Identity = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(
-                $"{sidecarText}|{bytes}|{File.GetLastWriteTimeUtc(path).Ticks}")))[..16].ToLowerInvariant(),
+                $"{TokenFileInfo.WithoutBlockSums(sidecarText)}|{bytes}|{File.GetLastWriteTimeUtc(path).Ticks}")))[..16].ToLowerInvariant(),
         };
         if (checkIds)
         {
-            try { file.CheckIds(); }
+            try
+            {
+                file.CheckIds();
+                file.CheckWithoutBlockSums(verifyAtOpenBytes, warnings);
+            }
             catch { file.Dispose(); throw; }
         }
         return file;
+    }
+
+    /// <summary>
+    /// A sidecar without block sums (written before they existed): a small file is verified whole now, so damage is
+    /// still refused before training; a big one gets one warning per process naming the command that adds them.
+    /// </summary>
+    void CheckWithoutBlockSums(long verifyAtOpenBytes, TextWriter warnings)
+    {
+        if (Blocks is not null) return;
+        long bytes = Count * Info.BytesPerToken;
+        if (Info.Sha256 is not null && bytes <= verifyAtOpenBytes) { Verify(); return; }
+        if (!Warned.TryAdd(Path, true)) return;
+        warnings.WriteLine(Info.Sha256 is null
+            ? $"warning: token file {Path} has a format-{Info.FormatVersion} sidecar with no checksums: a changed id that stays below the vocab size would train unnoticed. Prepare it again to get them."
+            : $"warning: token file {Path} ({bytes / 1e9:F1} GB) has no block checksums (its sidecar predates them): a changed id that stays below the vocab size would train unnoticed. " +
+              $"Add them once with: dotnet script scripts/prepare.csx -- --verify {Path}");
+    }
+
+    /// <summary>
+    /// Verifies <paramref name="path"/> whole against its SHA-256 and, when its sidecar has no block sums, adds them
+    /// (the sidecar rewritten through a temp file and a rename, its other text and so the file's identity unchanged).
+    /// Returns whether it added them.
+    /// </summary>
+    public static bool AddBlockSums(string path, int blockBytes = TokenBlocks.DefaultBlockBytes)
+    {
+        using var file = Open(path, checkIds: false);
+        file.Verify(); // sums of damaged bytes would bless the damage: only a file that matches its SHA-256 gets them
+        if (file.Blocks is not null) return false;
+        var sidecar = TokenFileInfo.SidecarPath(file.Path);
+        var sums = TokenBlocks.Compute(file._base, file.Count * file.Info.BytesPerToken, blockBytes);
+        AtomicFile.WriteAllText(sidecar, TokenFileInfo.WithBlockSums(File.ReadAllText(sidecar), blockBytes, sums));
+        return true;
     }
 
     static void Validate(string path, TokenFileInfo info)
@@ -104,6 +158,9 @@ public sealed unsafe class TokenFile : IDisposable
         if (info.TokenCount > long.MaxValue / info.BytesPerToken)
             throw new InvalidDataException($"{sidecar} says token_count {info.TokenCount}, more {info.Dtype} ids than any file holds, but {path} has {bytes} bytes: the sidecar is damaged. Prepare the token file again.");
         long expected = info.TokenCount * info.BytesPerToken;
+        if ((info.BlockBytes is null) != (info.BlockCrc32c is null) || info.BlockBytes is <= 0
+            || info.HasBlockSums && info.BlockCrc32c!.Count != TokenBlocks.BlockCount(expected, info.BlockBytes!.Value))
+            throw new InvalidDataException($"{sidecar} has block_bytes {info.BlockBytes?.ToString() ?? "(none)"} and {info.BlockCrc32c?.Count.ToString() ?? "no"} block checksums, which do not cover {info.TokenCount} {info.Dtype} ids: the sidecar is damaged. Prepare the token file again.");
         if (bytes != expected)
             throw new InvalidDataException(bytes < expected
                 ? $"Token file {path} is truncated: {bytes} bytes, but its sidecar says {info.TokenCount} {info.Dtype} ids ({expected} bytes). Prepare it again."
@@ -122,9 +179,9 @@ public sealed unsafe class TokenFile : IDisposable
             long max = _wide ? MaxOf(new ReadOnlySpan<uint>((uint*)_base + start, n)) : MaxOf(new ReadOnlySpan<ushort>((ushort*)_base + start, n));
             if (max < vocab) continue;
             for (long i = start; i < start + n; i++)
-                if (this[i] >= vocab)
+                if (Raw(i) >= vocab)
                     throw new InvalidDataException(
-                        $"Token file {Path} holds id {this[i]} at position {i}, but its tokenizer {Tokenizer.Describe()} has only {vocab} ids: the file is corrupt or its sidecar belongs to another tokenizer. Prepare it again.");
+                        $"Token file {Path} holds id {Raw(i)} at position {i}, but its tokenizer {Tokenizer.Describe()} has only {vocab} ids: the file is corrupt or its sidecar belongs to another tokenizer. Prepare it again.");
         }
     }
 
@@ -170,6 +227,9 @@ public sealed unsafe class TokenFile : IDisposable
         return long.CreateTruncating(m);
     }
 
+    /// <summary>The id at <paramref name="index"/> as stored, its block not verified (the id scan reports it, whatever its block holds).</summary>
+    long Raw(long index) => _wide ? ((uint*)_base)[index] : ((ushort*)_base)[index];
+
     /// <summary>The id at <paramref name="index"/>.</summary>
     public int this[long index]
     {
@@ -177,6 +237,8 @@ public sealed unsafe class TokenFile : IDisposable
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             if ((ulong)index >= (ulong)Count) throw new ArgumentOutOfRangeException(nameof(index), $"index {index} is outside [0, {Count}) of {Path}.");
+            int width = _wide ? 4 : 2;
+            Blocks?.EnsureVerified(index * width, (index + 1) * width);
             return _wide ? (int)((uint*)_base)[index] : ((ushort*)_base)[index];
         }
     }
@@ -187,6 +249,8 @@ public sealed unsafe class TokenFile : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this); // the mapping is gone: reading it would fault
         if (start < 0 || start + dest.Length > Count)
             throw new ArgumentOutOfRangeException(nameof(start), $"ids [{start}, {start + dest.Length}) are outside [0, {Count}) of {Path}.");
+        int width = _wide ? 4 : 2;
+        Blocks?.EnsureVerified(start * width, (start + dest.Length) * width); // before any id of a damaged block is handed out
         if (_wide)
         {
             uint* p = (uint*)_base + start;

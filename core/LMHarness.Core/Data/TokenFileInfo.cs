@@ -1,4 +1,6 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.RegularExpressions;
 using LMHarness.Tokenizers;
 
 namespace LMHarness.Data;
@@ -26,9 +28,11 @@ public sealed record SourceInfo(
 /// The JSON sidecar of a token file (<c>name.bin.json</c> beside <c>name.bin</c>): which tokenizer made the ids,
 /// how they are stored, how many there are and where the train/val split falls (train = ids [0, TrainTokens),
 /// val = ids [TrainTokens, TokenCount)). It is written last, so its presence marks a complete file. Format 2 adds
-/// <see cref="Sha256"/>, the checksum of the ids file; format 1 (no checksum) still opens.
+/// <see cref="Sha256"/>, the checksum of the ids file; format 1 (no checksum) still opens. Sidecars written since
+/// also carry <see cref="BlockCrc32c"/>, a checksum per block of <see cref="BlockBytes"/> bytes that reads verify
+/// (<see cref="TokenBlocks"/>); a sidecar without them opens as before (an older reader ignores them).
 /// </summary>
-public sealed record TokenFileInfo
+public sealed partial record TokenFileInfo
 {
     public const int CurrentFormatVersion = 2;
     /// <summary>Sidecar formats this version reads: 1 (no checksum) and 2.</summary>
@@ -47,6 +51,13 @@ public sealed record TokenFileInfo
     public required long ValTokens { get; init; }
     public required long Documents { get; init; }
     public IReadOnlyList<SourceInfo> Sources { get; init; } = [];
+    /// <summary>Bytes per checksummed block (<see cref="TokenBlocks.DefaultBlockBytes"/>); null in sidecars without block sums.</summary>
+    public int? BlockBytes { get; init; }
+    /// <summary>CRC-32C of each block of the ids file, in order (<see cref="TokenBlocks"/>); null in sidecars without them.</summary>
+    public IReadOnlyList<uint>? BlockCrc32c { get; init; }
+
+    /// <summary>Whether the sidecar carries per-block checksums for reads to verify.</summary>
+    [JsonIgnore] public bool HasBlockSums => BlockBytes is > 0 && BlockCrc32c is not null;
 
     /// <summary>Bytes per stored id.</summary>
     public int BytesPerToken => Dtype == "uint16" ? 2 : 4;
@@ -57,7 +68,34 @@ public sealed record TokenFileInfo
     /// <summary>Sidecar path of a token file.</summary>
     public static string SidecarPath(string tokenFilePath) => tokenFilePath + ".json";
 
-    public string ToJson() => JsonSerializer.Serialize(this, TokenizerIdentity.Json);
+    /// <summary>
+    /// The sidecar text: the fields without the block sums, then the block sums appended after the last field.
+    /// Appending (never re-serializing) is what lets an older sidecar gain block sums with its text otherwise
+    /// unchanged, and so keep the file's identity (<see cref="WithoutBlockSums"/>), which runs trained on it record.
+    /// </summary>
+    public string ToJson()
+    {
+        var text = JsonSerializer.Serialize(this with { BlockBytes = null, BlockCrc32c = null }, TokenizerIdentity.Json);
+        return HasBlockSums ? WithBlockSums(text, BlockBytes!.Value, BlockCrc32c!) : text;
+    }
+
+    /// <summary>Sidecar <paramref name="json"/> with the block sums added after its last field (its other bytes unchanged).</summary>
+    public static string WithBlockSums(string json, int blockBytes, IReadOnlyList<uint> sums)
+    {
+        int close = json.LastIndexOf('}');
+        if (close < 0) throw new InvalidDataException("A token-file sidecar is a JSON object; this text has no closing brace.");
+        return $"{json[..close]},\"block_bytes\":{blockBytes},\"block_crc32c\":[{string.Join(",", sums)}]}}{json[(close + 1)..]}";
+    }
+
+    /// <summary>Sidecar <paramref name="json"/> without the block sums <see cref="WithBlockSums"/> appended: the text that identifies the file.</summary>
+    public static string WithoutBlockSums(string json)
+    {
+        var m = BlockSumsSuffix().Match(json);
+        return m.Success ? json[..m.Index] + "}" + m.Groups["after"].Value : json;
+    }
+
+    [GeneratedRegex(@",""block_bytes"":\d+,""block_crc32c"":\[[\d,]*\]\}(?<after>\s*)\z")]
+    private static partial Regex BlockSumsSuffix();
 
     public static TokenFileInfo FromJson(string json, string what)
     {

@@ -6,8 +6,8 @@ namespace LMHarness.Data;
 
 /// <summary>
 /// Appends token ids to a flat little-endian uint16/uint32 file under a temp name (<see cref="AtomicFile.TempPath"/>),
-/// hashing them on the way; <see cref="Complete"/> reads the temp back and compares its SHA-256 with the bytes it
-/// wrote (so a disk that corrupts writes is caught at prepare time), renames it into place, which also removes temps
+/// hashing them on the way; <see cref="Complete"/> reads the temp back, compares its SHA-256 with the bytes it
+/// wrote and checksums each block of it for later reads (<see cref="TokenBlocks"/>) (so a disk that corrupts writes is caught at prepare time), renames it into place, which also removes temps
 /// that killed prepares of the same file left, and then writes the sidecar with that checksum (temp + rename), so a
 /// reader never sees a file without the sidecar that describes all of it. Disposing an incomplete writer deletes its
 /// temp file.
@@ -20,11 +20,15 @@ public sealed class TokenFileWriter : IDisposable
     readonly HashingStream _stream;
     readonly bool _wide;
     readonly int _vocab;
+    readonly int _blockBytes;
     byte[] _buffer = new byte[1 << 16];
     bool _completed;
 
-    public TokenFileWriter(string path, TokenizerIdentity tokenizer)
+    /// <summary>A writer of <paramref name="path"/>; <paramref name="blockBytes"/> is the size of each checksummed block.</summary>
+    public TokenFileWriter(string path, TokenizerIdentity tokenizer, int blockBytes = TokenBlocks.DefaultBlockBytes)
     {
+        if (blockBytes <= 0) throw new ArgumentOutOfRangeException(nameof(blockBytes), $"block size must be > 0 bytes (got {blockBytes}).");
+        _blockBytes = blockBytes;
         _path = Path.GetFullPath(path);
         Tokenizer = tokenizer;
         _vocab = tokenizer.VocabSize;
@@ -73,6 +77,9 @@ public sealed class TokenFileWriter : IDisposable
         _file.Flush(flushToDisk: true);
         _file.Position = 0;
         var onDisk = ContentHash.Hex(ContentHash.Of(_file, _file.Length));
+        // Block sums of the bytes as read back from disk, the ones every later read is checked against.
+        _file.Position = 0;
+        var blocks = TokenBlocks.Compute(_file, _file.Length, _blockBytes);
         if (onDisk != written)
         {
             Dispose();
@@ -91,6 +98,8 @@ public sealed class TokenFileWriter : IDisposable
             Documents = documents,
             Sources = sources,
             Sha256 = written,
+            BlockBytes = _blockBytes,
+            BlockCrc32c = blocks,
         };
         var sidecar = TokenFileInfo.SidecarPath(_path);
         // Old sidecar goes first: at no moment may a sidecar describe ids it was not written for.

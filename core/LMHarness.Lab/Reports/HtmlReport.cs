@@ -19,7 +19,7 @@ public static class HtmlReport
         ("loss_vs_time", "Loss against wall-clock time."),
         ("lr_schedule", "The learning rate used at each step."),
         ("throughput", "Training throughput: training tokens per second of training time."),
-        ("gradflow_", "Gradient flow at the last logged step: mean and max |gradient| per parameter tensor."),
+        ("gradflow", "Gradient flow at the last logged step: mean and max |gradient| per parameter tensor."),
     ];
 
     /// <summary>
@@ -30,6 +30,37 @@ public static class HtmlReport
         IReadOnlyList<(string Title, IReadOnlyList<string> Lines)>? sections = null)
     {
         var sb = new StringBuilder();
+        AppendHead(sb, title);
+        sb.AppendLine("</head><body>");
+        sb.Append("<h1>").Append(E(title)).AppendLine("</h1>");
+        sb.Append("<p class=\"headline\"><strong>Headline:</strong> ").Append(E(stats.Headline)).AppendLine("</p>");
+        if (stats.Note is { } note) sb.Append("<p class=\"note\">").Append(E(note)).AppendLine("</p>");
+        foreach (var table in ComparisonTables.Of(rows, stats)) AppendTable(sb, table);
+        sb.AppendLine("<p class=\"method\">Intervals are 95% Student-t intervals of the mean over seeds; differences use Welch's t-test " +
+            "(Welch–Satterthwaite degrees of freedom). A winner is named only when the 95% interval of the best variant's lead over the runner-up " +
+            "excludes zero. Seeds to resolve: the smallest n per variant at which a two-sample t-test (α = 0.05, power 0.8, pooled standard " +
+            "deviation of the two variants) detects a true gap of the observed size.</p>");
+        foreach (var (heading, lines) in sections ?? [])
+        {
+            if (lines.Count == 0) continue;
+            sb.Append("<h2>").Append(E(heading)).AppendLine("</h2><ul>");
+            foreach (var line in lines) sb.Append("<li>").Append(E(line)).AppendLine("</li>");
+            sb.AppendLine("</ul>");
+        }
+        sb.AppendLine("<h2>Figures</h2>");
+        foreach (var png in pngs) AppendFigure(sb, png);
+        AppendTable(sb, new ComparisonTables.Table("Runs", ["variant", "seed", "final val loss", "best val loss", "final val bpb", "tokens", "train s", "eval s", "wall s", "folder"],
+            [false, true, true, true, true, true, true, true, true, false],
+            [.. rows.Select(r => (IReadOnlyList<string>)[r.Variant, r.Seed.ToString(System.Globalization.CultureInfo.InvariantCulture), Num(r.FinalValLoss, "F4"),
+                Num(r.BestValLoss, "F4"), Num(r.FinalValBpb, "F4"), Num(r.Tokens, "N0"), Num(r.TrainSeconds, "F1"), Num(r.EvalSeconds, "F1"),
+                Num(r.WallSeconds, "F1"), r.Folder])]));
+        sb.AppendLine("</body></html>");
+        return sb.ToString();
+    }
+
+    /// <summary>The doctype, title and style every page shares, up to the closing head tag.</summary>
+    internal static void AppendHead(StringBuilder sb, string title)
+    {
         sb.AppendLine("<!DOCTYPE html>");
         sb.AppendLine("<html lang=\"en\"><head><meta charset=\"utf-8\"/>");
         sb.Append("<title>").Append(E(title)).AppendLine("</title>");
@@ -48,41 +79,19 @@ public static class HtmlReport
             .method { color: #555; font-size: 0.9em; }
             </style>
             """);
-        sb.AppendLine("</head><body>");
-        sb.Append("<h1>").Append(E(title)).AppendLine("</h1>");
-        sb.Append("<p class=\"headline\"><strong>Headline:</strong> ").Append(E(stats.Headline)).AppendLine("</p>");
-        if (stats.Note is { } note) sb.Append("<p class=\"note\">").Append(E(note)).AppendLine("</p>");
-        foreach (var table in ComparisonTables.Of(rows, stats)) AppendTable(sb, table);
-        sb.AppendLine("<p class=\"method\">Intervals are 95% Student-t intervals of the mean over seeds; differences use Welch's t-test " +
-            "(Welch–Satterthwaite degrees of freedom). A winner is named only when the 95% interval of the best variant's lead over the runner-up " +
-            "excludes zero. Seeds to resolve: the smallest n per variant at which a two-sample t-test (α = 0.05, power 0.8, pooled standard " +
-            "deviation of the two variants) detects a true gap of the observed size.</p>");
-        foreach (var (heading, lines) in sections ?? [])
-        {
-            if (lines.Count == 0) continue;
-            sb.Append("<h2>").Append(E(heading)).AppendLine("</h2><ul>");
-            foreach (var line in lines) sb.Append("<li>").Append(E(line)).AppendLine("</li>");
-            sb.AppendLine("</ul>");
-        }
-        sb.AppendLine("<h2>Figures</h2>");
-        foreach (var png in pngs)
-        {
-            var name = Path.GetFileName(png);
-            var caption = Captions.FirstOrDefault(c => name.StartsWith(c.Prefix, StringComparison.Ordinal)).Caption ?? name;
-            sb.Append("<figure><img alt=\"").Append(E(name)).Append("\" src=\"data:image/png;base64,")
-                .Append(Convert.ToBase64String(File.ReadAllBytes(png))).Append("\"/>")
-                .Append("<figcaption>").Append(E(name)).Append(": ").Append(E(caption)).AppendLine("</figcaption></figure>");
-        }
-        AppendTable(sb, new ComparisonTables.Table("Runs", ["variant", "seed", "final val loss", "best val loss", "final val bpb", "tokens", "train s", "eval s", "wall s", "folder"],
-            [false, true, true, true, true, true, true, true, true, false],
-            [.. rows.Select(r => (IReadOnlyList<string>)[r.Variant, r.Seed.ToString(System.Globalization.CultureInfo.InvariantCulture), Num(r.FinalValLoss, "F4"),
-                Num(r.BestValLoss, "F4"), Num(r.FinalValBpb, "F4"), Num(r.Tokens, "N0"), Num(r.TrainSeconds, "F1"), Num(r.EvalSeconds, "F1"),
-                Num(r.WallSeconds, "F1"), r.Folder])]));
-        sb.AppendLine("</body></html>");
-        return sb.ToString();
     }
 
-    static void AppendTable(StringBuilder sb, ComparisonTables.Table table)
+    /// <summary>A PNG embedded as a data URI, captioned by what its file name says it shows.</summary>
+    internal static void AppendFigure(StringBuilder sb, string png)
+    {
+        var name = Path.GetFileName(png);
+        var caption = Captions.FirstOrDefault(c => name.StartsWith(c.Prefix, StringComparison.Ordinal)).Caption ?? name;
+        sb.Append("<figure><img alt=\"").Append(E(name)).Append("\" src=\"data:image/png;base64,")
+            .Append(Convert.ToBase64String(File.ReadAllBytes(png))).Append("\"/>")
+            .Append("<figcaption>").Append(E(name)).Append(": ").Append(E(caption)).AppendLine("</figcaption></figure>");
+    }
+
+    internal static void AppendTable(StringBuilder sb, ComparisonTables.Table table)
     {
         sb.Append("<h2>").Append(E(table.Title)).AppendLine("</h2>");
         sb.Append("<table><thead><tr>");
@@ -98,9 +107,9 @@ public static class HtmlReport
         sb.AppendLine("</tbody></table>");
     }
 
-    static string Num(double? v, string format) =>
+    internal static string Num(double? v, string format) =>
         v is double d && double.IsFinite(d) ? d.ToString(format, System.Globalization.CultureInfo.InvariantCulture) : "-";
 
     /// <summary>Escapes text for element content and attribute values (the four characters XML and HTML both need escaped).</summary>
-    static string E(string text) => text.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;").Replace("\"", "&quot;");
+    internal static string E(string text) => text.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;").Replace("\"", "&quot;");
 }
