@@ -38,15 +38,17 @@ command -v jupyter-nbconvert >/dev/null || {
 if [ "$build" = 1 ]; then dotnet build core/LMHarness.Lab -c Release --nologo -v q >&2; fi
 [ -f core/LMHarness.Lab/bin/Release/net10.0/linux-x64/LMHarness.Lab.dll ] || {
   echo "execute.sh: build the assemblies first: dotnet build core/LMHarness.Lab -c Release" >&2; exit 2; }
-# The pinned kernel; `dotnet tool restore` also restores the script launcher, which fails before ./lmh packed it.
-if ! dotnet dotnet-interactive --version >/dev/null 2>&1; then
-  dotnet tool restore >&2 || true
-  dotnet dotnet-interactive --version >/dev/null || {
-    echo "execute.sh: the kernel did not restore: dotnet tool restore (microsoft.dotnet-interactive)" >&2; exit 1; }
-fi
-
 work="$(mktemp -d /tmp/lmh-notebooks-XXXXXX)"
 trap 'rm -rf "$work"' EXIT
+# The pinned kernel, restored alone: `dotnet tool restore` of the whole manifest fails (restoring nothing) while the
+# script launcher it also lists is not packed yet (./lmh packs it on first use).
+if ! dotnet dotnet-interactive --version >/dev/null 2>&1; then
+  python3 -c 'import json, sys; m = json.load(open(sys.argv[1])); m["tools"] = {"microsoft.dotnet-interactive": m["tools"]["microsoft.dotnet-interactive"]}; json.dump(m, open(sys.argv[2], "w"))' \
+    .config/dotnet-tools.json "$work/dotnet-tools.json"
+  dotnet tool restore --tool-manifest "$work/dotnet-tools.json" >&2
+  dotnet dotnet-interactive --version >/dev/null || {
+    echo "execute.sh: the kernel did not restore (microsoft.dotnet-interactive in .config/dotnet-tools.json)" >&2; exit 1; }
+fi
 export JUPYTER_PATH="$work/jupyter" JUPYTER_RUNTIME_DIR="$work/runtime" JUPYTER_CONFIG_DIR="$work/config"
 mkdir -p "$JUPYTER_PATH/kernels"
 dotnet dotnet-interactive jupyter install --path "$JUPYTER_PATH/kernels" >/dev/null

@@ -41,15 +41,19 @@ static class KernelTool
         var version = PinnedVersion;
         var packages = Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } p ? p
             : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
-        string? Find() => new[] { packages, Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages") }
-            .Select(root => Path.Combine(root, "microsoft.dotnet-interactive", version, "tools"))
-            .Where(Directory.Exists)
-            .SelectMany(tools => Directory.GetFiles(tools, "Microsoft.DotNet.Interactive.App.dll", SearchOption.AllDirectories))
-            .Select(Path.GetDirectoryName).FirstOrDefault();
+        var tools = Path.Combine(packages, "microsoft.dotnet-interactive", version, "tools");
+        string? Find() => Directory.Exists(tools)
+            ? Directory.GetFiles(tools, "Microsoft.DotNet.Interactive.App.dll", SearchOption.AllDirectories).Select(Path.GetDirectoryName).FirstOrDefault()
+            : null;
         if (Find() is { } found) return found;
-        // Restores every tool of the manifest; another tool's failure (the script launcher before ./lmh packed it)
-        // does not matter as long as this one arrives.
-        var (code, text) = Run("dotnet", ["tool", "restore"], Root, TimeSpan.FromMinutes(10));
+        // Restores this tool alone, from a manifest holding only its entry: `dotnet tool restore` of the repository's
+        // manifest fails as a whole (restoring nothing) while the script launcher it also lists is not packed yet.
+        var manifest = JsonNode.Parse(File.ReadAllText(Path.Combine(Root, ".config", "dotnet-tools.json")))!.AsObject();
+        manifest["tools"] = new JsonObject { ["microsoft.dotnet-interactive"] = manifest["tools"]!["microsoft.dotnet-interactive"]!.DeepClone() };
+        var alone = Path.Combine(Directory.CreateTempSubdirectory("lmh-kernel-").FullName, "dotnet-tools.json");
+        File.WriteAllText(alone, manifest.ToJsonString());
+        var (code, text) = Run("dotnet", ["tool", "restore", "--tool-manifest", alone], Root, TimeSpan.FromMinutes(10));
+        Directory.Delete(Path.GetDirectoryName(alone)!, recursive: true);
         return Find() ?? throw new InvalidOperationException(
             $"`dotnet tool restore` (exit {code}) did not restore microsoft.dotnet-interactive {version}:\n{text}");
     }
