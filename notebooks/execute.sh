@@ -25,7 +25,7 @@ while [ $# -gt 0 ]; do
     --smoke) smoke=1 ;;
     --no-build) build=0 ;;
     --out) [ $# -ge 2 ] || { echo "execute.sh: --out needs a folder" >&2; exit 2; }; out="$2"; shift ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
     -*) echo "execute.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) [ -f "$1" ] || { echo "execute.sh: no notebook $1" >&2; exit 2; }; notebooks+=("$(cd "$(dirname "$1")" && pwd)/$(basename "$1")") ;;
   esac
