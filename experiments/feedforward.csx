@@ -23,7 +23,7 @@ var model = new ModelConfig
     ContextLength = context, NLayer = nLayer, DModel = dModel, NHead = 6, NKvHead = 6,
     Position = PositionKind.Rope, Norm = NormKind.RmsNorm, Bias = false,
 };
-var training = Recipes.ShortRun(steps, lr, batch, context);
+var training = RunRecipes.ShortRun(steps, lr, batch, context);
 
 // 2 matrices of d x 4d  ==  3 matrices of d x 8d/3
 var gelu = model with { FeedForwardKinds = [FeedForwardKind.Mlp], FfnHidden = 4 * dModel };

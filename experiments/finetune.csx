@@ -42,13 +42,13 @@ string pretrainData = help ? "" : Corpus.Prepared("default", "gpt2");
 var pretrainArgs = new List<string> { "--data", pretrainData, "--seeds", "1", "--out", Path.GetDirectoryName(exp.Smoke ? Path.GetDirectoryName(exp.Folder)! : exp.Folder)! };
 if (exp.Smoke) pretrainArgs.Add("--smoke");
 var pretrain = help ? null : new Experiment("finetune_pretrain", pretrainArgs);
-pretrain?.Variant("base", model, Recipes.ShortRun(pretrainSteps, lr, batch, context));
+pretrain?.Variant("base", model, RunRecipes.ShortRun(pretrainSteps, lr, batch, context));
 pretrain?.Run();
 string source = pretrain?.RunFolder("base", 0) ?? "(the pretrained run)";
 
 // ---- 2. fine-tune it, and train the same model from scratch, on TinyShakespeare for the same steps ----
-var fromScratch = Recipes.ShortRun(steps, lr, batch, context);
-exp.Variant("finetuned", model with { Dropout = dropout }, Recipes.ShortRun(steps, tuneLr, batch, context) with { InitFrom = source });
+var fromScratch = RunRecipes.ShortRun(steps, lr, batch, context);
+exp.Variant("finetuned", model with { Dropout = dropout }, RunRecipes.ShortRun(steps, tuneLr, batch, context) with { InitFrom = source });
 exp.Variant("scratch", model with { Dropout = dropout }, fromScratch);
 var report = exp.Run();
 

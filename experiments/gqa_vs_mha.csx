@@ -29,7 +29,7 @@ var baseModel = new ModelConfig
     FfnHidden = 8 * dModel / 3 / 8 * 8, FeedForwardKinds = [FeedForwardKind.SwiGlu], Position = PositionKind.Rope,
     Norm = NormKind.RmsNorm, Bias = false,
 };
-var training = Recipes.ShortRun(steps, lr, batch, context);
+var training = RunRecipes.ShortRun(steps, lr, batch, context);
 
 // ---- the variants: only the number of K/V heads changes ----
 exp.Variant("mha", baseModel with { AttentionKinds = [AttentionKind.Mha], NKvHead = nHead }, training);

@@ -28,7 +28,7 @@ let model (kind: AttentionKind) (kvHeads: int) =
         FfnHidden = 8 * dModel / 3 / 8 * 8, AttentionKinds = ResizeArray [ kind ], FeedForwardKinds = ResizeArray [ FeedForwardKind.SwiGlu ],
         Position = PositionKind.Rope, Norm = NormKind.RmsNorm, Bias = false)
 
-let training = Recipes.ShortRun(steps, lr, batch, context)
+let training = RunRecipes.ShortRun(steps, lr, batch, context)
 
 exp.Variant("mha", model AttentionKind.Mha nHead, training)
    .Variant(sprintf "gqa%d" gqaKv, model AttentionKind.Gqa gqaKv, training)

@@ -23,19 +23,19 @@ int evalBatches  = exp.Knob("eval_batches", 20);   // eval_iters
 bool llama       = exp.Knob("llama", true);        // also train the Llama-block twin
 bool replay      = exp.Knob("replay", false);      // nanoGPT variant follows nanoGPT's random stream (seed 1337 + k)
 
-// The published settings live in the core (Recipes.NanoGptCpu: preset nanogpt-cpu + train_shakespeare_char.py);
+// The published settings live in the core (RunRecipes.NanoGptCpu: preset nanogpt-cpu + train_shakespeare_char.py);
 // only the run length and the evaluation cadence change here.
 TrainingConfig Shorter(TrainingConfig t) => t with
 {
     MaxSteps = steps, WarmupSteps = Math.Min(t.WarmupSteps, steps / 5), EvalInterval = evalInterval,
     EvalBatches = evalBatches, GradFlowInterval = Math.Max(1, steps / 2), CheckpointInterval = 0,
 };
-var gpt = Recipes.NanoGptCpu();
+var gpt = RunRecipes.NanoGptCpu();
 exp.Variant("nanogpt", gpt.Model,
     Shorter(gpt.Training), replay ? NanoGptStream.Instance : null);
 if (llama)
 {
-    var twin = Recipes.LlamaCpu();
+    var twin = RunRecipes.LlamaCpu();
     exp.Variant("llama", twin.Model, Shorter(twin.Training));
 }
 

@@ -25,7 +25,7 @@ var model = new ModelConfig
     FfnHidden = 8 * dModel / 3, FeedForwardKinds = [FeedForwardKind.SwiGlu], Position = PositionKind.Rope,
     Norm = NormKind.RmsNorm, Bias = false,
 };
-var training = Recipes.ShortRun(steps, lr, batch, context);
+var training = RunRecipes.ShortRun(steps, lr, batch, context);
 
 exp.Variant("adamw", model, training with { Optimizer = OptimizerKind.AdamW });
 exp.Variant("muon", model, training with { Optimizer = OptimizerKind.Muon, MuonLearningRate = muonLr });

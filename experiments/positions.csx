@@ -27,7 +27,7 @@ var model = new ModelConfig
     ContextLength = 2 * context, NLayer = nLayer, DModel = dModel, NHead = 6, NKvHead = 6,
     FfnHidden = 4 * dModel, Norm = NormKind.RmsNorm, Bias = false,
 };
-var training = Recipes.ShortRun(steps, lr, batch, context);
+var training = RunRecipes.ShortRun(steps, lr, batch, context);
 
 exp.Variant("learned", model with { Position = PositionKind.Learned }, training);
 exp.Variant("rope", model with { Position = PositionKind.Rope }, training);

@@ -27,7 +27,7 @@ foreach (var d in widths)
     long n = exp.ParameterCount(model);   // with the data's vocabulary, as the run will have
     int steps = Math.Max(10, (int)(budget / (6.0 * n * batch * context)));  // D = C / 6N tokens
     Console.WriteLine($"d_model {d}: {n:N0} params -> {steps} steps = {(long)steps * batch * context:N0} tokens");
-    exp.Variant($"d{d}", model, Recipes.ShortRun(steps, lr, batch, context));
+    exp.Variant($"d{d}", model, RunRecipes.ShortRun(steps, lr, batch, context));
 }
 
 // The loss-vs-tokens plot shows each size's whole budget; the comparison's final val loss says who used it best.

@@ -32,7 +32,7 @@ var mlp = exp.Knob("relu2", false) ? FeedForwardKind.Relu2 : FeedForwardKind.Mlp
 
 // nanoGPT, replayed; its validation column is the whole split (its own 20-batch draws still happen, so it trains on
 // exactly nanoGPT's batches). It evaluates at nanoGPT's eval_interval 250: the replay's draws depend on it.
-var nano = Recipes.NanoGptCpuReplay();
+var nano = RunRecipes.NanoGptCpuReplay();
 exp.Variant("nanogpt", nano.Model, nano.Training with { GradFlowInterval = 0 },
     WholeSplitValidation.Of(nano.Stream), seeds: 1);
 
@@ -43,7 +43,7 @@ var model = nano.Model with
     FfnHidden = 512, AttentionKinds = [AttentionKind.Mha], QkNorm = true, LogitSoftcap = 15, ValueEmbeddings = true,
     SkipConnections = true, ZeroInitOutputs = true, TieEmbeddings = false,
 };
-var training = Recipes.NanoGptCpuTraining with
+var training = RunRecipes.NanoGptCpuTraining with
 {
     Optimizer = OptimizerKind.Muon, MuonLearningRate = muonLr, MuonMomentum = 0.95, LearningRate = adamLr,
     Beta1 = 0.8, Beta2 = 0.95, WeightDecay = 0, Schedule = ScheduleKind.WarmupStableDecay, DecayFraction = 0.4,

@@ -25,7 +25,7 @@ ModelConfig Shape(int d, int layers) => new()
     ContextLength = context, NLayer = layers, DModel = d, NHead = d / 32, NKvHead = d / 32,
     FfnHidden = 4 * d, Position = PositionKind.Rope, Norm = NormKind.RmsNorm, Bias = false,
 };
-var training = Recipes.ShortRun(steps, lr, batch, context);
+var training = RunRecipes.ShortRun(steps, lr, batch, context);
 
 var wideModel = Shape(wide, wideL);
 var deepModel = Shape(narrow, narrowL);

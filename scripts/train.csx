@@ -24,7 +24,7 @@ string tokenizer = a.Get("tokenizer", "char", "tokenizer for a corpus spec");
 string replay    = a.Get("replay", "none", "none | nanogpt (nanoGPT's random stream)");
 bool overwrite   = a.Get("overwrite", false, "train into a folder that holds something else");
 ModelConfig model = Presets.Get(preset);
-TrainingConfig training = Recipes.NanoGptCpuTraining with { MaxSteps = 500, EvalInterval = 100, EvalBatches = 20 };
+TrainingConfig training = RunRecipes.NanoGptCpuTraining with { MaxSteps = 500, EvalInterval = 100, EvalBatches = 20 };
 
 // ---- command-line overrides of any config field ----
 (model, var m) = ConfigOverrides.Apply(model, a, ModelConfig.Json);          // e.g. --n_layer 6 --position rope

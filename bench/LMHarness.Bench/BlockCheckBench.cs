@@ -32,8 +32,8 @@ public sealed class BlockCheckBench : IBench
             double rate = CrcRate();
             Console.WriteLine($"CRC-32C, 256 MB in memory: {rate:F0} MB/s (block {TokenBlocks.DefaultBlockBytes >> 20} MB: {TokenBlocks.DefaultBlockBytes / 1e3 / rate:F2} ms per block)");
 
-            var training = Recipes.NanoGptCpuTraining with { MaxSteps = 500, EvalInterval = 100, EvalBatches = 20 }; // train.csx's defaults
-            var tokens = Recipes.PrepareCharTokenFile(TextPath(), Path.Combine(work, "shakespeare_char.bin"));
+            var training = RunRecipes.NanoGptCpuTraining with { MaxSteps = 500, EvalInterval = 100, EvalBatches = 20 }; // train.csx's defaults
+            var tokens = RunRecipes.PrepareCharTokenFile(TextPath(), Path.Combine(work, "shakespeare_char.bin"));
             double msStep = StepMilliseconds(Presets.Get("nanogpt-cpu"), training, tokens, Path.Combine(work, "run"), steps);
             var (shakespeareSeconds, _, _) = CheckCost(tokens, training, training.MaxSteps);
             double run = training.MaxSteps * msStep / 1e3;

@@ -60,7 +60,7 @@ public sealed class FusedLossBench : IBench
 
     static void Measure(Case c, int steps)
     {
-        var training = Recipes.NanoGptCpuTraining with
+        var training = RunRecipes.NanoGptCpuTraining with
         {
             MicroBatch = c.MicroBatch, ContextLength = c.Context, Dtype = c.Dtype, WarmupSteps = 0, PeakFlops = 1e12,
         };

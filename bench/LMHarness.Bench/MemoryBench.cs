@@ -58,7 +58,7 @@ public sealed class MemoryBench : IBench
         var every = Math.Max(1, Math.Min(20, steps / 2));
         var tokens = Corpus.Prepared("tinyshakespeare", "gpt2");
         var model = Presets.Get(preset) with { VocabSize = 50257 };
-        var training = Experiments.Recipes.NanoGptCpuTraining with
+        var training = Experiments.RunRecipes.NanoGptCpuTraining with
         {
             MaxSteps = steps, WarmupSteps = Math.Min(10, steps - 1), EvalInterval = steps, EvalBatches = 2, LogInterval = every,
             GradFlowInterval = 0, CheckpointInterval = 0, Optimizer = optimizer, Dtype = dtype, PeakFlops = 1e12,

@@ -214,7 +214,7 @@ public sealed class MemoryPlanBench : IBench
         var (_, preset, micro, context, dtype) = Sizes[size];
         var model = Presets.Get(preset) with { VocabSize = 50304 };
         var tokens = Corpus.Prepared("tinyshakespeare", "gpt2");
-        var training = Recipes.NanoGptCpuTraining with
+        var training = RunRecipes.NanoGptCpuTraining with
         {
             MicroBatch = micro, ContextLength = context, Dtype = dtype, MaxSteps = steps, WarmupSteps = 1,
             EvalInterval = 1_000_000, EvalBatches = 1, LogInterval = 1_000_000, GradFlowInterval = 0, CheckpointInterval = 0,

@@ -15,7 +15,7 @@ public sealed class RecipeBench : IBench
 
     public void Run(string[] args)
     {
-        var recipe = Recipes.Get(args.Length > 0 ? args[0] : "nanogpt-cpu");
+        var recipe = RunRecipes.Get(args.Length > 0 ? args[0] : "nanogpt-cpu");
         var runDir = args.Length > 1 ? args[1] : Path.Combine("runs", "recipes", recipe.Name, $"seed{recipe.Training.Seed}");
         var text = args.Length > 2 ? args[2] : Environment.GetEnvironmentVariable("LMHARNESS_TINYSHAKESPEARE") ?? FindText();
         if (args.Length > 4) recipe = recipe with { Training = recipe.Training with { Seed = long.Parse(args[4]) } };
@@ -25,7 +25,7 @@ public sealed class RecipeBench : IBench
             var steps = int.Parse(args[3]);
             recipe = recipe with { Training = recipe.Training with { MaxSteps = steps, WarmupSteps = Math.Min(recipe.Training.WarmupSteps, steps / 2), EvalInterval = Math.Min(recipe.Training.EvalInterval, steps) } };
         }
-        var summary = Recipes.Run(recipe, text, runDir);
+        var summary = RunRecipes.Run(recipe, text, runDir);
         Console.WriteLine($"{recipe.Name}: {summary}");
         if (recipe.Stream is NanoGptStream && recipe.Training.Seed == 1337 && recipe.Training.MaxSteps == 2000)
             CompareWithNanoGptLog(Path.Combine(runDir, "metrics.csv"));

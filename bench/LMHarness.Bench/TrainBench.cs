@@ -25,9 +25,9 @@ public sealed class TrainBench : IBench
         Directory.CreateDirectory(root);
         try
         {
-            var tokens = Recipes.PrepareCharTokenFile(text, Path.Combine(root, "shakespeare_char.bin"));
+            var tokens = RunRecipes.PrepareCharTokenFile(text, Path.Combine(root, "shakespeare_char.bin"));
             Console.WriteLine($"threads {TorchSharp.torch.get_num_threads()}, {Environment.ProcessorCount} cores");
-            var baseCfg = Recipes.NanoGptCpuTraining with
+            var baseCfg = RunRecipes.NanoGptCpuTraining with
             {
                 EvalInterval = 1_000_000, EvalBatches = 1, LogInterval = 1_000_000, GradFlowInterval = 0, CheckpointInterval = 0, WarmupSteps = 0,
                 PeakFlops = 1e12, // skip the start-up matmul probe; this bench reports tokens/s, not MFU

@@ -72,9 +72,16 @@ public static class NativeLoader
             var handle = NativeLibrary.Load(patched);
             TrySetResolver(handle);
             PatchedLibraryPath = patched;
-            Console.Error.WriteLine($"LMHarness: {hostStdCxx} lacks {string.Join(", ", missing)} (declared, never called, by TorchSharp); using patched {patched}");
+            NoteWriter.WriteLine($"LMHarness: {hostStdCxx} lacks {string.Join(", ", missing)} (declared, never called, by TorchSharp); using patched {patched}");
         }
     }
+
+    /// <summary>
+    /// Where the one-line note goes: standard error for scripts and programs, standard output in a .NET Interactive
+    /// kernel (Jupyter, VS Code's Polyglot Notebooks), which shows a cell's standard error in red, as a failure.
+    /// </summary>
+    static TextWriter NoteWriter =>
+        AppDomain.CurrentDomain.GetAssemblies().Any(a => a.GetName().Name == "Microsoft.DotNet.Interactive") ? Console.Out : Console.Error;
 
     /// <summary>The versions <paramref name="wrapper"/> needs from libstdc++.so.6 that <paramref name="stdCxx"/> does not define.</summary>
     public static IReadOnlyList<string> MissingVersions(byte[] wrapper, string wrapperName, byte[] stdCxx, string stdCxxName)

@@ -117,7 +117,7 @@ public static class Charts
     }
 
     /// <summary>An HTML <c>img</c> element holding the chart as a data URI: how a notebook shows it inline
-    /// (Polyglot Notebooks: <c>display(HTML(Charts.Html(chart)))</c>).</summary>
+    /// (notebooks/lmharness.ipynb: <c>display(new Html(Charts.Html(chart)))</c>, a record the notebook formats as text/html).</summary>
     public static string Html(PlotModel model, int width = 800) => Html(Png(model), width);
 
     /// <summary>An HTML <c>img</c> element holding PNG bytes (e.g. a file <see cref="TrajectoryPlot.Save"/> wrote) as a data URI.</summary>

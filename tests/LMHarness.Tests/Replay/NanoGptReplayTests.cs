@@ -28,8 +28,8 @@ public class NanoGptReplayTests
     public void Initial_weights_and_batches_give_nanoGPTs_logged_losses_at_initialisation()
     {
         using var dir = new TempDir();
-        var tokens = Recipes.PrepareCharTokenFile(DataFixtures.TinyShakespearePath(), dir.File("chars.bin"));
-        var (_, model, training, _) = Recipes.NanoGptCpuReplay();
+        var tokens = RunRecipes.PrepareCharTokenFile(DataFixtures.TinyShakespearePath(), dir.File("chars.bin"));
+        var (_, model, training, _) = RunRecipes.NanoGptCpuReplay();
         using var lm = new CausalLM(model);
         NanoGptInit.Apply(lm, training.Seed);
         lm.eval();
@@ -45,8 +45,8 @@ public class NanoGptReplayTests
     public void Replayed_run_logs_nanoGPTs_losses_through_step_250()
     {
         using var dir = new TempDir();
-        var recipe = Recipes.NanoGptCpuReplay();
-        var tokens = Recipes.PrepareCharTokenFile(DataFixtures.TinyShakespearePath(), dir.File("chars.bin"));
+        var recipe = RunRecipes.NanoGptCpuReplay();
+        var tokens = RunRecipes.PrepareCharTokenFile(DataFixtures.TinyShakespearePath(), dir.File("chars.bin"));
         var training = recipe.Training with { Threads = 2, PeakFlops = 1e11, GradFlowInterval = 0 };
         var trainer = Trainer.For(recipe.Model, training, tokens, dir.File("run"), recipe.Stream);
         var batchLoss = new Dictionary<long, double>();
@@ -104,7 +104,7 @@ public class NanoGptReplayTests
     public void Replay_refuses_a_model_nanoGPT_cannot_build_naming_every_difference()
     {
         using var dir = new TempDir();
-        var llama = Recipes.LlamaCpu();
+        var llama = RunRecipes.LlamaCpu();
         var act = () => Trainer.Run(llama.Model, llama.Training, TrainingFixtures.TokenFile(dir.Path), dir.File("run"), NanoGptStream.Instance);
         act.Should().Throw<ArgumentException>().WithMessage("*replay nanogpt*position must be learned*norm must be layer_norm*feed_forward_kinds must all be mlp*ffn_hidden*harness's own stream*");
         using var lm = new CausalLM(llama.Model);

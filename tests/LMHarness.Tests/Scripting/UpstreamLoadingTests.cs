@@ -50,7 +50,7 @@ public sealed class UpstreamLoadingTests : IDisposable
             using LMHarness.Experiments;
             var exp = new Experiment("tiny", Args);
             var model = new ModelConfig { ContextLength = 16, NLayer = 1, DModel = 32, NHead = 2, NKvHead = 2, FfnHidden = 64 };
-            exp.Variant("one", model, Recipes.ShortRun(steps: 4, learningRate: 3e-3, batch: 4, context: 16));
+            exp.Variant("one", model, RunRecipes.ShortRun(steps: 4, learningRate: 3e-3, batch: 4, context: 16));
             var report = exp.Run();
             return report.Rows.Count == 1 ? 0 : 3;
             """);

@@ -23,7 +23,7 @@ public sealed record Recipe(string Name, ModelConfig Model, TrainingConfig Train
 /// batches from torch's generator); <see cref="NanoGptCpu"/> trains the same recipe on the harness's own random
 /// stream with the loss over the whole validation split, for comparing seeds and block choices.</para>
 /// </summary>
-public static class Recipes
+public static class RunRecipes
 {
     public static TrainingConfig NanoGptCpuTraining => new()
     {
