@@ -2,9 +2,18 @@
 # The README's test command. Restores and builds (Release), runs every xunit test, then every experiment recipe
 # in smoke mode under the repo host and upstream-style loading, the scripts and the F# ones (experiments/smoke.sh),
 # and prints one closing line "N passed, N failed" (xunit tests + smoke recipes).
+# Installs Debian's jupyter-nbconvert for the notebook tests when it is missing.
 # Pass LMHARNESS_SKIP_SMOKE=1 to run the xunit tests only; extra arguments go to `dotnet test`.
 set -uo pipefail
 cd "$(dirname "$0")"
+# The notebook tests run notebooks/*.ipynb through Jupyter's nbconvert in the real .NET Interactive kernel
+# (notebooks/execute.sh): Debian's nbconvert is installed when missing (root, or sudo).
+if ! command -v jupyter-nbconvert >/dev/null; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing Debian's jupyter-nbconvert for the notebook tests"
+  { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq jupyter-nbconvert python3-nbclient >/dev/null; } ||
+    echo "could not install jupyter-nbconvert: the notebook tests will fail; install it (apt-get install jupyter-nbconvert python3-nbclient)" >&2
+fi
 log=$(mktemp)
 dotnet test LMHarness.sln -c Release --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
