@@ -33,7 +33,7 @@ public sealed class BlockCheckBench : IBench
             Console.WriteLine($"CRC-32C, 256 MB in memory: {rate:F0} MB/s (block {TokenBlocks.DefaultBlockBytes >> 20} MB: {TokenBlocks.DefaultBlockBytes / 1e3 / rate:F2} ms per block)");
 
             var training = RunRecipes.NanoGptCpuTraining with { MaxSteps = 500, EvalInterval = 100, EvalBatches = 20 }; // train.csx's defaults
-            var tokens = RunRecipes.PrepareCharTokenFile(TextPath(), Path.Combine(work, "shakespeare_char.bin"));
+            var tokens = RunRecipes.PrepareCharTokenFile(TrainBench.TextPath(), Path.Combine(work, "shakespeare_char.bin"));
             double msStep = StepMilliseconds(Presets.Get("nanogpt-cpu"), training, tokens, Path.Combine(work, "run"), steps);
             var (shakespeareSeconds, _, _) = CheckCost(tokens, training, training.MaxSteps);
             double run = training.MaxSteps * msStep / 1e3;
@@ -135,17 +135,5 @@ public sealed class BlockCheckBench : IBench
         }
         w.Complete(0.001, 1, []);
         return path;
-    }
-
-    static string TextPath()
-    {
-        var env = Environment.GetEnvironmentVariable("LMHARNESS_TINYSHAKESPEARE");
-        if (!string.IsNullOrEmpty(env) && File.Exists(env)) return env;
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-        {
-            var p = Path.Combine(d.FullName, "shared", "data", "tinyshakespeare.txt");
-            if (File.Exists(p)) return p;
-        }
-        throw new FileNotFoundException("tinyshakespeare.txt not found: set LMHARNESS_TINYSHAKESPEARE.");
     }
 }

@@ -61,7 +61,8 @@ public sealed class TrainBench : IBench
         return (steps * (double)cfg.TokensPerStep / sw.Elapsed.TotalSeconds, sw.Elapsed.TotalMilliseconds / steps, loss);
     }
 
-    static string TextPath()
+    /// <summary>TinyShakespeare: LMHARNESS_TINYSHAKESPEARE, else shared/data/ in a folder above the bench.</summary>
+    internal static string TextPath()
     {
         var env = Environment.GetEnvironmentVariable("LMHARNESS_TINYSHAKESPEARE");
         if (!string.IsNullOrEmpty(env) && File.Exists(env)) return env;
