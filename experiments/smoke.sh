@@ -175,6 +175,13 @@ if [ $extras -eq 1 ]; then
     check "grep -qE 'fused/unfused tokens/s .*; peak lower by [0-9]+ MB' '$LMHARNESS_RUNS/fused_loss_bench.log'" "fused-loss bench: no comparison line, or the fused peak is not lower"
   else echo "FAIL [$name]: log:" >&2; tail -20 "$LMHARNESS_RUNS/fused_loss_bench.log" >&2; fail=1; fi
 
+  # The token-file block-check bench, small: it runs and prints the 10 GB extrapolation.
+  name=block_checks_bench
+  echo "=== smoke: bench block-checks (64 MB, 5 steps)"
+  if run repo "bench block-checks" "$LMHARNESS_RUNS/block_checks_bench.log" -- dotnet run -c Release --project bench/LMHarness.Bench -- block-checks --big-mb 64 --steps 5; then
+    check "grep -qE '10 GB file \([0-9]+ blocks\): [0-9.]+ s of checks' '$LMHARNESS_RUNS/block_checks_bench.log'" "block-checks bench: no 10 GB line"
+  else echo "FAIL [$name]: log:" >&2; tail -20 "$LMHARNESS_RUNS/block_checks_bench.log" >&2; fail=1; fi
+
   # The GPU smoke script's CPU path: everything a GPU user runs except the CUDA build (scripts/gpu_smoke.sh).
   name=gpu_smoke_cpu
   echo "=== smoke: scripts/gpu_smoke.sh --device cpu"
