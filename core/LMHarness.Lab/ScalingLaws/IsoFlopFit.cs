@@ -34,7 +34,8 @@ public sealed class IsoFlopFit
     /// <summary>
     /// Groups <paramref name="runs"/> into profiles (runs whose compute is within a factor
     /// 10^<paramref name="log10Tolerance"/> of the previous one, by increasing C), fits each profile's parabolas and the
-    /// two lines. Needs at least 2 profiles of at least 3 distinct sizes each, every parabola opening upwards.
+    /// two lines. Needs at least 2 profiles of at least 3 distinct sizes each, every parabola opening upwards with its
+    /// minimum among the profile's runs (the sizes bracket the optimum).
     /// </summary>
     public static IsoFlopFit Fit(IReadOnlyList<ScalingRun> runs, double log10Tolerance = 0.05)
     {
@@ -70,6 +71,8 @@ public sealed class IsoFlopFit
         if (!(c[2] > 0))
             throw new ArgumentException($"the IsoFLOP profile at C = {compute:G3} does not curve upwards (c₂ = {c[2]:G3}): its sizes do not bracket the optimum.");
         double xStar = -c[1] / (2 * c[2]);
+        if (xStar < x.Min() || xStar > x.Max())
+            throw new ArgumentException($"the IsoFLOP profile at C = {compute:G3} has its minimum outside its runs (an extrapolation): its sizes do not bracket the optimum.");
         return (xStar, c[0] + c[1] * xStar + c[2] * xStar * xStar);
     }
 }
