@@ -1,84 +1,85 @@
-// Scaling law from small runs (Chinchilla approach 3, Hoffmann et al. 2022; refit by Besiroglu et al. 2024):
-// train a grid of model sizes x token budgets, fit L(N, D) = E + A/N^α + B/D^β on all runs but the largest-compute
-// one, print that run's predicted loss with its bootstrap interval BEFORE training it, then train it and compare.
-// Approach 2 (IsoFLOP parabolas) is printed as a cross-check where the grid brackets an optimum.
-// Corpus: the .NET SDK's XML documentation as text (dotnet_docs), large enough that no run repeats data.
+// Scaling law from small runs (Chinchilla, Hoffmann et al. 2022; approach 3 refit by Besiroglu et al. 2024): an
+// IsoFLOP design (at each of 5 compute budgets, every width whose steps spend it), fitted two ways: approach 3,
+// L(N, D) = E + A/N^α + B/D^β on all runs, and approach 2, parabolas per budget. Then the held-out run: the size the
+// fit calls compute-optimal at twice the largest budget, its loss predicted with an interval BEFORE it trains, then
+// trained and compared. Corpus: the .NET SDK's XML docs as text (dotnet_docs); no run repeats data.
 // Run:   dotnet script experiments/scaling_law.csx        Smoke: dotnet script experiments/scaling_law.csx -- --smoke
-// Cost: 5 sizes x 3 budgets (the held-out run among them), one seed each (the fit's bootstrap gives the intervals,
-// so --seeds is not used); not yet measured at the defaults on the 2-core box.
+// Cost: 25 runs + the held-out one, one seed each (the bootstraps give the intervals); ~20 min on the shared 2-core box.
 #load "../lmharness.csx"
 using LMHarness.Config;
 using LMHarness.Data;
 using LMHarness.Experiments;
+using LMHarness.Plots;
 using LMHarness.Reports;
 using LMHarness.Runs;
 using LMHarness.ScalingLaws;
 using LMHarness.Summary;
-using LMHarness.Training;
 
 var exp = new Experiment("scaling_law", Args);
 
 // ---- knobs ----
-int context  = exp.Knob("context", 64);
-int batch    = exp.Knob("batch", 16);
-double lr    = exp.Knob("lr", 3e-3);
-int layers   = exp.Knob("layers", 2);
-int[] widths = exp.Knob("widths", "32,48,64,96,128").Split(',').Select(int.Parse).ToArray(); // d_model of each size
-int[] budget = exp.Knob("steps", "150,300,600").Split(',').Select(int.Parse).ToArray();       // token budgets, in steps
-exp.UseCorpus(exp.Knob("corpus", "dotnet_docs", "corpus name or path, prepared with the char tokenizer"));  // ~3.5M characters: the largest default budget is 0.17 epochs
+int context = exp.Knob("context", 64), batch = exp.Knob("batch", 16), layers = exp.Knob("layers", 2);
+double lr = exp.Knob("lr", 3e-3);
+int[] widths = exp.Knob("widths", "12,16,24,32,48,64,96,128").Split(',').Select(int.Parse).ToArray(); // d_model of each size
+double[] budgets = IsoFlopDesign.Ladder(exp.Knob("flops", 6e10, "the smallest compute budget"), 2, exp.Knob("budgets", 5));
+int minSteps = exp.Knob("min_steps", 150, "fewest steps a run of a profile may have");
+exp.UseCorpus(exp.Knob("corpus", "dotnet_docs", "corpus name or path, prepared with the char tokenizer"));
 
 ModelConfig Shape(int d) => new()
 {
     ContextLength = context, NLayer = layers, DModel = d, NHead = Math.Max(1, d / 16), NKvHead = Math.Max(1, d / 16),
-    FfnHidden = 4 * d, Position = PositionKind.Rope, Norm = NormKind.RmsNorm, Bias = false,
+    FfnHidden = 4 * d, Position = PositionKind.Rope, Norm = NormKind.RmsNorm, Bias = false, VocabSize = exp.VocabSize,
 };
-
-// Every (size, budget) pair; the one with the most compute is held out and predicted.
-var grid = (from d in widths from s in budget select (Name: $"d{d}_s{s}", Model: Shape(d), Steps: s)).ToList();
-double Flops((string Name, ModelConfig Model, int Steps) v) =>
-    ModelSummary.Of(v.Model with { VocabSize = exp.VocabSize }).FlopsPerToken() * v.Steps * batch * context;
-var heldOut = grid.MaxBy(Flops);
-long trainTokens;
+var sizes = widths.Select(d => ModelSummary.Of(Shape(d))).ToArray();
+long perStep = (long)batch * context, trainTokens;
 using (var file = TokenFile.Open(exp.TokenFile, checkIds: false)) trainTokens = file.TrainTokens;
-foreach (var v in grid)
+var flops = sizes.Select(s => s.FlopsPerToken()).ToArray();
+var design = IsoFlopDesign.Plan(budgets, flops, perStep, minSteps, trainTokens);
+string Name(int size, int steps) => $"d{widths[size]}_s{steps}";
+void Declare(IsoFlopRun r, string note = "")
 {
-    long tokens = (long)v.Steps * batch * context;
-    Console.WriteLine($"{v.Name}: {exp.ParameterCount(v.Model):N0} params, {tokens:N0} tokens = {(double)tokens / trainTokens:0.###} epochs, " +
-                      $"{Flops(v):0.##e+0} FLOPs{(v == heldOut ? " (held out)" : "")}");
+    Console.WriteLine($"{Name(r.Size, r.Steps)}: N {sizes[r.Size].TotalParameters - sizes[r.Size].LookupParameters:N0}, {(long)r.Steps * perStep:N0} tokens " +
+                      $"= {(double)r.Steps * perStep / trainTokens:0.###} epochs, C {r.Compute:0.###e+0} (budget {r.Level:0.#e+0}){note}");
+    exp.Variant(Name(r.Size, r.Steps), Shape(widths[r.Size]), RunRecipes.ShortRun(r.Steps, lr, batch, context), seeds: 1);
 }
+ScalingRun PointOf(RunData run) => ScalingRun.Of(sizes[Array.IndexOf(widths, int.Parse(run.Variant[1..run.Variant.IndexOf('_')]))],
+    RunRow.Of(run).Tokens, RunRow.Of(run).FinalValLoss ?? throw new InvalidDataException($"{run.Folder} has no validation loss"));
 
-ScalingRun PointOf(RunData run)
-{
-    var v = grid.Single(g => g.Name == run.Variant);
-    var row = RunRow.Of(run);
-    return ScalingRun.Of(ModelSummary.Of(v.Model with { VocabSize = exp.VocabSize }), row.Tokens,
-                         row.FinalValLoss ?? throw new InvalidDataException($"{run.Folder} has no validation loss"));
-}
-
-// ---- 1. the fitting runs ----
-foreach (var v in grid.Where(g => g != heldOut))
-    exp.Variant(v.Name, v.Model, RunRecipes.ShortRun(v.Steps, lr, batch, context), seeds: 1);
+// ---- 1. the IsoFLOP runs, fitted both ways ----
+foreach (var r in design) Declare(r);
 exp.Run();
 var points = exp.Runs.Select(PointOf).ToList();
 var fit = ChinchillaFit.Fit(points, new ChinchillaFitOptions { Resamples = exp.Smoke ? 20 : 200 });
-Console.WriteLine($"fit on {points.Count} runs: E {fit.E}, A {fit.A}, B {fit.B}, α {fit.Alpha}, β {fit.Beta}");
-Console.WriteLine($"compute-optimal exponents: N* ∝ C^a, a = {fit.ParameterExponent}; D* ∝ C^b, b = {fit.TokenExponent} " +
-                  $"(Chinchilla ~0.5 each; Besiroglu et al. 2024: a = {ChinchillaLaw.Besiroglu2024.ParameterExponent:F3})");
-try
-{
-    var iso = IsoFlopFit.Fit(points, log10Tolerance: 0.15);
-    Console.WriteLine($"approach 2 (IsoFLOP): a = {iso.ParameterExponent:F3}, b = {iso.TokenExponent:F3} over {iso.Profiles.Count} profiles");
-}
-catch (ArgumentException e) { Console.WriteLine($"approach 2 (IsoFLOP) not fitted: {e.Message}"); }
+Console.WriteLine($"approach 3 on {points.Count} runs: E {fit.E}, A {fit.A}, B {fit.B}, α {fit.Alpha}, β {fit.Beta}; a = {fit.ParameterExponent}, b = {fit.TokenExponent}");
+IsoFlopFit iso = null;
+try { iso = IsoFlopFit.Fit(points, log10Tolerance: 0.02, resamples: exp.Smoke ? 20 : 1000); }
+catch (ArgumentException e) { Console.WriteLine($"approach 2 not fitted: {e.Message}"); }
+if (iso is not null)
+    Console.WriteLine($"approach 2 on {iso.Profiles.Count} profiles: a = {iso.ParameterExponent}, b = {iso.TokenExponent} (residual bootstrap, " +
+                      $"{iso.DroppedResamples} resamples dropped){string.Concat(iso.Skipped.Select(s => $"\n  skipped: {s}"))}");
+Console.WriteLine($"against Chinchilla a ≈ b ≈ 0.5 and Besiroglu et al. 2024 a = {ChinchillaLaw.Besiroglu2024.ParameterExponent:F3}, b = {ChinchillaLaw.Besiroglu2024.TokenExponent:F3}");
 
-// ---- 2. predict the held-out run, then train it ----
-var heldSummary = ModelSummary.Of(heldOut.Model with { VocabSize = exp.VocabSize });
-long heldTokens = (long)heldOut.Steps * batch * context;
-var predicted = fit.PredictLoss(heldSummary.TotalParameters - heldSummary.LookupParameters, heldTokens);
-Console.WriteLine($"PREDICTED before training {heldOut.Name}: val loss {predicted}");
-exp.Variant(heldOut.Name, heldOut.Model, RunRecipes.ShortRun(heldOut.Steps, lr, batch, context), seeds: 1);
+// ---- 2. held out: the fit's compute-optimal size at twice the largest budget, predicted, then trained ----
+var curve = IsoFlopDesign.FlopsPerTokenCurve(sizes.Select((s, i) => ((double)(s.TotalParameters - s.LookupParameters), flops[i])));
+double heldC = 2 * budgets[^1], nStar = fit.Law.ComputeOptimal(heldC, curve).Parameters;
+var held = Enumerable.Range(0, widths.Length).Select(i => new IsoFlopRun(heldC, i, (int)Math.Round(heldC / (flops[i] * perStep)), 0))
+    .Where(r => (long)r.Steps * perStep <= trainTokens && r.Steps >= minSteps)
+    .MinBy(r => Math.Abs(Math.Log((sizes[r.Size].TotalParameters - sizes[r.Size].LookupParameters) / nStar)))!;
+held = held with { Compute = flops[held.Size] * held.Steps * perStep };
+var heldPoint = ScalingRun.Of(sizes[held.Size], (double)held.Steps * perStep, double.NaN);
+var predicted = fit.PredictLoss(heldPoint.Parameters, heldPoint.Tokens);
+Console.WriteLine($"\nN*({heldC:0.#e+0}) = {nStar:N0} by the fit; the nearest width that fits the data:");
+Declare(held, " (held out)");
+Console.WriteLine($"PREDICTED before training {Name(held.Size, held.Steps)}: val loss {predicted}");
 exp.Run();
-double actual = PointOf(exp.Runs.Single(r => r.Variant == heldOut.Name)).Loss;
-double error = (predicted.Estimate - actual) / actual;
-Console.WriteLine($"held-out {heldOut.Name}: predicted {predicted}, actual {actual:F4}, error {error:+0.0%;-0.0%}, " +
-                  $"{(predicted.Contains(actual) ? "inside" : "outside")} the 95 % interval; goal: within 2 % and inside.");
+heldPoint = PointOf(exp.Runs.Single(r => r.Variant == Name(held.Size, held.Steps)));
+double error = (predicted.Estimate - heldPoint.Loss) / heldPoint.Loss;
+Console.WriteLine($"held-out {Name(held.Size, held.Steps)}: predicted {predicted}, measured {heldPoint.Loss:F4}, error {error:+0.0%;-0.0%}, " +
+                  $"{(predicted.Contains(heldPoint.Loss) ? "inside" : "outside")} the 95 % interval (goal: within 2 % and inside)");
+
+// ---- 3. what a budget buys, and the figures ----
+Console.WriteLine("\n" + ComputeBudgets.Table(fit, [(1e14, "~20 min of this 2-core CPU"), (1e17, "~1 GPU-hour at 30 TFLOP/s"),
+    (ComputeBudgets.OneH100Day, "one H100-day at 40 % MFU")], heldC));
+Console.WriteLine(Charts.Save(ScalingFigures.LossVsCompute(fit, curve, heldPoint, predicted, iso), Path.Combine(exp.Folder, "scaling_frontier.png")));
+if (iso is not null) Console.WriteLine(Charts.Save(ScalingFigures.IsoFlopCurves(iso), Path.Combine(exp.Folder, "scaling_isoflop.png")));
+Console.WriteLine(Charts.Save(ScalingFigures.Residuals(fit, heldPoint), Path.Combine(exp.Folder, "scaling_residuals.png")));

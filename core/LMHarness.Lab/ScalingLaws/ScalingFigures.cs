@@ -1,4 +1,6 @@
+using System.Globalization;
 using OxyPlot;
+using OxyPlot.Axes;
 using OxyPlot.Annotations;
 using OxyPlot.Series;
 using LMHarness.Plots;
@@ -19,7 +21,7 @@ public static class ScalingFigures
     /// </summary>
     public static PlotModel LossVsCompute(ChinchillaFit fit, Func<double, double> flopsPerToken, ScalingRun heldOut, Interval predicted, IsoFlopFit? iso = null)
     {
-        var model = Charts.NewModel("Final loss vs training compute", Charts.XAxis("training compute C (FLOPs, log scale)", true),
+        var model = Charts.NewModel("Final loss vs training compute", ComputeAxis(),
             Charts.YAxis("final validation loss (nats/token)", false),
             $"dots: fitted runs, coloured by size; line: the fitted compute-optimal frontier L(N*(C), D*(C)); star: held-out run, bar: its predicted 95 % interval");
         AddBySize(model, fit.Runs, heldOut, r => r.Compute, r => r.Loss);
@@ -77,13 +79,21 @@ public static class ScalingFigures
     public static PlotModel Residuals(ChinchillaFit fit, ScalingRun heldOut)
     {
         var y = Charts.YAxis("log L_measured − log L_fit", false);
-        var model = Charts.NewModel("Residuals of the approach-3 fit", Charts.XAxis("training compute C (FLOPs, log scale)", true), y,
+        var model = Charts.NewModel("Residuals of the approach-3 fit", ComputeAxis(), y,
             "dots: fitted runs, coloured by size; star: the held-out run (its residual is the prediction error)");
         double Residual(ScalingRun r) => Math.Log(r.Loss) - Math.Log(fit.Law.Loss(r.Parameters, r.Tokens));
         AddBySize(model, fit.Runs, heldOut, r => r.Compute, Residual);
         AddHeldOut(model, heldOut, Residual(heldOut), $"held out: {Residual(heldOut):+0.000;-0.000}");
         model.Annotations.Add(new LineAnnotation { Type = LineAnnotationType.Horizontal, Y = 0, Color = OxyColors.Black, StrokeThickness = 1 });
         return model;
+    }
+
+    /// <summary>Compute on a log axis, ticks as 1e+11: SI prefixes would read as bytes or parameters.</summary>
+    static Axis ComputeAxis()
+    {
+        var axis = Charts.XAxis("training compute C (FLOPs, log scale)", true, plain: true);
+        axis.LabelFormatter = v => v.ToString("0.#e+0", CultureInfo.InvariantCulture);
+        return axis;
     }
 
     /// <summary>One scatter series per model size (the held-out run's size included, so colours match across figures).</summary>
