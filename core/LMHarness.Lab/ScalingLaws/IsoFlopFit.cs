@@ -25,7 +25,8 @@ public sealed record IsoFlopProfile(double Compute, double OptimalParameters, do
 /// <para>Intervals: a residual bootstrap over the parabola fits. Each resample adds to every profile's fitted parabola
 /// residuals drawn with replacement from all profiles' residuals (pooled, inflated by √(n/(n − 3K)) for the 3K fitted
 /// coefficients), refits every vertex and both lines; the percentile interval of the slopes. It carries the noise of
-/// the losses into the vertices; resamples whose vertex leaves its profile's sizes are dropped and counted.</para>
+/// the losses into the vertices. A resampled vertex may leave its profile's sizes (it is kept: dropping it would cut
+/// the interval's tails); a resample where a parabola no longer opens upwards has no vertex and is dropped and counted.</para>
 /// </summary>
 public sealed class IsoFlopFit
 {
@@ -41,7 +42,7 @@ public sealed class IsoFlopFit
     /// <summary>b: the slope of log D* against log C, with its bootstrap interval.</summary>
     public Interval TokenExponent { get; }
 
-    /// <summary>Bootstrap resamples dropped because a vertex left its profile's sizes.</summary>
+    /// <summary>Bootstrap resamples dropped because a parabola opened downwards (no minimum).</summary>
     public int DroppedResamples { get; }
 
     IsoFlopFit(IReadOnlyList<IsoFlopProfile> profiles, IReadOnlyList<string> skipped, Interval a, Interval b, int dropped) =>
@@ -85,7 +86,7 @@ public sealed class IsoFlopFit
             foreach (var p in profiles)
             {
                 var losses = p.Runs.Select(r => p.LossAt(r.Parameters) + inflate * residuals[rng.Next(residuals.Length)]).ToArray();
-                if (Profile(p.Runs, losses).Profile is { } q) again.Add(q); else break;
+                if (Profile(p.Runs, losses, bracketed: false).Profile is { } q) again.Add(q); else break;
             }
             if (again.Count < profiles.Count) { dropped++; continue; }
             var (ak, bk) = Slopes(again);
@@ -107,25 +108,26 @@ public sealed class IsoFlopFit
                            MathNet.Numerics.Statistics.Statistics.Quantile(values.ToArray(), (1 + level) / 2));
 
     /// <summary>The profile of <paramref name="runs"/> with <paramref name="loss"/> as their losses, or why it cannot be fitted.</summary>
-    static (IsoFlopProfile? Profile, string? Why) Profile(IReadOnlyList<ScalingRun> runs, double[] loss)
+    static (IsoFlopProfile? Profile, string? Why) Profile(IReadOnlyList<ScalingRun> runs, double[] loss, bool bracketed = true)
     {
         double compute = Math.Exp(runs.Average(r => Math.Log(r.Compute)));
         if (runs.Select(r => r.Parameters).Distinct().Count() < 3)
             return (null, $"the IsoFLOP profile at C = {compute:G3} has fewer than 3 sizes; a parabola needs 3");
-        var n = Vertex(runs.Select(r => Math.Log(r.Parameters)).ToArray(), loss, compute);
-        var d = Vertex(runs.Select(r => Math.Log(r.Tokens)).ToArray(), loss, compute);
+        var n = Vertex(runs.Select(r => Math.Log(r.Parameters)).ToArray(), loss, compute, bracketed);
+        var d = Vertex(runs.Select(r => Math.Log(r.Tokens)).ToArray(), loss, compute, bracketed);
         if (n.Why is not null || d.Why is not null) return (null, n.Why ?? d.Why);
         return (new IsoFlopProfile(compute, Math.Exp(n.X), Math.Exp(d.X), n.Loss, n.Coefficients, runs), null);
     }
 
-    /// <summary>The vertex (x*, L(x*)) of the least-squares parabola through (x, L), or why there is none to trust.</summary>
-    static (double X, double Loss, double[] Coefficients, string? Why) Vertex(double[] x, double[] loss, double compute)
+    /// <summary>The vertex (x*, L(x*)) of the least-squares parabola through (x, L), or why there is none to trust
+    /// (none when it opens downwards; with <paramref name="bracketed"/>, none outside the x's either).</summary>
+    static (double X, double Loss, double[] Coefficients, string? Why) Vertex(double[] x, double[] loss, double compute, bool bracketed)
     {
         var c = LeastSquares.Polynomial(x, loss, 2);
         if (!(c[2] > 0))
             return (0, 0, c, $"the IsoFLOP profile at C = {compute:G3} does not curve upwards (c₂ = {c[2]:G3}): its sizes do not bracket the optimum");
         double xStar = -c[1] / (2 * c[2]);
-        if (xStar < x.Min() || xStar > x.Max())
+        if (bracketed && (xStar < x.Min() || xStar > x.Max()))
             return (0, 0, c, $"the IsoFLOP profile at C = {compute:G3} has its minimum outside its runs (an extrapolation): its sizes do not bracket the optimum");
         return (xStar, c[0] + c[1] * xStar + c[2] * xStar * xStar, c, null);
     }

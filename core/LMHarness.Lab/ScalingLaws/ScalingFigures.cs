@@ -81,6 +81,7 @@ public static class ScalingFigures
         var y = Charts.YAxis("log L_measured − log L_fit", false);
         var model = Charts.NewModel("Residuals of the approach-3 fit", ComputeAxis(), y,
             "dots: fitted runs, coloured by size; star: the held-out run (its residual is the prediction error)");
+        model.Legends[0].LegendPosition = OxyPlot.Legends.LegendPosition.BottomLeft; // the held-out star sits top right
         double Residual(ScalingRun r) => Math.Log(r.Loss) - Math.Log(fit.Law.Loss(r.Parameters, r.Tokens));
         AddBySize(model, fit.Runs, heldOut, r => r.Compute, Residual);
         AddHeldOut(model, heldOut, Residual(heldOut), $"held out: {Residual(heldOut):+0.000;-0.000}");
@@ -93,6 +94,8 @@ public static class ScalingFigures
     {
         var axis = Charts.XAxis("training compute C (FLOPs, log scale)", true, plain: true);
         axis.LabelFormatter = v => v.ToString("0.#e+0", CultureInfo.InvariantCulture);
+        axis.IntervalLength = 110; // fewer, unclipped labels within a decade
+        axis.MaximumPadding = 0.04; // room for the held-out star at the right edge
         return axis;
     }
 
