@@ -35,11 +35,12 @@ var sizes = widths.Select(d => ModelSummary.Of(Shape(d))).ToArray();
 long perStep = (long)batch * context, trainTokens;
 using (var file = TokenFile.Open(exp.TokenFile, checkIds: false)) trainTokens = file.TrainTokens;
 var flops = sizes.Select(s => s.FlopsPerToken()).ToArray();
+var nonLookup = sizes.Select(s => (double)(s.TotalParameters - s.LookupParameters)).ToArray(); // N, as FLOPs per token counts it
 var design = IsoFlopDesign.Plan(budgets, flops, perStep, minSteps, trainTokens);
 string Name(int size, int steps) => $"d{widths[size]}_s{steps}";
 void Declare(IsoFlopRun r, string note = "")
 {
-    Console.WriteLine($"{Name(r.Size, r.Steps)}: N {sizes[r.Size].TotalParameters - sizes[r.Size].LookupParameters:N0}, {(long)r.Steps * perStep:N0} tokens " +
+    Console.WriteLine($"{Name(r.Size, r.Steps)}: N {nonLookup[r.Size]:N0}, {(long)r.Steps * perStep:N0} tokens " +
                       $"= {(double)r.Steps * perStep / trainTokens:0.###} epochs, C {r.Compute:0.###e+0} (budget {r.Level:0.#e+0}){note}");
     exp.Variant(Name(r.Size, r.Steps), Shape(widths[r.Size]), RunRecipes.ShortRun(r.Steps, lr, batch, context), seeds: 1);
 }
@@ -61,22 +62,20 @@ if (iso is not null)
 Console.WriteLine($"against Chinchilla a ≈ b ≈ 0.5 and Besiroglu et al. 2024 a = {ChinchillaLaw.Besiroglu2024.ParameterExponent:F3}, b = {ChinchillaLaw.Besiroglu2024.TokenExponent:F3}");
 
 // ---- 2. held out: the fit's compute-optimal size at twice the largest budget, predicted, then trained ----
-var curve = IsoFlopDesign.FlopsPerTokenCurve(sizes.Select((s, i) => ((double)(s.TotalParameters - s.LookupParameters), flops[i])));
+var curve = IsoFlopDesign.FlopsPerTokenCurve(nonLookup.Zip(flops));
 double heldC = 2 * budgets[^1], nStar = fit.Law.ComputeOptimal(heldC, curve).Parameters;
-var held = Enumerable.Range(0, widths.Length).Select(i => new IsoFlopRun(heldC, i, (int)Math.Round(heldC / (flops[i] * perStep)), 0))
-    .Where(r => (long)r.Steps * perStep <= trainTokens && r.Steps >= minSteps)
-    .MinBy(r => Math.Abs(Math.Log((sizes[r.Size].TotalParameters - sizes[r.Size].LookupParameters) / nStar)))!;
-held = held with { Compute = flops[held.Size] * held.Steps * perStep };
+var held = IsoFlopDesign.NearestTo(nStar, heldC, nonLookup, flops, perStep, minSteps, trainTokens);
 var heldPoint = ScalingRun.Of(sizes[held.Size], (double)held.Steps * perStep, double.NaN);
-var predicted = fit.PredictLoss(heldPoint.Parameters, heldPoint.Tokens);
+var (predicted, predictedRun) = (fit.PredictLoss(heldPoint.Parameters, heldPoint.Tokens), fit.PredictRun(heldPoint.Parameters, heldPoint.Tokens));
 Console.WriteLine($"\nN*({heldC:0.#e+0}) = {nStar:N0} by the fit; the nearest width that fits the data:");
 Declare(held, " (held out)");
-Console.WriteLine($"PREDICTED before training {Name(held.Size, held.Steps)}: val loss {predicted}");
+Console.WriteLine($"PREDICTED before training {Name(held.Size, held.Steps)}: val loss {predicted} (the law's interval), {predictedRun} (one run's)");
 exp.Run();
 heldPoint = PointOf(exp.Runs.Single(r => r.Variant == Name(held.Size, held.Steps)));
 double error = (predicted.Estimate - heldPoint.Loss) / heldPoint.Loss;
 Console.WriteLine($"held-out {Name(held.Size, held.Steps)}: predicted {predicted}, measured {heldPoint.Loss:F4}, error {error:+0.0%;-0.0%}, " +
-                  $"{(predicted.Contains(heldPoint.Loss) ? "inside" : "outside")} the 95 % interval (goal: within 2 % and inside)");
+                  $"{(predicted.Contains(heldPoint.Loss) ? "inside" : "outside")} the law's 95 % interval (goal: within 2 % and inside), " +
+                  $"{(predictedRun.Contains(heldPoint.Loss) ? "inside" : "outside")} one run's");
 
 // ---- 3. what a budget buys, and the figures ----
 Console.WriteLine("\n" + ComputeBudgets.Table(fit, [(1e14, "~20 min of this 2-core CPU"), (1e17, "~1 GPU-hour at 30 TFLOP/s"),

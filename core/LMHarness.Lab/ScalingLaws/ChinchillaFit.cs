@@ -125,8 +125,27 @@ public sealed class ChinchillaFit
     /// <summary>b = α/(α+β), D*(C) ∝ C^b.</summary>
     public Interval TokenExponent => IntervalOf(l => l.TokenExponent);
 
-    /// <summary>The predicted loss of N parameters trained on D tokens, with its interval.</summary>
+    /// <summary>The law's loss at N parameters trained on D tokens, with its (confidence) interval: where the law is, not where one run lands.</summary>
     public Interval PredictLoss(double parameters, double tokens) => IntervalOf(l => l.Loss(parameters, tokens));
+
+    /// <summary>
+    /// A prediction interval for one new run of N parameters on D tokens: each bootstrap law's loss times exp(r) for
+    /// log-loss residuals r of the fit drawn at random (<paramref name="draws"/> per law), so it holds the runs'
+    /// scatter around the law as well as the law's own uncertainty (<see cref="PredictLoss"/> holds only the latter).
+    /// The residuals are the fitted runs', so a misfit that is systematic at (N, D) is still not covered.
+    /// </summary>
+    public Interval PredictRun(double parameters, double tokens, int draws = 20)
+    {
+        double estimate = Law.Loss(parameters, tokens);
+        if (Bootstrap.Count == 0) return new Interval(estimate, double.NaN, double.NaN);
+        var residuals = Runs.Select(r => Math.Log(r.Loss) - Math.Log(Law.Loss(r.Parameters, r.Tokens))).ToArray();
+        var rng = new Random(Options.Seed + 1);
+        var values = Bootstrap.SelectMany(l => Enumerable.Range(0, draws).Select(_ => l.Loss(parameters, tokens) * Math.Exp(residuals[rng.Next(residuals.Length)])))
+                              .Where(double.IsFinite).ToArray();
+        double tail = (1 - Options.Level) / 2;
+        return new Interval(estimate, MathNet.Numerics.Statistics.Statistics.Quantile(values, tail),
+                            MathNet.Numerics.Statistics.Statistics.Quantile(values, 1 - tail));
+    }
 
     /// <summary>Huber's loss: r²/2 within δ, linear (δ|r| - δ²/2) beyond.</summary>
     public static double Huber(double r, double delta) =>

@@ -47,6 +47,22 @@ public static class IsoFlopDesign
     }
 
     /// <summary>
+    /// The run at budget <paramref name="level"/> of the family member nearest <paramref name="targetParameters"/> in
+    /// log N, among those whose steps fit between <paramref name="minSteps"/> and the data: the run closest to a
+    /// fitted N*(C) that the family can train, e.g. to hold out and predict.
+    /// </summary>
+    public static IsoFlopRun NearestTo(double targetParameters, double level, IReadOnlyList<double> parameters, IReadOnlyList<double> flopsPerToken,
+                                       long tokensPerStep, int minSteps, long maxTokens)
+    {
+        var fits = Enumerable.Range(0, parameters.Count)
+            .Select(i => (Size: i, Steps: (int)Math.Round(level / (flopsPerToken[i] * tokensPerStep))))
+            .Where(r => r.Steps >= minSteps && (long)r.Steps * tokensPerStep <= maxTokens).ToList();
+        if (fits.Count == 0) throw new ArgumentException($"no model of the family fits a run of C = {level:G3} between {minSteps} steps and {maxTokens:N0} tokens.");
+        var (size, steps) = fits.MinBy(r => Math.Abs(Math.Log(parameters[r.Size] / targetParameters)));
+        return new IsoFlopRun(level, size, steps, flopsPerToken[size] * steps * tokensPerStep);
+    }
+
+    /// <summary>
     /// FLOPs per token as a function of N for a family of models, from its members' (N, f) by linear interpolation in
     /// log-log (extrapolated along the end segments): the f the compute-optimal frontier needs between the sizes trained
     /// (<see cref="ChinchillaLaw.ComputeOptimal"/>). For f = 6N + 12 L d T with d ∝ √N it is exact at the members and

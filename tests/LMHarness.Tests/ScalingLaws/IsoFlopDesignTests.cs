@@ -53,6 +53,23 @@ public sealed class IsoFlopDesignTests(ITestOutputHelper output)
         act.Should().Throw<ArgumentException>().WithMessage("*fits only 0 model(s)*");
     }
 
+    [Fact]
+    public void IsoFlopDesign_nearest_trainable_size_to_a_fitted_optimum()
+    {
+        var family = Family(16, 32, 64, 128);
+        var n = family.Select(s => (double)(s.TotalParameters - s.LookupParameters)).ToArray();
+        var flops = family.Select(s => s.FlopsPerToken()).ToArray();
+        // N* between d32 and d64, nearer d64 in log N: d64, with the steps that spend C.
+        var run = IsoFlopDesign.NearestTo(Math.Sqrt(n[1] * n[2]) * 1.1, 2e12, n, flops, 1024, 150, 3_600_000);
+        run.Size.Should().Be(2);
+        run.Steps.Should().Be((int)Math.Round(2e12 / (flops[2] * 1024)));
+        Math.Abs(run.Compute / 2e12 - 1).Should().BeLessThanOrEqualTo(0.5 / run.Steps);
+        // N* at d16, whose 27k steps would repeat the data, as would d32's 9k: the nearest that fits 3.6M tokens is d64.
+        IsoFlopDesign.NearestTo(n[0], 2e12, n, flops, 1024, 150, 3_600_000).Size.Should().Be(2);
+        var none = () => IsoFlopDesign.NearestTo(n[0], 1e15, n, flops, 1024, 150, 3_600_000);
+        none.Should().Throw<ArgumentException>().WithMessage("no model of the family*");
+    }
+
     /// <summary>Four budgets, five sizes each at N*(C) times 1/4 .. 4 (so the parabola's offset is the same at every C), 6ND compute.</summary>
     static List<ScalingRun> Profiles(double noise, int seed)
     {
