@@ -5,7 +5,7 @@
 // trained and compared. Corpus: the .NET SDK's XML docs as text (dotnet_docs); no run repeats data.
 // Run:   dotnet script experiments/scaling_law.csx        Smoke: dotnet script experiments/scaling_law.csx -- --smoke
 // Cost: 26 runs + the held-out one, one seed each (the bootstraps give the intervals): 15.5 min measured on the shared
-// 2-core box; --smoke ~1.5 min. Figures: scaling_frontier.png, scaling_isoflop.png, scaling_residuals.png.
+// 2-core box; --smoke 15 s (smoke.sh, host built). Figures: scaling_frontier.png, scaling_isoflop.png, scaling_residuals.png.
 #load "../lmharness.csx"
 using LMHarness.Config;
 using LMHarness.Data;
