@@ -128,6 +128,19 @@ public sealed class Experiment
         }
     }
 
+    /// <summary>
+    /// Trains on corpus <paramref name="spec"/> (a <see cref="Corpus"/> name such as <c>dotnet_docs</c>, or a path),
+    /// prepared once into the cache with <paramref name="tokenizer"/>, instead of TinyShakespeare: for a recipe that
+    /// needs more text than TinyShakespeare's ~1M characters. <c>--data</c>, when given, still wins.
+    /// </summary>
+    public Experiment UseCorpus(string spec, string tokenizer = "char")
+    {
+        StopForHelp();
+        if (_args.Get<string?>("data", null) is null) _tokenFile = Corpus.Prepared(spec, tokenizer);
+        _vocab = null;
+        return this;
+    }
+
     /// <summary>The vocabulary size of <see cref="TokenFile"/>'s tokenizer: use it as the model's vocab_size.</summary>
     public int VocabSize
     {

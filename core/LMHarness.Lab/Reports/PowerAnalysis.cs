@@ -1,3 +1,5 @@
+using MathNet.Numerics.Distributions;
+
 namespace LMHarness.Reports;
 
 /// <summary>
@@ -8,7 +10,8 @@ namespace LMHarness.Reports;
 ///   ν = 2n - 2,  δ = (Δ/σ) √(n/2)              (T' is noncentral t)
 ///         = ∫ f_χ²(v; ν) [Φ(δ - t_c √(v/ν)) + Φ(-δ - t_c √(v/ν))] dv,
 /// </code>
-/// integrated here by Simpson's rule over the χ² density. <see cref="SeedsPerVariant"/> is the smallest n with
+/// integrated here by Simpson's rule over the χ² density (MathNet.Numerics' ChiSquared.PDF and Normal.CDF).
+/// <see cref="SeedsPerVariant"/> is the smallest n with
 /// power ≥ the target; it reproduces Cohen's table 2.4.1 and R's power.t.test (Δ/σ = 0.5 → 64, 1 → 17).
 /// Used with the observed gap and pooled standard deviation, it answers "how many seeds would a real gap of
 /// this size need?": an estimate, since both are themselves noisy from few seeds.
@@ -28,12 +31,11 @@ public static class PowerAnalysis
         if (!(alpha > 0 && alpha < 1)) throw new ArgumentOutOfRangeException(nameof(alpha), $"alpha must be in (0, 1) (got {alpha}).");
         double df = 2.0 * n - 2, delta = Math.Abs(effectSize) * Math.Sqrt(n / 2.0);
         double tc = StudentT.Quantile(1 - alpha / 2, df);
-        double logNorm = (df / 2) * Math.Log(2) + SpecialFunctions.LogGamma(df / 2);
         double Integrand(double v)
         {
-            double density = v > 0 ? Math.Exp((df / 2 - 1) * Math.Log(v) - v / 2 - logNorm) : df == 2 ? 0.5 : 0;
+            double density = v > 0 ? ChiSquared.PDF(df, v) : df == 2 ? 0.5 : 0;
             double c = tc * Math.Sqrt(v / df);
-            return density * (SpecialFunctions.NormalCdf(delta - c) + SpecialFunctions.NormalCdf(-delta - c));
+            return density * (Normal.CDF(0, 1, delta - c) + Normal.CDF(0, 1, -delta - c));
         }
         // The χ²(ν) mass lies within ν ± 20√(2ν) (+20 for small ν's long right tail) to far below 1e-8.
         double sd = Math.Sqrt(2 * df), lo = Math.Max(0, df - 20 * sd), hi = df + 20 * sd + 20;

@@ -27,6 +27,7 @@ public sealed class ScriptHelpTests
         ["experiments/size_vs_tokens.csx"] = ("widths", "64,96,160"),
         ["experiments/gqa_vs_mha_lr.csx"] = ("lr_sweep", "true"), // the recipe's constructor default
         ["experiments/optimizers.csx"] = ("seeds", "3"),
+        ["experiments/scaling_law.csx"] = ("widths", "12,16,24,32,48,64,96,128"),
     };
 
     [Fact]
