@@ -116,6 +116,9 @@ public static class ConfigJson
             p.AttributeProvider?.GetCustomAttributes(typeof(JsonIgnoreAttribute), true).Cast<JsonIgnoreAttribute>().Any(a => a.Condition == JsonIgnoreCondition.Always) != true);
     }
 
+    /// <summary>The JSON names of the fields a <paramref name="type"/> file may set, those unwritten at their default included.</summary>
+    public static IReadOnlySet<string> Keys(Type type, JsonSerializerOptions options) => Settable(type, options).Select(p => p.Name).ToHashSet();
+
     // What a person sets: the fields above that deserialisation writes.
     static IEnumerable<JsonPropertyInfo> Settable(Type type, JsonSerializerOptions options) => Fields(type, options).Where(p => p.Set is not null);
 

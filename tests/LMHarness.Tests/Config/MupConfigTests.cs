@@ -48,4 +48,14 @@ public class MupConfigTests
         HfArchitectures.CanExport(wide).Should().BeFalse();
         ((Action)(() => HfArchitectures.Choose(wide))).Should().Throw<NotSupportedException>().WithMessage("*output multiplier*");
     }
+
+    [Fact]
+    public void Parametrization_fields_are_knobs_though_SP_configs_do_not_write_them()
+    {
+        var options = new Dictionary<string, string> { ["parametrization"] = "mup", ["mup_base_width"] = "32" };
+        var (mup, applied) = LMHarness.Experiments.ConfigOverrides.Apply(Small, options, ModelConfig.Json);
+        applied.Should().BeEquivalentTo(["parametrization", "mup_base_width"]);
+        mup.Parametrization.Should().Be(Parametrization.Mup);
+        mup.MupBaseWidth.Should().Be(32);
+    }
 }
