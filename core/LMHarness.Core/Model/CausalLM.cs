@@ -48,21 +48,14 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>
     private void Initialise()
     {
         using var _ = no_grad();
-        double residualStd = Config.InitStd / Math.Sqrt(2.0 * Config.NLayer);
         foreach (var (name, p) in named_parameters())
         {
-            double std = Config.InitStd * MupScaling.InitStdMultiplier(Config, name), residual = residualStd * MupScaling.InitStdMultiplier(Config, name);
-            bool output = name.EndsWith("o_proj.weight") || name.EndsWith("down_proj.weight") || name == "lm_head.weight";
-            if (output && Config.ZeroInitOutputs)
-                nn.init.zeros_(p);
-            else if (name.EndsWith("o_proj.weight") || name.EndsWith("down_proj.weight"))
-                nn.init.normal_(p, 0, residual);
-            else if (name.EndsWith("_proj.weight") || name.EndsWith("embed_tokens.weight") || name.EndsWith("value_embed.weight")
-                     || name.EndsWith("embed_positions.weight") || name == "lm_head.weight")
-                nn.init.normal_(p, 0, std);
-            else if (name.EndsWith("_proj.bias"))
-                nn.init.zeros_(p);
-            // Norm gains/biases and skip weights keep ones/zeros; differential-attention lambdas keep their N(0, 0.1) draw.
+            switch (ParameterInit.StdOf(Config, name))
+            {
+                case 0: nn.init.zeros_(p); break;
+                case double std: nn.init.normal_(p, 0, std); break;
+                // null: norm gains/biases and skip weights keep ones/zeros; differential-attention lambdas keep their N(0, 0.1) draw.
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 using LMHarness.Config;
 using LMHarness.Model;
+using LMHarness.Summary;
 using LMHarness.Training.Optimizers;
 using static TorchSharp.torch;
 
@@ -124,5 +125,24 @@ public class MupTests
         act.Should().Throw<NotSupportedException>().WithMessage("*already*scaled per shape*");
         using var sp = Tiny.Build(Sp(64));
         using var muon = OptimizerFactory.Create(sp, new TrainingConfig { Optimizer = OptimizerKind.Muon });
+    }
+
+    [Fact]
+    public void The_scales_table_lists_the_std_each_weight_was_drawn_with_and_the_optimizer_s_multiplier()
+    {
+        using var model = Tiny.Build(Mup(512, 128, tied: false) with { VocabSize = 2000 });   // m = 4
+        var table = new ParameterScales(model);
+        var groups = ParameterGroups.Split(model);
+        var p = model.named_parameters().ToDictionary(x => x.name, x => x.parameter);
+        foreach (var row in table.Rows)
+        {
+            row.LearningRateMultiplier.Should().Be(groups.MultiplierOf(row.Name), row.Name);
+            if (row.InitStd is double std && std > 0)
+                p[row.Name].std().item<float>().Should().BeApproximately((float)std, (float)std * 0.05f, row.Name);
+        }
+        table.Rows.Single(r => r.Name == "model.layers.0.self_attn.k_proj.weight").InitStd.Should().BeApproximately(0.01, 1e-12);
+        table.Rows.Single(r => r.Name == "model.layers.0.self_attn.k_proj.bias").InitStd.Should().Be(0);
+        table.Rows.Single(r => r.Name == "model.norm.weight").InitStd.Should().BeNull();
+        table.ToTable().Should().Contain("logits x 0.25");
     }
 }
