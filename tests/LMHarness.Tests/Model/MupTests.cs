@@ -145,4 +145,22 @@ public class MupTests
         table.Rows.Single(r => r.Name == "model.norm.weight").InitStd.Should().BeNull();
         table.ToTable().Should().Contain("logits x 0.25");
     }
+
+    [Theory]
+    [InlineData(AttentionKind.Gqa)]
+    [InlineData(AttentionKind.Differential)]
+    public void Decoding_with_the_cache_gives_the_full_forward_s_logits_away_from_the_base(AttentionKind attention)
+    {
+        // The q factor is applied before K/V are cached and only to q, so cached decoding must match the full forward.
+        using var model = Tiny.Build(Mup(64, 32, attention: attention) with { MupBaseHeadDim = 8 });
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var idx = Tiny.Tokens(model.Config, 2, 10);
+        var full = model.forward(idx);
+        using var cache = model.NewCache(2);
+        var prompt = model.ForwardCached(idx.narrow(1, 0, 6), cache);
+        var steps = Enumerable.Range(6, 4).Select(t => model.ForwardCached(idx.narrow(1, t, 1), cache)).ToList();
+        var cached = cat([prompt, .. steps], 1);
+        Tiny.MaxAbsDiff(cached, full).Should().BeLessThan(1e-5);
+    }
 }
