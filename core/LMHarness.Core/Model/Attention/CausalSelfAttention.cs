@@ -67,6 +67,13 @@ public abstract class CausalSelfAttention : nn.Module<Tensor, AttentionInput, Te
         }
     }
 
+    // The rotary tables are plain tensors, not buffers: the module's own Dispose does not see them.
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) rotary?.Dispose();
+        base.Dispose(disposing);
+    }
+
     protected ModelConfig Config { get; }
     /// <summary>Factor on q before the kernel's 1/sqrt(d): 1 under SP, sqrt(base_head_dim / head_dim) under μP (<see cref="MupScaling.QueryMultiplier"/>).</summary>
     protected double QueryMultiplier { get; }
