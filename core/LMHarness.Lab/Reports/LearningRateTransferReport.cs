@@ -77,6 +77,8 @@ public static class LearningRateTransferReport
             var points = s.Widths.OrderBy(w => w.Width).SelectMany(w => w.Points.Select(p => p with { Variant = $"d_model {w.Width}" })).ToList();
             var chart = LearningRateSweepReport.Chart(points, []);
             chart.Title = s.Label;
+            // The sweep chart's subtitle is written for a full-width figure; half of one needs a short one.
+            chart.Subtitle = $"mean over seeds (band: min to max); star: each width's best rate";
             return chart;
         }).ToList();
         var means = sweeps.SelectMany(s => s.Widths.SelectMany(w => w.Points)).Where(p => p.Finite).SelectMany(p => p.FinalValLosses).ToList();
