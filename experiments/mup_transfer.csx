@@ -7,8 +7,8 @@
 // Out (runs/mup_transfer/): lr_transfer.png (final val loss vs rate, one curve per width, SP beside μP),
 // lr_transfer.md (each width's best rate and the rates within seed noise of it, the widest model at the narrowest's best
 // rate against its own best, the headline: how far the optimum moved), plus the usual sweep and comparison files.
-// Cost: 4 widths x 2 parametrizations x 7+ rates x 2 seeds = 112+ runs of 250 steps x 512 tokens (128k tokens each),
-// ~40 min on an idle 2-core box, most of it the widest model. Finished runs are reused. --smoke: widths 32 and 64,
+// Cost: 4 widths x 2 parametrizations x 7+ rates x 2 seeds = 112+ runs of 200 steps x 512 tokens (102k tokens each),
+// ~35 min on an idle 2-core box, most of it the widest model. Finished runs are reused. --smoke: widths 32 and 64,
 // 3 rates, 1 seed, 6 steps (~1 min).
 // Run:   ./lmh experiments/mup_transfer.csx          Smoke: ./lmh experiments/mup_transfer.csx -- --smoke
 #load "../lmharness.csx"
@@ -21,7 +21,7 @@ var exp = new Experiment("mup_transfer", Args, lrSweep: true, seeds: 2, sweepPoi
 
 // ---- knobs ----
 int[] widths = exp.Knob("widths", exp.Smoke ? "32,64" : "32,64,128,256").Split(',').Select(int.Parse).ToArray(); // d_model; the first is μP's base
-int steps    = exp.Knob("steps", 250);       // the same for every width => equal tokens
+int steps    = exp.Knob("steps", 200);       // the same for every width => equal tokens
 int nLayer   = exp.Knob("n_layer", 4);
 int nHead    = exp.Knob("n_head", 4);        // fixed: heads widen with d_model (μP's base head dim = base width / n_head)
 int context  = exp.Knob("context", 64);
@@ -39,11 +39,11 @@ ModelConfig Model(int width, Parametrization p) => new()
 // One evaluation, at the end, over the same 16 validation batches for every run: the final loss is all the sweep reads.
 var training = RunRecipes.ShortRun(steps, lr, batch, context) with { EvalInterval = steps, EvalBatches = 16, GradFlowInterval = 0 };
 
-// ---- the variants: every width under both parametrizations ----
+// ---- the variants: every width under both parametrizations (narrow first, so an interrupted run has both) ----
 var parametrizations = new[] { Parametrization.Sp, Parametrization.Mup };
 string Name(Parametrization p, int width) => $"{(p == Parametrization.Sp ? "sp" : "mup")}_d{width}";
-foreach (var p in parametrizations)
-    foreach (var w in widths)
+foreach (var w in widths)
+    foreach (var p in parametrizations)
         exp.Variant(Name(p, w), Model(w, p), training);
 
 // ---- sweep every variant (lr_sweep.png/csv, the comparison at each variant's best rate) ----
