@@ -8,7 +8,7 @@
 // lr_transfer.md (each width's best rate and the rates within seed noise of it, the widest model at the narrowest's best
 // rate against its own best, the headline: how far the optimum moved), plus the usual sweep and comparison files.
 // Cost: 4 widths x 2 parametrizations x 7+ rates x 2 seeds = 112+ runs of 200 steps x 512 tokens (102k tokens each),
-// ~35 min on an idle 2-core box, most of it the widest model. Finished runs are reused. --smoke: widths 32 and 64,
+// 20.5 min measured on the 2-core box, half of it the widest model. Finished runs are reused. --smoke: widths 32 and 64,
 // 3 rates, 1 seed, 6 steps (~1 min).
 // Run:   ./lmh experiments/mup_transfer.csx          Smoke: ./lmh experiments/mup_transfer.csx -- --smoke
 #load "../lmharness.csx"
