@@ -9,7 +9,7 @@
 // rate against its own best, the headline: how far the optimum moved), plus the usual sweep and comparison files.
 // Cost: 4 widths x 2 parametrizations x 7+ rates x 2 seeds = 112+ runs of 200 steps x 512 tokens (102k tokens each),
 // 20.5 min measured on the 2-core box, half of it the widest model. Finished runs are reused. --smoke: widths 32 and 64,
-// 3 rates, 1 seed, 6 steps (~1 min).
+// 3 rates, 1 seed, 6 steps (9 s once built).
 // Run:   ./lmh experiments/mup_transfer.csx          Smoke: ./lmh experiments/mup_transfer.csx -- --smoke
 #load "../lmharness.csx"
 using LMHarness.Config;

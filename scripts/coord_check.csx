@@ -4,7 +4,7 @@
 // the embedding output, each block's attention and MLP outputs, and the logits. Under μP each stays flat in width; under
 // SP the hidden outputs and the logits grow with it. Writes coord_check.csv, coord_check.png (SP beside μP, mean |x|
 // against d_model on log-log axes at the last step) and prints each coordinate's log-log slope per step.
-//   ./lmh scripts/coord_check.csx -- --out runs/coord_check          (~1 min on an idle 2-core box; --widths 64,128,256 for less)
+//   ./lmh scripts/coord_check.csx -- --out runs/coord_check          (~30 s on the 2-core box; --widths 64,128,256 for less)
 #load "../lmharness.csx"
 using LMHarness.Config;
 using LMHarness.Coordinates;
