@@ -91,6 +91,10 @@ verify_extra() { # $1 = runs root, $2 = recipe, $3 = its log: what one recipe wr
       check "[ \"\$(png_size '$dir/$p.png')\" = 1200x750 ]" "$dir/$p.png missing or not 1200x750"
     done
   fi
+  if [ "$2" = mup_transfer ]; then
+    check "[ \"\$(png_size '$dir/lr_transfer.png')\" = 1200x750 ]" "$dir/lr_transfer.png missing or not 1200x750"
+    check "grep -q '^## SP' '$dir/lr_transfer.md' && grep -q '^\*\*Headline:\*\* SP: the best rate moved' '$dir/lr_transfer.md'" "lr_transfer.md has no SP table or no headline"
+  fi
 }
 
 start=$SECONDS
@@ -140,14 +144,17 @@ if [ $extras -eq 1 ]; then
     s import "$h/export" --prompt "ROMEO:" --max 20 --temperature 0
     s inspect --preset llama-cpu --dtype bf16 --memory 2GB --global_batch_tokens 65536 --headroom 0.2
     s compare "$h/run" "$h/run_bf16" --out "$h/compare"
+    s coord_check --widths 32,64 --steps 2 --n_layer 1 --batch 4 --context 32 --out "$h/coord_check"
     name=scripts; check "[ \"\$(png_size '$h/trajectory.png')\" != '' ]" "trajectory.png under $host"
     check "[ -f '$h/compare/comparison.csv' ]" "compare.csx wrote no comparison.csv under $host"
+    check "[ \"\$(png_size '$h/coord_check/coord_check.png')\" = 1200x750 ]" "coord_check.csx wrote no 1200x750 coord_check.png under $host"
     check "grep -q '<title>Run: ' '$h/run/report.html' && [ ! -f '$h/run/comparison.csv' ]" "train.csx wrote no single-run page under $host"
   done
   name=scripts
   r="$LMHARNESS_RUNS/scripts-repo" u="$LMHARNESS_RUNS/scripts-upstream"
   check "cmp -s '$r/data/ts-char.bin' '$u/data/ts-char.bin'" "prepare.csx: token files differ between hosts"
   check "[ \"\$(cut -d, -f1-4 '$r/run/metrics.csv')\" = \"\$(cut -d, -f1-4 '$u/run/metrics.csv')\" ]" "train.csx: losses differ between hosts"
+  check "cmp -s '$r/coord_check/coord_check.csv' '$u/coord_check/coord_check.csv'" "coord_check.csx: coordinates differ between hosts"
   for out in sample import inspect; do
     check "[ \"\$(grep -v '^LMHarness:' '$r/$out.log' | grep -v 'seconds\|/scripts-repo/')\" = \"\$(grep -v '^LMHarness:' '$u/$out.log' | grep -v 'seconds\|/scripts-upstream/')\" ]" "$out.csx prints differently under the two hosts"
   done

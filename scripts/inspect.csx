@@ -3,6 +3,7 @@
 // Every field of ModelConfig and TrainingConfig is a knob, as in train.csx (--dtype bf16, --optimizer muon, ...).
 //   dotnet script scripts/inspect.csx -- --preset llama3-220M --dtype bf16 --memory 24GB --global_batch_tokens 524288
 //   dotnet script scripts/inspect.csx -- --run runs/train/nanogpt-cpu/seed1337
+//   dotnet script scripts/inspect.csx -- --d_model 512 --parametrization mup --mup_base_width 128 --scales true
 #load "../lmharness.csx"
 using LMHarness.Config;
 using LMHarness.Experiments;
@@ -20,10 +21,16 @@ var training = saved?.Training ?? new TrainingConfig { MicroBatch = 8, ContextLe
 string memory = a.Get("memory", "24GB", "the memory to fit: a GPU's, or RAM on the CPU (GB = GiB = 2^30 bytes)");
 long globalBatch = a.Get("global_batch_tokens", 524288L, "tokens per optimizer step to reach (micro_batch x grad_accumulation x context_length)");
 double headroom = a.Get("headroom", BatchPlan.DefaultHeadroom, "share of --memory kept free for the allocator's slack");
+bool scales = a.Get("scales", false, "build the model and list each parameter's initial std and learning-rate multiplier (μP)");
 a.EnsureAllUsed("scripts/inspect.csx");
 
 bool cuda = LMHarness.Devices.Resolve(training.Device).type == TorchSharp.DeviceType.CUDA;
 Console.WriteLine(ModelSummary.Of(model, training.MicroBatch, training.ContextLength).ToTable());
+if (scales)
+{
+    using var built = new LMHarness.Model.CausalLM(model);
+    Console.WriteLine(new ParameterScales(built).ToTable());
+}
 Console.WriteLine($"The run as configured ({(cuda ? "GPU" : "CPU")}, runtime assumed):");
 Console.WriteLine(MemoryPlan.For(model, training, cuda).ToTable());
 Console.WriteLine($"What fits in {memory} for a global batch of {globalBatch:N0} tokens:");

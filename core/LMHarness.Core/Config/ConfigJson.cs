@@ -106,13 +106,18 @@ public static class ConfigJson
         return $"an object with {string.Join(", ", Settable(type, options).Select(f => f.Name))}";
     }
 
-    // What the file may hold: every serialised property, derived ones too (TrainingConfig writes total_steps), never [JsonIgnore]d ones.
+    // What the file may hold: every serialised property, derived ones too (TrainingConfig writes total_steps), never
+    // [JsonIgnore]d ones; a field ignored only when it holds its default (ModelConfig.Parametrization) is still read.
     static IEnumerable<JsonPropertyInfo> Fields(Type type, JsonSerializerOptions options)
     {
         // Options get their reflection resolver on first use by the serializer; asking for metadata first needs it now.
         if (!options.IsReadOnly) options.MakeReadOnly(populateMissingResolver: true);
-        return options.GetTypeInfo(type).Properties.Where(p => p.AttributeProvider?.IsDefined(typeof(JsonIgnoreAttribute), true) != true);
+        return options.GetTypeInfo(type).Properties.Where(p =>
+            p.AttributeProvider?.GetCustomAttributes(typeof(JsonIgnoreAttribute), true).Cast<JsonIgnoreAttribute>().Any(a => a.Condition == JsonIgnoreCondition.Always) != true);
     }
+
+    /// <summary>The JSON names of the fields a <paramref name="type"/> file may set, those unwritten at their default included.</summary>
+    public static IReadOnlySet<string> Keys(Type type, JsonSerializerOptions options) => Settable(type, options).Select(p => p.Name).ToHashSet();
 
     // What a person sets: the fields above that deserialisation writes.
     static IEnumerable<JsonPropertyInfo> Settable(Type type, JsonSerializerOptions options) => Fields(type, options).Where(p => p.Set is not null);

@@ -51,6 +51,18 @@ public enum NormKind
     LayerNorm,
 }
 
+/// <summary>How initialisation, learning rates and multipliers scale with width (see <see cref="ModelConfig.Parametrization"/>).</summary>
+[JsonConverter(typeof(NamedEnumConverter<Parametrization>))]
+public enum Parametrization
+{
+    /// <summary>Standard parametrization: init_std and the learning rates as given, attention 1/sqrt(d_head), logits h W^T.</summary>
+    Sp,
+    /// <summary>Maximal update parametrization for the Adam family (Tensor Programs V, Yang et al. 2022): relative to
+    /// mup_base_width, hidden matrices' init std x sqrt(base/width) and Adam learning rate x base/width, logits x base/width,
+    /// attention sqrt(base_head_dim)/d_head; equal to SP at the base width (<c>LMHarness.Model.MupScaling</c>).</summary>
+    Mup,
+}
+
 /// <summary>
 /// YaRN scaling of RoPE for contexts longer than the one trained (Peng et al. 2023, "YaRN: Efficient Context
 /// Window Extension of Large Language Models"): frequencies are interpolated by <see cref="Factor"/> for
@@ -104,6 +116,17 @@ public sealed record ModelConfig
     /// <summary>o_proj, down_proj and an untied lm_head start at 0, so every block starts as the identity
     /// (modded-nanogpt; ReZero, Bachlechner et al. 2020; Fixup, Zhang et al. 2019).</summary>
     public bool ZeroInitOutputs { get; init; }
+
+    /// <summary>sp (default) or mup (<see cref="LMHarness.Config.Parametrization"/>). Not written when sp, so configs and run
+    /// identities from before this field existed are unchanged.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public Parametrization Parametrization { get; init; } = Parametrization.Sp;
+    /// <summary>μP's base width: the d_model the hyperparameters were tuned at, where μP equals SP. Required for mup; 0 (unwritten) for sp.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public int MupBaseWidth { get; init; }
+    /// <summary>μP's base head dimension; 0 means mup_base_width / n_head (heads grow with width, n_head fixed).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public int MupBaseHeadDim { get; init; }
 
     /// <summary>Channels per attention head, d_model / n_head (derived, not serialised).</summary>
     [JsonIgnore]
@@ -177,6 +200,11 @@ public sealed record ModelConfig
         Need(Yarn is null || (Yarn.Factor >= 1 && Yarn.OriginalContextLength > 0), "yarn needs factor >= 1 and original_context_length > 0");
         Need(InitStd > 0, $"init_std must be > 0 (got {InitStd})");
         Need(double.IsFinite(LogitSoftcap) && LogitSoftcap >= 0, $"logit_softcap must be a finite number >= 0 (0 turns it off; got {LogitSoftcap})");
+        Need(EnumNames.IsNamed(Parametrization), $"parametrization must be one of {EnumNames.List(typeof(Parametrization))} (got {Parametrization})");
+        Need(Parametrization != Parametrization.Mup || MupBaseWidth > 0, $"parametrization mup needs mup_base_width > 0, the d_model the learning rate was tuned at (got {MupBaseWidth})");
+        Need(Parametrization == Parametrization.Mup || (MupBaseWidth == 0 && MupBaseHeadDim == 0), "mup_base_width and mup_base_head_dim apply to parametrization mup only: set parametrization to mup or remove them");
+        Need(MupBaseHeadDim >= 0, $"mup_base_head_dim must be >= 0 (0 means mup_base_width / n_head; got {MupBaseHeadDim})");
+        Need(Parametrization != Parametrization.Mup || MupBaseHeadDim > 0 || NHead <= 0 || MupBaseWidth <= 0 || MupBaseWidth % NHead == 0, $"mup_base_width ({MupBaseWidth}) must be divisible by n_head ({NHead}) to give the base head dimension, or set mup_base_head_dim");
         Need(!SkipConnections || NLayer >= 2, $"skip_connections joins the first n_layer / 2 blocks to the last ones: it needs n_layer >= 2 (got {NLayer})");
         if (problems.Count > 0)
             throw new ArgumentException("Invalid model config: " + string.Join("; ", problems) + ".");

@@ -17,6 +17,8 @@ namespace LMHarness.Model;
 /// so the residual variance does not grow with depth. With <see cref="ModelConfig.ZeroInitOutputs"/> those
 /// projections and an untied head start at 0 instead (modded-nanogpt; ReZero, Bachlechner et al. 2020; Fixup,
 /// Zhang et al. 2019): every block starts as the identity and the untied head predicts the uniform distribution.</para>
+/// <para>Under μP (<see cref="ModelConfig.Parametrization"/>) the hidden matrices' init std is scaled and the logits
+/// multiplied by base/width (<see cref="MupScaling"/>); at the base width nothing changes.</para>
 /// <para>The head soft-caps the logits when <see cref="ModelConfig.LogitSoftcap"/> is set (<see cref="LogitSoftcap"/>).</para>
 /// </summary>
 public sealed class CausalLM : nn.Module<Tensor, Tensor>
@@ -46,28 +48,31 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>
     private void Initialise()
     {
         using var _ = no_grad();
-        double residualStd = Config.InitStd / Math.Sqrt(2.0 * Config.NLayer);
         foreach (var (name, p) in named_parameters())
         {
-            bool output = name.EndsWith("o_proj.weight") || name.EndsWith("down_proj.weight") || name == "lm_head.weight";
-            if (output && Config.ZeroInitOutputs)
-                nn.init.zeros_(p);
-            else if (name.EndsWith("o_proj.weight") || name.EndsWith("down_proj.weight"))
-                nn.init.normal_(p, 0, residualStd);
-            else if (name.EndsWith("_proj.weight") || name.EndsWith("embed_tokens.weight") || name.EndsWith("value_embed.weight")
-                     || name.EndsWith("embed_positions.weight") || name == "lm_head.weight")
-                nn.init.normal_(p, 0, Config.InitStd);
-            else if (name.EndsWith("_proj.bias"))
-                nn.init.zeros_(p);
-            // Norm gains/biases and skip weights keep ones/zeros; differential-attention lambdas keep their N(0, 0.1) draw.
+            switch (ParameterInit.StdOf(Config, name))
+            {
+                case 0: nn.init.zeros_(p); break;
+                case double std: nn.init.normal_(p, 0, std); break;
+                // null: norm gains/biases and skip weights keep ones/zeros; differential-attention lambdas keep their N(0, 0.1) draw.
+            }
         }
+    }
+
+    /// <summary>μP's output multiplier (MuReadout) applied to the head's input: (α h) W^T = α (h W^T). Skipped when α = 1 (SP, or μP at the base width).</summary>
+    private Tensor Readout(Tensor h)
+    {
+        double alpha = MupScaling.ReadoutMultiplier(Config);
+        if (alpha == 1.0) return h;
+        using Scalar a = alpha;
+        return h.mul(a);
     }
 
     /// <summary>Hidden states (B,T,d_model) -> float32 logits (B,T,vocab) through the final norm, the head and the soft cap.</summary>
     private Tensor Head(Tensor hidden)
     {
         using var scope = NewDisposeScope();
-        var h = model.FinalNorm.forward(hidden);
+        var h = Readout(model.FinalNorm.forward(hidden));
         var logits = lm_head is null ? nn.functional.linear(h, model.EmbedTokens.Weight) : lm_head.forward(h);
         return LogitSoftcap.Apply(logits.to(ScalarType.Float32), Config.LogitSoftcap).MoveToOuterDisposeScope();
     }
@@ -134,7 +139,7 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>
     {
         CheckInput(idx);
         using var scope = NewDisposeScope();
-        var h = model.FinalNorm.forward(model.Hidden(idx, 0, null));   // (B,T,d_model), the compute dtype
+        var h = Readout(model.FinalNorm.forward(model.Hidden(idx, 0, null)));   // (B,T,d_model), the compute dtype
         var loss = reduction switch
         {
             nn.Reduction.Mean => FusedLinearCrossEntropy.Mean(h, HeadWeight, targets, Config.LogitSoftcap, tiles),

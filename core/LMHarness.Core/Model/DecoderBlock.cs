@@ -34,13 +34,16 @@ public sealed class DecoderBlock : nn.Module<Tensor, AttentionInput, Tensor>
     }
 
     public CausalSelfAttention SelfAttention => self_attn;
+    /// <summary>The feed-forward branch (MLP, SwiGLU, ReLU²).</summary>
+    public nn.Module<Tensor, Tensor> Mlp => mlp;
 
     public override Tensor forward(Tensor x, AttentionInput input)
     {
         using var scope = NewDisposeScope();
-        // x + f(x), written add(.., One) so no Scalar 1 is left to the finalizer (Scalars)
-        var h = x.add(resid_dropout.forward(self_attn.forward(input_layernorm.forward(x), input)), Scalars.One);
-        var output = h.add(resid_dropout.forward(mlp.forward(post_attention_layernorm.forward(h))), Scalars.One);
+        // x + f(x), written add(.., One) so no Scalar 1 is left to the finalizer (Scalars). The branches are invoked
+        // with call, not forward, so forward hooks on them fire (the coordinate check reads their outputs that way).
+        var h = x.add(resid_dropout.forward(self_attn.call(input_layernorm.forward(x), input)), Scalars.One);
+        var output = h.add(resid_dropout.forward(mlp.call(post_attention_layernorm.forward(h))), Scalars.One);
         return output.MoveToOuterDisposeScope();
     }
 }

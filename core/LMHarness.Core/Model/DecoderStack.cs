@@ -65,7 +65,7 @@ public sealed class DecoderStack : nn.Module
         // Built once here and shared by every layer; keys span the cached columns plus the new ones.
         var positionIds = padding?.PositionIds(offset, t, idx.device);
         var mask = padding?.AttentionMask(t, offset + t, idx.device);
-        var x = embed_tokens.forward(idx);
+        var x = embed_tokens.call(idx);   // call: forward hooks on the embedding fire
         if (embed_positions is not null)
             x = x.add(positionIds is null ? embed_positions.forward(offset, t) : embed_positions.At(positionIds), Scalars.One);
         x = drop.forward(x);

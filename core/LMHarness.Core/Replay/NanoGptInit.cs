@@ -41,6 +41,7 @@ public static class NanoGptInit
         Need(!config.ValueEmbeddings, "value_embeddings must be false (nanoGPT has none)");
         Need(!config.SkipConnections, "skip_connections must be false (nanoGPT's blocks form a plain chain)");
         Need(!config.ZeroInitOutputs, "zero_init_outputs must be false (nanoGPT draws c_proj ~ N(0, 0.02 / sqrt(2 n_layer)))");
+        Need(MupScaling.WidthMultiplier(config) == 1.0, $"parametrization mup must be at its base width (nanoGPT is SP; got d_model {config.DModel}, mup_base_width {config.MupBaseWidth})");
         return problems;
     }
 

@@ -24,9 +24,11 @@ public static class ConfigOverrides
             if (options.ContainsKey(name))
                 throw new ArgumentException($"--{name} is derived ({derived.Formula}), not a knob: set {derived.Set} instead.");
         var applied = new List<string>();
+        // Fields left out of the JSON while they hold their default (ModelConfig.Parametrization) are knobs too.
+        var keys = ConfigJson.Keys(typeof(T), json);
         foreach (var (key, text) in options)
         {
-            if (!node.ContainsKey(key)) continue;
+            if (!node.ContainsKey(key) && !keys.Contains(key)) continue;
             var value = ParseValue(text);
             // A list field given a bare word or comma-separated words (--attention_kinds gqa / gqa,mha) means that list.
             if (node[key] is JsonArray && value is not JsonArray)

@@ -51,7 +51,13 @@ public sealed class Experiment
     /// An experiment whose <c>--lr_sweep</c> knob defaults to <paramref name="lrSweep"/>: a recipe about learning
     /// rates sweeps unless told <c>--lr_sweep false</c>.
     /// </summary>
-    public Experiment(string name, IList<string> args, bool lrSweep)
+    public Experiment(string name, IList<string> args, bool lrSweep) : this(name, args, lrSweep, DefaultSeeds, LearningRateSweep.DefaultPoints) { }
+
+    /// <summary>
+    /// As <see cref="Experiment(string, IList{string}, bool)"/>, with the defaults of <c>--seeds</c> and
+    /// <c>--lr_sweep_points</c> set by the recipe (one whose cost is its many rates may afford fewer seeds, and need more rates).
+    /// </summary>
+    public Experiment(string name, IList<string> args, bool lrSweep, int seeds, int sweepPoints)
     {
         Name = name;
         _args = new ScriptArgs(args);
@@ -62,10 +68,10 @@ public sealed class Experiment
         Fresh = _args.Get("fresh", false, "retrain runs that are already finished");
         // Three seeds: the fewest that give a usable interval (with two, t(0.975, 1) = 12.7 makes every 95 % interval
         // span the whole plot). Smoke mode: one seed, the plumbing is the same.
-        Seeds = Knob("seeds", Smoke ? 1 : DefaultSeeds, "seeds per variant (seed k trains with the training seed + k)");
+        Seeds = Knob("seeds", Smoke ? 1 : seeds, "seeds per variant (seed k trains with the training seed + k)");
         if (Seeds < 1) throw new ArgumentException($"experiment {name}: --seeds must be >= 1 (got {Seeds}).");
         LrSweep = Knob("lr_sweep", lrSweep, "train each variant over a log grid of learning rates and compare them each at its best");
-        SweepPoints = Knob("lr_sweep_points", Smoke ? 3 : LearningRateSweep.DefaultPoints, "rates in each variant's initial sweep grid");
+        SweepPoints = Knob("lr_sweep_points", Smoke ? 3 : sweepPoints, "rates in each variant's initial sweep grid");
         if (SweepPoints < 3) throw new ArgumentException($"experiment {name}: --lr_sweep_points must be >= 3 (got {SweepPoints}).");
         _root = Path.GetFullPath(_args.Get<string?>("out", null, "runs folder (or env LMHARNESS_RUNS; default <clone>/runs)")
                                  ?? Environment.GetEnvironmentVariable("LMHARNESS_RUNS") ?? Path.Combine(RepoRoot(), "runs"));
@@ -89,11 +95,14 @@ public sealed class Experiment
     /// <summary>The runs <see cref="Run"/> compared (with <c>--lr_sweep</c>, each variant's at its best rate), for a
     /// recipe's own conclusions from their metrics; empty before <see cref="Run"/>.</summary>
     public IReadOnlyList<RunData> Runs { get; private set; } = [];
+    /// <summary>With <c>--lr_sweep</c>: every variant at every rate tried (the seeds' final validation losses), as lr_sweep.csv
+    /// has them; empty before <see cref="Run"/> or without a sweep.</summary>
+    public IReadOnlyList<SweepPoint> Sweep { get; private set; } = [];
     /// <summary>Seeds per variant unless <c>--seeds</c> says otherwise.</summary>
     public const int DefaultSeeds = 3;
     /// <summary>Whether every variant is trained over a grid of learning rates and compared at its best (knob <c>--lr_sweep</c>).</summary>
     public bool LrSweep { get; }
-    /// <summary>Rates in each variant's initial grid (knob <c>--lr_sweep_points</c>, default 5; 3 in smoke mode).</summary>
+    /// <summary>Rates in each variant's initial grid (knob <c>--lr_sweep_points</c>, default 5 unless the recipe says; 3 in smoke mode).</summary>
     public int SweepPoints { get; }
     /// <summary>How often a grid may grow past an edge (<see cref="LearningRateSweep.MaxExtensions"/>; 1 in smoke mode).</summary>
     int SweepExtensions => Smoke ? 1 : LearningRateSweep.MaxExtensions;
@@ -400,6 +409,7 @@ public sealed class Experiment
         lines.Add("Each variant at its own best rate: the headline above (rates chosen on these same seeds, which favours every variant a little).");
         lines.Add($"Sweep table: {sweepCsv}");
         Runs = atBest;
+        Sweep = points;
         return Comparison.Write(atBest, Folder, logAxes: false, notes, extras: new ComparisonExtras([sweepPng], [("Learning-rate sweep", lines)]));
     }
 

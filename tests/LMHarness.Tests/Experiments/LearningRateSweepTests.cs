@@ -63,6 +63,17 @@ public class LearningRateSweepTests
     }
 
     [Fact]
+    public void A_recipe_sets_the_defaults_of_seeds_and_sweep_points_and_the_command_line_overrides_them()
+    {
+        using var dir = new TempDir();
+        var exp = new Experiment("defaults", ["--out", dir.Path], lrSweep: true, seeds: 2, sweepPoints: 7);
+        (exp.Seeds, exp.SweepPoints, exp.LrSweep).Should().Be((2, 7, true));
+        var given = new Experiment("defaults", ["--out", dir.Path, "--seeds", "4", "--lr_sweep_points", "3"], lrSweep: true, seeds: 2, sweepPoints: 7);
+        (given.Seeds, given.SweepPoints).Should().Be((4, 3));
+        exp.Sweep.Should().BeEmpty("nothing has run");
+    }
+
+    [Fact]
     public void Lr_sweep_trains_each_variant_over_the_grid_and_compares_them_at_their_best_rates()
     {
         using var dir = new TempDir();
@@ -81,6 +92,10 @@ public class LearningRateSweepTests
         var report = exp.Run();
 
         var table = File.ReadAllLines(Path.Combine(exp.Folder, "lr_sweep.csv")).Skip(1).Select(l => l.Split(',')).ToList();
+        // Experiment.Sweep holds what lr_sweep.csv lists: every variant at every rate, the seeds' losses.
+        exp.Sweep.Select(p => (p.Variant, p.LearningRate, p.Mean.ToString("R", CultureInfo.InvariantCulture)))
+            .Should().Equal(table.Select(r => (r[0], double.Parse(r[1], CultureInfo.InvariantCulture), double.Parse(r[3], CultureInfo.InvariantCulture).ToString("R", CultureInfo.InvariantCulture))));
+        exp.Sweep.Should().OnlyContain(p => p.FinalValLosses.Count == 2);
         foreach (var variant in new[] { "narrow", "wide" })
         {
             var rows = table.Where(r => r[0] == variant).ToList();

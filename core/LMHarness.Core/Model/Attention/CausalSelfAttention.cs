@@ -40,6 +40,7 @@ public abstract class CausalSelfAttention : nn.Module<Tensor, AttentionInput, Te
         NKvHead = nKvHead;
         HeadDim = config.HeadDim;
         QkSplit = qkSplit;
+        QueryMultiplier = MupScaling.QueryMultiplier(config);
         q_proj = nn.Linear(config.DModel, NHead * HeadDim, hasBias: config.Bias);
         k_proj = nn.Linear(config.DModel, nKvHead * HeadDim, hasBias: config.Bias);
         v_proj = nn.Linear(config.DModel, nKvHead * HeadDim, hasBias: config.Bias);
@@ -66,7 +67,16 @@ public abstract class CausalSelfAttention : nn.Module<Tensor, AttentionInput, Te
         }
     }
 
+    // The rotary tables are plain tensors, not buffers: the module's own Dispose does not see them.
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) rotary?.Dispose();
+        base.Dispose(disposing);
+    }
+
     protected ModelConfig Config { get; }
+    /// <summary>Factor on q before the kernel's 1/sqrt(d): 1 under SP, sqrt(base_head_dim / head_dim) under μP (<see cref="MupScaling.QueryMultiplier"/>).</summary>
+    protected double QueryMultiplier { get; }
     public int NHead { get; }
     public int NKvHead { get; }
     public int HeadDim { get; }
@@ -103,6 +113,11 @@ public abstract class CausalSelfAttention : nn.Module<Tensor, AttentionInput, Te
                 : rotary.CosSin(input.PositionIds, q.dtype);
             q = RotaryEmbedding.Apply(q, cos, sin);
             k = RotaryEmbedding.Apply(k, cos, sin);
+        }
+        if (QueryMultiplier != 1.0)
+        {
+            using Scalar c = QueryMultiplier;   // μP: scores sqrt(base_head_dim)/d_head instead of 1/sqrt(d_head) (MupScaling)
+            q = q.mul(c);
         }
         if (input.Cache is not null)
             (k, v) = input.Cache.Append(k, v);

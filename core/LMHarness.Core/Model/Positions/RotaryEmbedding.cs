@@ -12,9 +12,10 @@ namespace LMHarness.Model.Positions;
 /// context are interpolated by the factor s, high frequencies are kept, the band between beta_slow and beta_fast
 /// rotations is ramped linearly, and cos/sin are multiplied by mscale = 0.1 ln s + 1, which scales the attention
 /// logits q.k by mscale^2 (the paper's sqrt(1/t) applied to both q and k).</para>
-/// No parameters: a plain object, so it adds nothing to the state dict (HF keeps <c>inv_freq</c> non-persistent too).
+/// No parameters: a plain object, so it adds nothing to the state dict (HF keeps <c>inv_freq</c> non-persistent too);
+/// its cos/sin tables are freed by <see cref="Dispose"/>, which the attention layer owning it calls when it is disposed.
 /// </summary>
-public sealed class RotaryEmbedding
+public sealed class RotaryEmbedding : IDisposable
 {
     private readonly float[] invFreq;
     private readonly Dictionary<(string, ScalarType), (Tensor Cos, Tensor Sin)> tables = new();
@@ -31,6 +32,17 @@ public sealed class RotaryEmbedding
     }
 
     public int Dim { get; }
+
+    /// <summary>Frees the cos/sin tables (a later call builds them afresh).</summary>
+    public void Dispose()
+    {
+        foreach (var (cos, sin) in tables.Values)
+        {
+            cos.Dispose();
+            sin.Dispose();
+        }
+        tables.Clear();
+    }
 
     /// <summary>mscale multiplying cos and sin (1 without YaRN).</summary>
     public double AttentionScaling { get; }

@@ -34,7 +34,7 @@ public sealed class AdEMAMixOptimizer : IOptimizer
         int alphaBeta3Warmup, double eps, double weightDecay)
     {
         _beta1 = beta1; _beta2 = beta2; _beta3 = beta3; _alpha = alpha; _warmup = alphaBeta3Warmup; _eps = eps;
-        Slot Make((string Name, Parameter P) x, double wd) => new(x.P, Z(x.P), Z(x.P), Z(x.P), lrs.For(ParameterGroups.RoleOf(x.Name, x.P)), wd);
+        Slot Make((string Name, Parameter P) x, double wd) => new(x.P, Z(x.P), Z(x.P), Z(x.P), groups.LearningRateOf(x.Name, x.P, lrs), wd);
         _slots = groups.Decay.Select(x => Make(x, weightDecay))
             .Concat(groups.NoDecay.Select(x => Make(x, 0.0))).ToList();
     }

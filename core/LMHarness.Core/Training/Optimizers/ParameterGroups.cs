@@ -1,3 +1,5 @@
+using LMHarness.Config;
+using LMHarness.Model;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -9,11 +11,22 @@ namespace LMHarness.Training.Optimizers;
 /// towards zero does not regularise capacity. <see cref="Hidden"/> further names the 2-D weights inside the
 /// transformer blocks (everything but embeddings and the head), which Muon orthogonalises; <see cref="RoleOf"/>
 /// tells embeddings, head, matrices and scalars apart for per-group learning rates.
+/// <para><see cref="LearningRateMultipliers"/> carries μP's per-parameter factor on the Adam learning rate (1/m on hidden
+/// matrices, <see cref="MupScaling"/>); <see cref="Split"/> fills it for a μP <see cref="CausalLM"/> away from its base width.</para>
 /// </summary>
 public sealed record ParameterGroups(
     IReadOnlyList<(string Name, Parameter Param)> Decay,
     IReadOnlyList<(string Name, Parameter Param)> NoDecay)
 {
+    /// <summary>Factor on the learning rate per parameter name; a name not listed has factor 1.</summary>
+    public IReadOnlyDictionary<string, double> LearningRateMultipliers { get; init; } = new Dictionary<string, double>();
+
+    /// <summary>The factor on <paramref name="name"/>'s learning rate (<see cref="LearningRateMultipliers"/>; 1 when unlisted).</summary>
+    public double MultiplierOf(string name) => LearningRateMultipliers.TryGetValue(name, out var f) ? f : 1.0;
+
+    /// <summary>The peak learning rate of one parameter: its role's rate times its multiplier.</summary>
+    public double LearningRateOf(string name, Parameter p, GroupLearningRates lrs) => lrs.For(RoleOf(name, p)) * MultiplierOf(name);
+
     public static ParameterGroups Split(nn.Module model)
     {
         var decay = new List<(string, Parameter)>();
@@ -23,7 +36,11 @@ public sealed record ParameterGroups(
             if (!p.requires_grad) continue;
             (p.dim() >= 2 ? decay : noDecay).Add((name, p));
         }
-        return new ParameterGroups(decay, noDecay);
+        var multipliers = new Dictionary<string, double>();
+        if (model is CausalLM { Config: var config } && config.Parametrization == Parametrization.Mup)
+            foreach (var (name, _) in decay.Concat(noDecay))
+                if (MupScaling.LearningRateMultiplier(config, name) is var f && f != 1.0) multipliers[name] = f;
+        return new ParameterGroups(decay, noDecay) { LearningRateMultipliers = multipliers };
     }
 
     /// <summary>2-D weights of the hidden layers: not an embedding table and not the LM head.</summary>
@@ -34,7 +51,7 @@ public sealed record ParameterGroups(
     public ParameterGroups WithoutHidden()
     {
         var hidden = Hidden.Select(h => h.Name).ToHashSet();
-        return new ParameterGroups(Decay.Where(x => !hidden.Contains(x.Name)).ToList(), NoDecay);
+        return new ParameterGroups(Decay.Where(x => !hidden.Contains(x.Name)).ToList(), NoDecay) { LearningRateMultipliers = LearningRateMultipliers };
     }
 
     /// <summary>Embedding (a name with "embed", or GPT-2's wte/wpe), head (<c>lm_head</c>), a 2-D matrix, or a 1-D scalar tensor.</summary>
@@ -56,7 +73,7 @@ public sealed record ParameterGroups(
         var groups = new List<(List<Parameter> Params, double LearningRate, bool Decay)>();
         void Add((string Name, Parameter Param) x, bool decay)
         {
-            var lr = lrs.For(RoleOf(x.Name, x.Param));
+            var lr = LearningRateOf(x.Name, x.Param, lrs);
             var i = groups.FindIndex(g => g.LearningRate == lr && g.Decay == decay);
             if (i < 0) groups.Add(([x.Param], lr, decay));
             else groups[i].Params.Add(x.Param);
