@@ -3,7 +3,7 @@
 // so a sweep on a narrow model says little about a wide one; under μP (parametrization mup, docs/mup.md) it stays.
 // Here: d_model 32..256 (8x), 4 layers, TinyShakespeare characters, equal tokens for every width; each width under SP
 // and under μP (base width = the narrowest, where the two are the same model) over a log2 grid of 7 peak learning
-// rates (grown past an edge while the best sits on it), 2 seeds each.
+// rates (grown past an edge while the best sits on it), 3 seeds each.
 // Out (runs/mup_transfer/): lr_transfer.png (final val loss vs rate, one curve per width, SP beside μP),
 // lr_transfer.md (each width's best rate and the rates within seed noise of it, the widest model at the narrowest's best
 // rate against its own best, the headline: how far the optimum moved), plus the usual sweep and comparison files.
@@ -17,7 +17,7 @@ using LMHarness.Experiments;
 using LMHarness.Reports;
 using LMHarness.Training;
 
-var exp = new Experiment("mup_transfer", Args, lrSweep: true, seeds: 2, sweepPoints: 7);
+var exp = new Experiment("mup_transfer", Args, lrSweep: true, seeds: 3, sweepPoints: 7);
 
 // ---- knobs ----
 int[] widths = exp.Knob("widths", exp.Smoke ? "32,64" : "32,64,128,256").Split(',').Select(int.Parse).ToArray(); // d_model; the first is μP's base
