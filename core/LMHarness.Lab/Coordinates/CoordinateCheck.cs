@@ -96,6 +96,7 @@ public static class CoordinateCheck
             ys[s] = new long[batchSize * context];
             windows.NextInto(xs[s], ys[s]);
         }
-        return s => (tensor(xs[s], [batchSize, context]), tensor(ys[s], [batchSize, context]));
+        // On the CPU, where Train builds its models: the check is a few steps of small models.
+        return s => (tensor(xs[s], [batchSize, context], device: CPU), tensor(ys[s], [batchSize, context], device: CPU));
     }
 }

@@ -26,7 +26,7 @@ public class LayeringTests(ITestOutputHelper output)
     static readonly Dictionary<string, int> LabLayers = new()
     {
         ["Terminal"] = 6, ["Plots"] = 6,
-        ["Corpora"] = 7, ["Reports"] = 7, ["Coordinates"] = 7,
+        ["Corpora"] = 7, ["Reports"] = 7, ["Coordinates"] = 7, ["ScalingLaws"] = 7,
         ["Experiments"] = 8,
     };
 
