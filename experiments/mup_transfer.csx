@@ -7,8 +7,8 @@
 // Out (runs/mup_transfer/): lr_transfer.png (final val loss vs rate, one curve per width, SP beside μP),
 // lr_transfer.md (each width's best rate and the rates within seed noise of it, the widest model at the narrowest's best
 // rate against its own best, the headline: how far the optimum moved), plus the usual sweep and comparison files.
-// Cost: 4 widths x 2 parametrizations x 7+ rates x 2 seeds = 112+ runs of 200 steps x 512 tokens (102k tokens each),
-// 20.5 min measured on the 2-core box, half of it the widest model. Finished runs are reused. --smoke: widths 32 and 64,
+// Cost: 4 widths x 2 parametrizations x 7+ rates x 3 seeds = 168+ runs of 200 steps x 512 tokens (102k tokens each),
+// about 30 min on the 2-core box, half of it the widest model. Finished runs are reused. --smoke: widths 32 and 64,
 // 3 rates, 1 seed, 6 steps (9 s once built).
 // Run:   ./lmh experiments/mup_transfer.csx          Smoke: ./lmh experiments/mup_transfer.csx -- --smoke
 #load "../lmharness.csx"
