@@ -81,27 +81,21 @@ public sealed class RunLock : IDisposable
     {
         var file = _handle.Name;
         var folder = Path.GetDirectoryName(file)!;
-        // On POSIX the lock file is unlinked while still locked: unlocked first, another writer could lock this inode
-        // in between and then lose it to a third that creates a fresh .lock. Windows refuses to delete a file open
-        // without FileShare.Delete, and its lock is the open itself, so there it is closed first.
-        bool deleteHeld = _createdFile && !OperatingSystem.IsWindows();
-        if (deleteHeld) TryDelete(file);
-        Dispose();
         try
         {
-            if (_createdFile && !deleteHeld) File.Delete(file);
+            // On POSIX the lock file is unlinked while still locked: unlocked first, another writer could lock this inode
+            // in between and then lose it to a third that creates a fresh .lock. Windows refuses to delete a file open
+            // without FileShare.Delete, and its lock is the open itself, so there it is closed first.
+            if (_createdFile && !OperatingSystem.IsWindows()) File.Delete(file);
+            Dispose();
+            if (_createdFile && OperatingSystem.IsWindows()) File.Delete(file);
             if (_createdTop is null) return;
             // The run folder, then each parent Acquire created (runs/train/<preset>/seed0), while empty.
             for (var dir = folder; dir.Length >= _createdTop.Length && !Directory.EnumerateFileSystemEntries(dir).Any(); dir = Path.GetDirectoryName(dir)!)
                 Directory.Delete(dir);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // a trace left is harmless: the next run takes the lock
-    }
-
-    static void TryDelete(string file)
-    {
-        try { File.Delete(file); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // a trace left is harmless
+        finally { Dispose(); } // released whatever happened (a second call does nothing)
     }
 
     public void Dispose()

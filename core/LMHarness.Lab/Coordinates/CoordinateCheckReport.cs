@@ -33,8 +33,7 @@ public static class CoordinateCheckReport
     {
         if (points.Any(p => !double.IsFinite(p.U) || !double.IsFinite(p.V)))
             throw new ArgumentException("a log-log slope needs positive, finite values (a coordinate of 0 or NaN has no logarithm).");
-        double mu = points.Average(p => p.U), mv = points.Average(p => p.V);
-        return points.Sum(p => (p.U - mu) * (p.V - mv)) / points.Sum(p => (p.U - mu) * (p.U - mu));
+        return MathNet.Numerics.Fit.Line(points.Select(p => p.U).ToArray(), points.Select(p => p.V).ToArray()).B;
     }
 
     /// <summary>"sp" or "mup", as config.json writes it.</summary>

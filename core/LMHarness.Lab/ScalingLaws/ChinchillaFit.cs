@@ -9,6 +9,16 @@ public readonly record struct Interval(double Estimate, double Low, double High)
     /// <summary>Whether <paramref name="value"/> lies in [Low, High].</summary>
     public bool Contains(double value) => value >= Low && value <= High;
 
+    /// <summary>The central <paramref name="level"/> percentile interval of <paramref name="samples"/> (bootstrap draws)
+    /// around <paramref name="estimate"/>; NaN bounds when there are no samples.</summary>
+    public static Interval Percentile(double estimate, IReadOnlyCollection<double> samples, double level)
+    {
+        if (samples.Count == 0) return new Interval(estimate, double.NaN, double.NaN);
+        var values = samples.ToArray();
+        return new Interval(estimate, MathNet.Numerics.Statistics.Statistics.Quantile(values, (1 - level) / 2),
+                            MathNet.Numerics.Statistics.Statistics.Quantile(values, (1 + level) / 2));
+    }
+
     public override string ToString() => $"{Estimate:G4} [{Low:G4}, {High:G4}]";
 }
 
@@ -104,13 +114,7 @@ public sealed class ChinchillaFit
     /// </summary>
     public Interval IntervalOf(Func<ChinchillaLaw, double> quantity)
     {
-        double estimate = quantity(Law);
-        if (Bootstrap.Count == 0) return new Interval(estimate, double.NaN, double.NaN);
-        var values = Bootstrap.Select(quantity).Where(double.IsFinite).ToArray();
-        double tail = (1 - Options.Level) / 2;
-        return new Interval(estimate,
-            MathNet.Numerics.Statistics.Statistics.Quantile(values, tail),
-            MathNet.Numerics.Statistics.Statistics.Quantile(values, 1 - tail));
+        return Interval.Percentile(quantity(Law), Bootstrap.Select(quantity).Where(double.IsFinite).ToArray(), Options.Level);
     }
 
     public Interval E => IntervalOf(l => l.E);
@@ -136,15 +140,11 @@ public sealed class ChinchillaFit
     /// </summary>
     public Interval PredictRun(double parameters, double tokens, int draws = 20)
     {
-        double estimate = Law.Loss(parameters, tokens);
-        if (Bootstrap.Count == 0) return new Interval(estimate, double.NaN, double.NaN);
         var residuals = Runs.Select(r => Math.Log(r.Loss) - Math.Log(Law.Loss(r.Parameters, r.Tokens))).ToArray();
         var rng = new Random(Options.Seed + 1);
         var values = Bootstrap.SelectMany(l => Enumerable.Range(0, draws).Select(_ => l.Loss(parameters, tokens) * Math.Exp(residuals[rng.Next(residuals.Length)])))
                               .Where(double.IsFinite).ToArray();
-        double tail = (1 - Options.Level) / 2;
-        return new Interval(estimate, MathNet.Numerics.Statistics.Statistics.Quantile(values, tail),
-                            MathNet.Numerics.Statistics.Statistics.Quantile(values, 1 - tail));
+        return Interval.Percentile(Law.Loss(parameters, tokens), values, Options.Level);
     }
 
     /// <summary>Huber's loss: r²/2 within δ, linear (δ|r| - δ²/2) beyond.</summary>

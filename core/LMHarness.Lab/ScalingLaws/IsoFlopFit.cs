@@ -92,7 +92,7 @@ public sealed class IsoFlopFit
             var (ak, bk) = Slopes(again);
             aS.Add(ak); bS.Add(bk);
         }
-        return new IsoFlopFit(profiles, skipped, Percentiles(a, aS, level), Percentiles(b, bS, level), dropped);
+        return new IsoFlopFit(profiles, skipped, Interval.Percentile(a, aS, level), Interval.Percentile(b, bS, level), dropped);
     }
 
     static (double A, double B) Slopes(IReadOnlyList<IsoFlopProfile> profiles)
@@ -101,11 +101,6 @@ public sealed class IsoFlopFit
         return (LeastSquares.Line(logC, profiles.Select(p => Math.Log(p.OptimalParameters)).ToArray()).B,
                 LeastSquares.Line(logC, profiles.Select(p => Math.Log(p.OptimalTokens)).ToArray()).B);
     }
-
-    static Interval Percentiles(double estimate, List<double> values, double level) =>
-        values.Count == 0 ? new Interval(estimate, double.NaN, double.NaN)
-            : new Interval(estimate, MathNet.Numerics.Statistics.Statistics.Quantile(values.ToArray(), (1 - level) / 2),
-                           MathNet.Numerics.Statistics.Statistics.Quantile(values.ToArray(), (1 + level) / 2));
 
     /// <summary>The profile of <paramref name="runs"/> with <paramref name="loss"/> as their losses, or why it cannot be fitted.</summary>
     static (IsoFlopProfile? Profile, string? Why) Profile(IReadOnlyList<ScalingRun> runs, double[] loss, bool bracketed = true)
