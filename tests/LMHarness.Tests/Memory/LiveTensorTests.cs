@@ -265,19 +265,26 @@ public class FinalizerFreeStepTests
 [Collection(nameof(GlobalTorchState))]
 public class FinalizerFreeModelTests
 {
-    /// <summary>Every speedrun option on GQA + RoPE, every attention and position kind once, and GPT-2's blocks (LayerNorm, GELU MLP, biases).</summary>
+    /// <summary>Every speedrun option on GQA + RoPE, every attention and position kind once, GPT-2's blocks (LayerNorm, GELU MLP,
+    /// biases), and μP away from its base width (its readout and query multipliers are Scalars too).</summary>
     public static IEnumerable<object[]> Cases() =>
         Model.Tiny.Options.Select(o => new object[] { o, AttentionKind.Gqa, PositionKind.Rope, 2 })
             .Concat(new[] { (AttentionKind.Raw, PositionKind.Learned, 2), (AttentionKind.Differential, PositionKind.None, 2),
                             (AttentionKind.Mha, PositionKind.Rope, 2), (AttentionKind.Gqa, PositionKind.Learned, 1) }
                 .Select(c => new object[] { Model.Tiny.NoOption, c.Item1, c.Item2, c.Item3 }))
-            .Append(["gpt2", AttentionKind.Mha, PositionKind.Learned, 4]);
+            .Append(["gpt2", AttentionKind.Mha, PositionKind.Learned, 4])
+            .Append(["mup", AttentionKind.Mha, PositionKind.Rope, 4]);
 
     [Theory]
     [MemberData(nameof(Cases))]
     public void A_training_step_and_generation_leave_no_scalar_to_the_finalizer(string option, AttentionKind attention, PositionKind position, int nKvHead)
     {
-        var config = (option == "gpt2" ? TinyModels.Gpt2 : Model.Tiny.Case(option, attention, position, nKvHead)) with { Dropout = 0.1, VocabSize = 256 };
+        var config = option switch
+        {
+            "gpt2" => TinyModels.Gpt2,
+            "mup" => Model.Tiny.Case(Model.Tiny.NoOption, attention, position, nKvHead) with { Parametrization = Parametrization.Mup, MupBaseWidth = 16 },
+            _ => Model.Tiny.Case(option, attention, position, nKvHead),
+        } with { Dropout = 0.1, VocabSize = 256 };
         using var listener = new FinalizedObjects();
         manual_seed(7);
         using var model = new CausalLM(config);
