@@ -4,8 +4,8 @@
 // Run:   dotnet script experiments/finetune.csx        Smoke: dotnet script experiments/finetune.csx -- --smoke
 // Seeds: 3 per variant by default (the fine-tuned seeds share the one pretrained model: their batches and dropout differ).
 // Cost: the defaults (600 pretraining steps + 3 seeds x 2 variants x 100 steps) take about 18 min on an idle 2-core
-// box (~1,700 tokens/s: GPT-2's 50,257-id head dominates); --smoke about 5 min on a shared box (the first call also
-// tokenizes both corpora). Result (docs/training.md): fine-tuned 5.637 [5.612, 5.662] vs scratch 6.189 [5.975, 6.403].
+// box, estimated from parts timed alone (~1,700 tokens/s: GPT-2's 50,257-id head dominates); --smoke about 5 min on a
+// shared box (the first call also tokenizes both corpora). Result (docs/training.md): fine-tuned 5.637 [5.612, 5.662] vs scratch 6.189 [5.975, 6.403].
 #load "../lmharness.csx"
 using LMHarness.Config;
 using LMHarness.Corpora;
