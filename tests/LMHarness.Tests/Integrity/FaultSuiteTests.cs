@@ -142,7 +142,8 @@ public class FaultSuiteTests(ITestOutputHelper output)
                 if (!c.Kill()) { c.Finish(ChildTimeout); Completed(); continue; }
                 what = $"{delay:F0} ms after step {step}";
             }
-            var last = run.ReadMetrics() is { Count: > 0 } rows ? rows[^1].Step : -1;
+            // A fresh run (after one completed) killed at start-up has no metrics.csv yet.
+            var last = run.HasMetrics && run.ReadMetrics() is { Count: > 0 } rows ? rows[^1].Step : -1;
             what += $" (metrics up to step {last}, checkpoints {string.Join(" ", run.Checkpoints.Select(Path.GetFileName))})";
             kills.Add(what);
             NothingCorrupt(run, reference0, $"kill {kills.Count}: {what}");
