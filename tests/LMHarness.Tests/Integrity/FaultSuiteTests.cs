@@ -114,7 +114,8 @@ public class FaultSuiteTests(ITestOutputHelper output)
             round.Should().BeLessThan(40, "12 kills land within 40 processes");
             using var c = new ChildProcess("train", tokens, run.Path);
             string what;
-            if (checkpointKills == 0 && round % 2 == 0)
+            // Round 0 is a start-up kill of a fresh folder (the random branch): it may leave no metrics.csv at all.
+            if (round > 0 && checkpointKills == 0 && round % 2 == 0)
             {
                 // Aimed: the moment a file in checkpoints/ holds 1 MB of a checkpoint's ~5 MB, i.e. in the middle of the weights.
                 var temp = KillWhen(c, () => Directory.Exists(run.CheckpointsPath)
