@@ -9,7 +9,7 @@
 # script in scripts/ on a tiny run under both hosts with the same outputs; the F# recipe and scripts/sample.fsx; the
 # memory plan against measured peaks (bench memory-plan). Checks
 # what they left (metrics.csv columns, comparison.csv/comparison.statistics.csv/comparison.md, PNGs of the fixed size,
-# report.html with the PNGs embedded, lr_sweep.csv/.png for a sweep), runs the memory and fused-loss benches briefly, and prints a table:
+# report.html with the PNGs embedded, lr_sweep.csv/.png for a sweep), runs the memory, fused-loss, block-check and script-start benches briefly, and prints a table:
 # script x host, result and seconds.
 # Usage: experiments/smoke.sh [recipe.csx ...]   (default: all, plus the bf16, scripts and F# passes; --scripts: only
 # those passes). Runs go to a temp folder (LMHARNESS_RUNS).
@@ -194,6 +194,16 @@ if [ $extras -eq 1 ]; then
   if run repo "bench block-checks" "$LMHARNESS_RUNS/block_checks_bench.log" -- dotnet run -c Release --project bench/LMHarness.Bench -- block-checks --big-mb 64 --steps 5; then
     check "grep -qE '10 GB file \([0-9]+ blocks\): [0-9.]+ s of checks' '$LMHARNESS_RUNS/block_checks_bench.log'" "block-checks bench: no 10 GB line"
   else echo "FAIL [$name]: log:" >&2; tail -20 "$LMHARNESS_RUNS/block_checks_bench.log" >&2; fail=1; fi
+
+  # The script-start bench, once per case and without the core edit (which rebuilds the core): it runs under both hosts
+  # and prints its table (the figures themselves are for a person on an idle machine, not for CI).
+  name=script_start_bench
+  echo "=== smoke: bench script-start (1 call per case, no core edit)"
+  if run repo "bench script-start 1 0" "$LMHARNESS_RUNS/script_start_bench.log" -- dotnet run -c Release --project bench/LMHarness.Bench -- script-start 1 0; then
+    for case in "warm inspect.csx" "warm sample.csx" "inspect.csx after a script edit"; do
+      check "grep -qE '^\| $case \| [0-9.]+ \| [0-9.]+ \| [0-9.]+x \|$' '$LMHARNESS_RUNS/script_start_bench.log'" "script-start bench: no row for '$case'"
+    done
+  else echo "FAIL [$name]: log:" >&2; tail -20 "$LMHARNESS_RUNS/script_start_bench.log" >&2; fail=1; fi
 
   # The GPU smoke script's CPU path: everything a GPU user runs except the CUDA build (scripts/gpu_smoke.sh).
   name=gpu_smoke_cpu

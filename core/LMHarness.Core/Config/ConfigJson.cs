@@ -119,6 +119,11 @@ public static class ConfigJson
     /// <summary>The JSON names of the fields a <paramref name="type"/> file may set, those unwritten at their default included.</summary>
     public static IReadOnlySet<string> Keys(Type type, JsonSerializerOptions options) => Settable(type, options).Select(p => p.Name).ToHashSet();
 
+    /// <summary>Every field a <typeparamref name="T"/> file may set, by JSON name, with its type and <paramref name="config"/>'s
+    /// value as JSON: those unwritten at their default included (ModelConfig.parametrization, TrainingConfig.freeze).</summary>
+    public static IEnumerable<(string Name, Type Type, JsonNode? Value)> Values<T>(T config, JsonSerializerOptions options) =>
+        Settable(typeof(T), options).Select(f => (f.Name, f.PropertyType, JsonSerializer.SerializeToNode(f.Get!(config!), f.PropertyType, options)));
+
     // What a person sets: the fields above that deserialisation writes.
     static IEnumerable<JsonPropertyInfo> Settable(Type type, JsonSerializerOptions options) => Fields(type, options).Where(p => p.Set is not null);
 

@@ -147,6 +147,16 @@ public sealed record TrainingConfig
     /// </summary>
     public string InitFromSha256 { get; init; } = "";
 
+    /// <summary>
+    /// Parameters that keep their initial values (fine-tuning part of a model, usually with <see cref="InitFrom"/>):
+    /// name patterns (<see cref="ParameterPattern"/>), e.g. <c>["model.embed_tokens", "model.layers.0-3"]</c>. They get
+    /// no gradient, no optimizer state and no weight decay. Null (unwritten, so configs and run identities from before
+    /// this field are unchanged) or empty = everything trains; a pattern that matches no parameter is refused.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<string>? Freeze { get => _freeze; init => _freeze = value is { Count: > 0 } ? value : null; }
+    readonly IReadOnlyList<string>? _freeze;
+
     [Derived("micro_batch x grad_accumulation x context_length", "micro_batch, grad_accumulation or context_length")]
     public int TokensPerStep => MicroBatch * GradAccumulation * ContextLength;
 
@@ -167,6 +177,10 @@ public sealed record TrainingConfig
     public int TotalSteps => MaxTokens > 0 && TokensPerStep > 0 ? (int)Math.Min(int.MaxValue, (MaxTokens + TokensPerStep - 1) / TokensPerStep) : MaxSteps;
 
     public static readonly JsonSerializerOptions Json = ModelConfig.Json;
+
+    // By content, as ModelConfig: the record's own equality would compare the freeze list by reference.
+    public bool Equals(TrainingConfig? other) => other is not null && (ReferenceEquals(this, other) || ToJson() == other.ToJson());
+    public override int GetHashCode() => ToJson().GetHashCode();
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
@@ -229,6 +243,8 @@ public sealed record TrainingConfig
         Need(InitFrom is not null && InitFromSha256 is not null, "init_from and init_from_sha256 must be strings (\"\" = none)");
         Need(string.IsNullOrEmpty(InitFromSha256) || (ContentHash.IsHex(InitFromSha256) && !string.IsNullOrEmpty(InitFrom)),
             $"init_from_sha256 must be empty or the 64 lowercase hex digits of the init_from source's SHA-256, and needs init_from (got '{InitFromSha256}' with init_from '{InitFrom}')");
+        foreach (var pattern in Freeze ?? [])
+            Need(ParameterPattern.TryParse(pattern, out var problem) is not null, $"freeze: {problem}; give parameter-name prefixes such as model.embed_tokens, model.layers.0-3 or model.layers.*.self_attn");
         Need(WarmupSteps < TotalSteps || Schedule == ScheduleKind.Constant, $"warmup_steps ({WarmupSteps}) must be shorter than the run ({TotalSteps} steps)");
         if (problems.Count > 0)
             throw new ArgumentException("Invalid training config: " + string.Join("; ", problems) + ".");

@@ -27,13 +27,23 @@ public sealed class RunLock : IDisposable
         var createdTop = TopMissing(Path.GetFullPath(folder));
         Directory.CreateDirectory(folder);
         var path = Path.Combine(folder, FileName);
-        var createdFile = !File.Exists(path);
+        bool createdFile;
         FileStream handle;
-        try { handle = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None); }
-        catch (IOException)
+        for (var attempt = 1; ; attempt++)
         {
-            throw new IOException($"Run folder {Path.GetFullPath(folder)} is being written by {Holder(folder)}. " +
-                                  "One process writes a run folder at a time: wait for it to finish, stop it, or choose another folder.");
+            createdFile = !File.Exists(path);
+            try { handle = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None); }
+            catch (IOException)
+            {
+                throw new IOException($"Run folder {Path.GetFullPath(folder)} is being written by {Holder(folder)}. " +
+                                      "One process writes a run folder at a time: wait for it to finish, stop it, or choose another folder.");
+            }
+            // A refused run's Abandon unlinks .lock while it holds it. A writer that opened the file just before that,
+            // and locks it just after the release, holds an inode no path names, while a third may create and lock a
+            // new .lock: two writers. The handle tells (Linux): then let go and take the lock of the file the path names.
+            if (!IsUnlinked(handle)) break;
+            handle.Dispose();
+            if (attempt == 3) throw new IOException($"Run folder {Path.GetFullPath(folder)}: its {FileName} was removed under this process three times in a row; another process is creating and abandoning it. Try again.");
         }
         AtomicFile.WriteAllText(Path.Combine(folder, OwnerFileName), new JsonObject
         {
@@ -43,6 +53,12 @@ public sealed class RunLock : IDisposable
         }.ToJsonString());
         return new RunLock(handle, createdTop, createdFile);
     }
+
+    /// <summary>Whether the file <paramref name="handle"/> has open no longer has a name (Linux: /proc/self/fd/N reads
+    /// "... (deleted)"); false where that cannot be told.</summary>
+    internal static bool IsUnlinked(FileStream handle) =>
+        OperatingSystem.IsLinux() && new FileInfo($"/proc/self/fd/{handle.SafeFileHandle.DangerousGetHandle()}").LinkTarget is { } target
+        && target.EndsWith(" (deleted)", StringComparison.Ordinal);
 
     /// <summary>The outermost folder of <paramref name="folder"/>'s path that does not exist yet (null when it exists).</summary>
     static string? TopMissing(string folder)
@@ -84,8 +100,9 @@ public sealed class RunLock : IDisposable
         try
         {
             // On POSIX the lock file is unlinked while still locked: unlocked first, another writer could lock this inode
-            // in between and then lose it to a third that creates a fresh .lock. Windows refuses to delete a file open
-            // without FileShare.Delete, and its lock is the open itself, so there it is closed first.
+            // in between and then lose it to a third that creates a fresh .lock. (One that opened it just before the
+            // unlink finds its handle nameless in Acquire and retries.) Windows refuses to delete a file open without
+            // FileShare.Delete, and its lock is the open itself, so there it is closed first.
             if (_createdFile && !OperatingSystem.IsWindows()) File.Delete(file);
             Dispose();
             if (_createdFile && OperatingSystem.IsWindows()) File.Delete(file);

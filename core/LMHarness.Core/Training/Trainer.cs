@@ -164,7 +164,8 @@ public sealed class Trainer
 
         var tf32 = _training.Dtype == TrainingDtype.Fp32 && Devices.EnableTf32(device); // fp32 matmuls on tensor cores (CUDA only)
         RandomState.Seed(_training.Seed);
-        using var precision = PrecisionPolicy.Create(_training.Dtype, () => _build(_model), device);
+        using var precision = PrecisionPolicy.Create(_training.Dtype, () => Freezing.Apply(_build(_model), _training.Freeze), device);
+        if (_training.Freeze is { } freeze) Progress?.OnMessage(Freezing.Describe(precision.Master, freeze));
         using var optimizer = OptimizerFactory.Create(precision.Master, _training);
         var (state, restored) = saved is null ? (RunState.Fresh, null) : checkpoints.Restore(precision.Master, optimizer, Progress);
         precision.SyncCompute();

@@ -24,14 +24,14 @@ public static class ConfigOverrides
             if (options.ContainsKey(name))
                 throw new ArgumentException($"--{name} is derived ({derived.Formula}), not a knob: set {derived.Set} instead.");
         var applied = new List<string>();
-        // Fields left out of the JSON while they hold their default (ModelConfig.Parametrization) are knobs too.
-        var keys = ConfigJson.Keys(typeof(T), json);
+        // Fields left out of the JSON while they hold their default (ModelConfig.Parametrization, TrainingConfig.Freeze) are knobs too.
+        var types = ConfigJson.Values(config, json).ToDictionary(v => v.Name, v => v.Type);
         foreach (var (key, text) in options)
         {
-            if (!node.ContainsKey(key) && !keys.Contains(key)) continue;
+            if (!node.ContainsKey(key) && !types.ContainsKey(key)) continue;
             var value = ParseValue(text);
             // A list field given a bare word or comma-separated words (--attention_kinds gqa / gqa,mha) means that list.
-            if (node[key] is JsonArray && value is not JsonArray)
+            if ((node[key] is JsonArray || types.TryGetValue(key, out var type) && IsList(type)) && value is not JsonArray)
                 value = new JsonArray(text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(ParseValue).ToArray());
             node[key] = value;
             applied.Add(key);
@@ -69,14 +69,18 @@ public static class ConfigOverrides
     public static (T Config, IReadOnlyList<string> Applied) Apply<T>(T config, ScriptArgs args, JsonSerializerOptions json)
     {
         var derived = ConfigJson.Derived(typeof(T), json).ToDictionary(d => d.Name, d => d.Derived);
-        foreach (var (key, value) in JsonSerializer.SerializeToNode(config, json)!.AsObject())
-            args.Knob(key, value is JsonValue v && v.TryGetValue<string>(out var text) ? text : value?.ToJsonString() ?? "null",
+        var written = JsonSerializer.SerializeToNode(config, json)!.AsObject();
+        var unwritten = ConfigJson.Values(config, json).Where(v => !written.ContainsKey(v.Name)).Select(v => new KeyValuePair<string, JsonNode?>(v.Name, v.Value));
+        foreach (var (key, value) in written.Concat(unwritten))
+            args.Knob(key, value is JsonValue v && v.TryGetValue<string>(out var text) ? text : value?.ToJsonString() ?? "none",
                 derived.TryGetValue(key, out var d) ? $"derived, not a knob: {d.Formula}" : typeof(T).Name);
         return Apply(config, args.Options, json);
     }
 
     // The list's first element as a bare word, e.g. gqa for ["gqa"].
     static string Example(JsonNode list) => list is JsonArray { Count: > 0 } a && a[0] is JsonValue v && v.TryGetValue<string>(out var s) ? s : "a,b";
+
+    static bool IsList(Type type) => type != typeof(string) && typeof(System.Collections.IEnumerable).IsAssignableFrom(Nullable.GetUnderlyingType(type) ?? type);
 
     static JsonNode? ParseValue(string text)
     {

@@ -64,6 +64,24 @@ public class RunFolderTests
         mine.Dispose();
     }
 
+    /// <summary>What Acquire checks after it locks: a handle whose file was unlinked meanwhile (by an abandoning writer)
+    /// names no file, and holding its lock would make two writers once a third creates a new .lock.</summary>
+    [Fact]
+    public void A_lock_handle_whose_file_was_unlinked_is_told_apart_so_acquire_retries_on_the_named_file()
+    {
+        if (!OperatingSystem.IsLinux()) return; // told through /proc/self/fd; elsewhere the check says false
+        using var dir = new TempDir();
+        var path = dir.File(RunLock.FileName);
+        using var handle = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        RunLock.IsUnlinked(handle).Should().BeFalse("the path names the locked file");
+        File.Delete(path); // what Abandon does while it holds the lock
+        RunLock.IsUnlinked(handle).Should().BeTrue("the locked inode has no name any more");
+        File.WriteAllText(path, ""); // a third writer's new .lock
+        RunLock.IsUnlinked(handle).Should().BeTrue("a new file under the name is not the locked one");
+        using var fresh = RunLock.Acquire(dir.Path); // the path's file is free: Acquire takes it
+        File.Exists(path).Should().BeTrue();
+    }
+
     [Fact]
     public void Metrics_are_written_with_one_newline_convention_and_a_torn_last_line_is_dropped_on_read()
     {
