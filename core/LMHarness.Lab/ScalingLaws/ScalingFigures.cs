@@ -17,15 +17,15 @@ public static class ScalingFigures
     /// <summary>
     /// Final loss against compute (log x) for every run, the fitted frontier L(N*(C), D*(C)) (the lowest loss the law
     /// allows at C, N* searched under the family's FLOPs per token <paramref name="flopsPerToken"/>) and, where given,
-    /// approach 2's parabola minima; the held-out run measured (star) and predicted (its interval as a bar).
+    /// approach 2's parabola minima; each held-out run measured (star) and predicted (cross, its interval as a bar).
     /// </summary>
-    public static PlotModel LossVsCompute(ChinchillaFit fit, Func<double, double> flopsPerToken, ScalingRun heldOut, Interval predicted, IsoFlopFit? iso = null)
+    public static PlotModel LossVsCompute(ChinchillaFit fit, Func<double, double> flopsPerToken, IReadOnlyList<(ScalingRun Run, Interval Predicted)> heldOut, IsoFlopFit? iso = null)
     {
         var model = Charts.NewModel("Final loss vs training compute", ComputeAxis(),
             Charts.YAxis("final validation loss (nats/token)", false),
-            $"dots: fitted runs, coloured by size; line: the fitted compute-optimal frontier L(N*(C), D*(C)); star: held-out run, bar: its predicted 95 % interval");
-        AddBySize(model, fit.Runs, heldOut, r => r.Compute, r => r.Loss);
-        double lo = fit.Runs.Min(r => r.Compute) / 1.5, hi = heldOut.Compute * 2;
+            $"dots: fitted runs, coloured by size; line: the fitted compute-optimal frontier L(N*(C), D*(C)); stars: held-out runs, crosses and bars: their predictions before training (95 %)");
+        AddBySize(model, fit.Runs, heldOut.Select(h => h.Run), r => r.Compute, r => r.Loss);
+        double lo = fit.Runs.Min(r => r.Compute) / 1.5, hi = heldOut.Max(h => h.Run.Compute) * 2;
         var frontier = new LineSeries { Title = "frontier (approach 3)", Color = OxyColors.Black, StrokeThickness = 2.5 };
         for (int i = 0; i <= 60; i++)
         {
@@ -40,9 +40,12 @@ public static class ScalingFigures
             minima.Points.AddRange(iso.Profiles.Select(p => new ScatterPoint(p.Compute, p.MinimumLoss)));
             model.Series.Add(minima);
         }
-        AddHeldOut(model, heldOut, heldOut.Loss, $"held out: measured {heldOut.Loss:F3}");
-        model.Series.Add(new LineSeries { Title = $"held out: predicted {predicted.Estimate:F3} [{predicted.Low:F3}, {predicted.High:F3}]", Color = OxyColors.Black, StrokeThickness = 1.5, Points = { new(heldOut.Compute, predicted.Low), new(heldOut.Compute, predicted.High) } });
-        model.Series.Add(new ScatterSeries { MarkerType = MarkerType.Cross, MarkerSize = 8, MarkerStroke = OxyColors.Black, MarkerStrokeThickness = 2, Points = { new(heldOut.Compute, predicted.Estimate) } });
+        foreach (var (run, predicted) in heldOut)
+        {
+            AddHeldOut(model, run, run.Loss, $"held out N = {run.Parameters:N0}: measured {run.Loss:F3}, predicted {predicted.Estimate:F3} [{predicted.Low:F3}, {predicted.High:F3}]");
+            model.Series.Add(new LineSeries { Color = OxyColors.Black, StrokeThickness = 1.5, Points = { new(run.Compute, predicted.Low), new(run.Compute, predicted.High) } });
+            model.Series.Add(new ScatterSeries { MarkerType = MarkerType.Cross, MarkerSize = 8, MarkerStroke = OxyColors.Black, MarkerStrokeThickness = 2, Points = { new(run.Compute, predicted.Estimate) } });
+        }
         return model;
     }
 
@@ -73,18 +76,20 @@ public static class ScalingFigures
 
     /// <summary>
     /// Log-loss residuals of the fit, log L_measured − log L_fit, against compute (log x): a law that holds leaves them
-    /// scattered around 0 at the Huber δ's scale; a trend with size or compute is what the law misses. The held-out
+    /// scattered around 0 at the Huber δ's scale; a trend with size or compute is what the law misses. A held-out
     /// run's residual is its prediction error.
     /// </summary>
-    public static PlotModel Residuals(ChinchillaFit fit, ScalingRun heldOut)
+    public static PlotModel Residuals(ChinchillaFit fit, IReadOnlyList<ScalingRun> heldOut)
     {
         var y = Charts.YAxis("log L_measured − log L_fit", false);
+        (y.MinimumPadding, y.MaximumPadding) = (0.05, 0.05); // the largest residual is often a held-out star
         var model = Charts.NewModel("Residuals of the approach-3 fit", ComputeAxis(), y,
-            "dots: fitted runs, coloured by size; star: the held-out run (its residual is the prediction error)");
-        model.Legends[0].LegendPosition = OxyPlot.Legends.LegendPosition.BottomLeft; // the held-out star sits top right
+            "dots: fitted runs, coloured by size; stars: the held-out runs (a residual is the prediction error)");
+        // Beside the plot: residuals of either sign fill every corner of it.
+        (model.Legends[0].LegendPlacement, model.Legends[0].LegendPosition) = (OxyPlot.Legends.LegendPlacement.Outside, OxyPlot.Legends.LegendPosition.RightTop);
         double Residual(ScalingRun r) => Math.Log(r.Loss) - Math.Log(fit.Law.Loss(r.Parameters, r.Tokens));
         AddBySize(model, fit.Runs, heldOut, r => r.Compute, Residual);
-        AddHeldOut(model, heldOut, Residual(heldOut), $"held out: {Residual(heldOut):+0.000;-0.000}");
+        foreach (var run in heldOut) AddHeldOut(model, run, Residual(run), $"held out N = {run.Parameters:N0}: {Residual(run):+0.000;-0.000}");
         model.Annotations.Add(new LineAnnotation { Type = LineAnnotationType.Horizontal, Y = 0, Color = OxyColors.Black, StrokeThickness = 1 });
         return model;
     }
@@ -99,10 +104,10 @@ public static class ScalingFigures
         return axis;
     }
 
-    /// <summary>One scatter series per model size (the held-out run's size included, so colours match across figures).</summary>
-    static void AddBySize(PlotModel model, IReadOnlyList<ScalingRun> runs, ScalingRun heldOut, Func<ScalingRun, double> x, Func<ScalingRun, double> y)
+    /// <summary>One scatter series per model size (the held-out runs' sizes included, so colours match across figures).</summary>
+    static void AddBySize(PlotModel model, IReadOnlyList<ScalingRun> runs, IEnumerable<ScalingRun> heldOut, Func<ScalingRun, double> x, Func<ScalingRun, double> y)
     {
-        var sizes = runs.Select(r => r.Parameters).Append(heldOut.Parameters).Distinct().Order().ToList();
+        var sizes = runs.Select(r => r.Parameters).Concat(heldOut.Select(r => r.Parameters)).Distinct().Order().ToList();
         foreach (var n in sizes)
         {
             var colour = Charts.Palette[sizes.IndexOf(n) % Charts.Palette.Count];

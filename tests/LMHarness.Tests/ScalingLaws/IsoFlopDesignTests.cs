@@ -183,7 +183,7 @@ public sealed class IsoFlopDesignTests(ITestOutputHelper output)
         var iso = IsoFlopFit.Fit(runs, resamples: 20);
         double n = 2e9, tokens = 1e11;
         var held = ScalingRun.SixND(n, tokens, Truth.Loss(n, tokens));
-        var frontier = ScalingFigures.LossVsCompute(fit, x => 6 * x, held, fit.PredictLoss(n, tokens), iso);
+        var frontier = ScalingFigures.LossVsCompute(fit, x => 6 * x, [(held, fit.PredictLoss(n, tokens))], iso);
         // The frontier never lies above a run's fitted loss at the run's compute.
         var line = frontier.Series.OfType<OxyPlot.Series.LineSeries>().Single(s => s.Title == "frontier (approach 3)");
         line.Points.Should().HaveCount(61);
@@ -192,7 +192,7 @@ public sealed class IsoFlopDesignTests(ITestOutputHelper output)
             var (nStar, dStar) = fit.Law.ComputeOptimal(r.Compute, x => 6 * x);
             fit.Law.Loss(nStar, dStar).Should().BeLessThanOrEqualTo(fit.Law.Loss(r.Parameters, r.Tokens) + 1e-12);
         }
-        var residuals = ScalingFigures.Residuals(fit, held);
+        var residuals = ScalingFigures.Residuals(fit, [held]);
         var points = residuals.Series.OfType<OxyPlot.Series.ScatterSeries>().SelectMany(s => s.Points).ToList();
         points.Should().HaveCount(runs.Count + 1);
         points.Max(p => Math.Abs(p.Y)).Should().BeLessThan(0.02, "0.5 % noise leaves log residuals of a few thousandths");
