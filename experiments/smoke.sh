@@ -85,8 +85,8 @@ verify_extra() { # $1 = runs root, $2 = recipe, $3 = its log: what one recipe wr
     check "grep -q '^| speedrun | ' '$dir/time_to_target.md'" "time_to_target.md has no speedrun row"
     check "[ \"\$(png_size '$dir/val_vs_train_time.png')\" = 1200x750 ]" "$dir/val_vs_train_time.png missing or not 1200x750"
   fi
-  if [ "$2" = scaling_law ]; then # the held-out run is predicted before it trains; the fit's figures (approach 2 has no profiles in smoke mode)
-    check "[ \"\$(grep -n '^PREDICTED before training ' '$log' | cut -d: -f1)\" -lt \"\$(grep -n '^held-out ' '$log' | cut -d: -f1)\" ]" "no held-out prediction printed before the held-out result"
+  if [ "$2" = scaling_law ]; then # both held-out runs are predicted before they train; the fit's figures (approach 2 has no profiles in smoke mode)
+    check "[ \"\$(grep -c '^PREDICTED before training ' '$log')\" = 2 ] && [ \"\$(grep -n '^PREDICTED before training ' '$log' | tail -1 | cut -d: -f1)\" -lt \"\$(grep -n '^held-out ' '$log' | head -1 | cut -d: -f1)\" ]" "not both held-out predictions printed before the first held-out result"
     for p in scaling_frontier scaling_residuals; do
       check "[ \"\$(png_size '$dir/$p.png')\" = 1200x750 ]" "$dir/$p.png missing or not 1200x750"
     done

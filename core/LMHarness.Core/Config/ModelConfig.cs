@@ -127,6 +127,11 @@ public sealed record ModelConfig
     /// <summary>μP's base head dimension; 0 means mup_base_width / n_head (heads grow with width, n_head fixed).</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public int MupBaseHeadDim { get; init; }
+    /// <summary>μP's output multiplier α (MuReadout's output_mult): logits = (α / m) h W^T. A base-width hyperparameter,
+    /// tuned there with the learning rate and init_std and kept as the model widens (Tensor Programs V, §4 and appendix
+    /// F). 0 (unwritten) means 1, where μP at the base width is SP.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public double MupOutputMultiplier { get; init; }
 
     /// <summary>Channels per attention head, d_model / n_head (derived, not serialised).</summary>
     [JsonIgnore]
@@ -202,7 +207,8 @@ public sealed record ModelConfig
         Need(double.IsFinite(LogitSoftcap) && LogitSoftcap >= 0, $"logit_softcap must be a finite number >= 0 (0 turns it off; got {LogitSoftcap})");
         Need(EnumNames.IsNamed(Parametrization), $"parametrization must be one of {EnumNames.List(typeof(Parametrization))} (got {Parametrization})");
         Need(Parametrization != Parametrization.Mup || MupBaseWidth > 0, $"parametrization mup needs mup_base_width > 0, the d_model the learning rate was tuned at (got {MupBaseWidth})");
-        Need(Parametrization == Parametrization.Mup || (MupBaseWidth == 0 && MupBaseHeadDim == 0), "mup_base_width and mup_base_head_dim apply to parametrization mup only: set parametrization to mup or remove them");
+        Need(Parametrization == Parametrization.Mup || (MupBaseWidth == 0 && MupBaseHeadDim == 0 && MupOutputMultiplier == 0), "mup_base_width, mup_base_head_dim and mup_output_multiplier apply to parametrization mup only: set parametrization to mup or remove them");
+        Need(double.IsFinite(MupOutputMultiplier) && MupOutputMultiplier >= 0, $"mup_output_multiplier must be a finite number >= 0 (0 means 1; got {MupOutputMultiplier})");
         Need(MupBaseHeadDim >= 0, $"mup_base_head_dim must be >= 0 (0 means mup_base_width / n_head; got {MupBaseHeadDim})");
         Need(Parametrization != Parametrization.Mup || MupBaseHeadDim > 0 || NHead <= 0 || MupBaseWidth <= 0 || MupBaseWidth % NHead == 0, $"mup_base_width ({MupBaseWidth}) must be divisible by n_head ({NHead}) to give the base head dimension, or set mup_base_head_dim");
         Need(!SkipConnections || NLayer >= 2, $"skip_connections joins the first n_layer / 2 blocks to the last ones: it needs n_layer >= 2 (got {NLayer})");

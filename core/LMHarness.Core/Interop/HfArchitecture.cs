@@ -55,6 +55,8 @@ public static class HfArchitectures
             problems.Add("value_embeddings: HF Llama and GPT-2 have no per-layer embedding added to V");
         if (c.SkipConnections)
             problems.Add("skip_connections: HF Llama and GPT-2 run the layers in a plain chain, without U-net skips between early and late layers");
+        if (c.Parametrization == Parametrization.Mup && Model.MupScaling.WidthMultiplier(c) == 1.0 && Model.MupScaling.ReadoutMultiplier(c) != 1.0)
+            problems.Add($"parametrization mup with mup_output_multiplier {c.MupOutputMultiplier:G4}: the logits carry that factor, which HF Llama and GPT-2 have no place for when the head is tied to the embedding; export a model with mup_output_multiplier 1 at its base width");
         if (c.Parametrization == Parametrization.Mup && Model.MupScaling.WidthMultiplier(c) != 1.0)
             problems.Add($"parametrization mup at d_model {c.DModel} != mup_base_width {c.MupBaseWidth}: the logits carry μP's output multiplier {Model.MupScaling.ReadoutMultiplier(c):G4}, which HF Llama and GPT-2 have no place for when the head is tied to the embedding (and the attention scale sqrt(base_head_dim)/d_head differs from their 1/sqrt(d_head)); at the base width μP equals SP and exports as usual");
         if (problems.Count > 0) return (null, problems);

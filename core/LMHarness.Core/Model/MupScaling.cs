@@ -11,14 +11,14 @@ namespace LMHarness.Model;
 /// and Adam learning rate x 1/m;</item>
 /// <item>embeddings (token, position, value), norm gains, biases, skip weights, lambdas: unchanged, learning rate
 /// unscaled;</item>
-/// <item>the readout: logits = (1/m) h W^T (MuReadout's output multiplier); an untied lm_head keeps its init and learning
+/// <item>the readout: logits = (α/m) h W^T (MuReadout's output multiplier, α = mup_output_multiplier, 1 by default); an untied lm_head keeps its init and learning
 /// rate. Tied embeddings are mup's MuSharedReadout: the shared matrix is treated as an embedding (init and learning
 /// rate unscaled) and only the readout's forward carries 1/m, so the input embedding is untouched;</item>
 /// <item>attention scores q.k sqrt(base_head_dim) / d_head instead of q.k / sqrt(d_head): ∝ 1/d_head, and exactly SP's
 /// scale when d_head = base_head_dim. Applied by multiplying q by sqrt(base_head_dim / d_head) before the kernel's
 /// 1/sqrt(d_head).</item>
 /// </list>
-/// At the base width (m = 1) every multiplier is exactly 1 and is skipped, so μP computes bit for bit what SP does.
+/// At the base width (m = 1) with α = 1 every multiplier is exactly 1 and is skipped, so μP computes bit for bit what SP does.
 /// Under <see cref="Parametrization.Sp"/> every multiplier is 1.
 /// </summary>
 public static class MupScaling
@@ -40,8 +40,8 @@ public static class MupScaling
     /// <summary>Factor on the Adam learning rate of parameter <paramref name="name"/>: 1/m for hidden matrices, else 1.</summary>
     public static double LearningRateMultiplier(ModelConfig c, string name) => IsHidden(name) ? 1.0 / WidthMultiplier(c) : 1.0;
 
-    /// <summary>Factor on the logits (MuReadout): 1/m.</summary>
-    public static double ReadoutMultiplier(ModelConfig c) => 1.0 / WidthMultiplier(c);
+    /// <summary>Factor on the logits (MuReadout): α/m, α the base's output multiplier (mup_output_multiplier, 1 when unset).</summary>
+    public static double ReadoutMultiplier(ModelConfig c) => (IsMup(c) && c.MupOutputMultiplier > 0 ? c.MupOutputMultiplier : 1.0) / WidthMultiplier(c);
 
     /// <summary>Factor on q before softmax(q k^T / sqrt(d_head)): sqrt(base_head_dim / d_head) under μP, so scores scale as
     /// sqrt(base_head_dim) / d_head; 1 under SP.</summary>

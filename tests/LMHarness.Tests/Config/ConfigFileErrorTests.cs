@@ -47,7 +47,7 @@ public class ConfigFileErrorTests
         var file = dir.File("config.json");
         var run = RunFolderWith(dir, d => { d["model"]!["n_layers"] = 6; d["model"]!["yarn"] = new JsonObject { ["factor"] = 2, ["original_context_length"] = 64, ["beta"] = 1 }; });
         FluentActions.Invoking(() => new LMHarness.Runs.RunFolder(run).ReadConfig()).Should().Throw<InvalidDataException>()
-            .WithMessage($"{file}, section \"model\" has unknown key(s) 'yarn.beta', 'n_layers': remove them or fix their spelling. ModelConfig has vocab_size, context_length, n_layer,*, init_std, qk_norm,*, zero_init_outputs, parametrization, mup_base_width, mup_base_head_dim.");
+            .WithMessage($"{file}, section \"model\" has unknown key(s) 'yarn.beta', 'n_layers': remove them or fix their spelling. ModelConfig has vocab_size, context_length, n_layer,*, init_std, qk_norm,*, zero_init_outputs, parametrization, mup_base_width, mup_base_head_dim, mup_output_multiplier.");
 
         RunFolderWith(dir, d => d["extras"] = 1);
         FluentActions.Invoking(() => new LMHarness.Runs.RunFolder(run).ReadConfig()).Should().Throw<InvalidDataException>()

@@ -47,6 +47,10 @@ public class MupConfigTests
         var wide = gpt2 with { Parametrization = Parametrization.Mup, MupBaseWidth = 32 };
         HfArchitectures.CanExport(wide).Should().BeFalse();
         ((Action)(() => HfArchitectures.Choose(wide))).Should().Throw<NotSupportedException>().WithMessage("*output multiplier*");
+        // At the base width with a tuned output multiplier the logits carry it, so μP is no longer SP there either.
+        var tuned = gpt2 with { Parametrization = Parametrization.Mup, MupBaseWidth = 64, MupOutputMultiplier = 16 };
+        HfArchitectures.CanExport(tuned).Should().BeFalse();
+        ((Action)(() => HfArchitectures.Choose(tuned))).Should().Throw<NotSupportedException>().WithMessage("*mup_output_multiplier 16*export a model with mup_output_multiplier 1*");
     }
 
     [Fact]

@@ -118,6 +118,23 @@ public class MupTests
     }
 
     [Fact]
+    public void The_output_multiplier_scales_the_logits_at_any_width_and_is_unwritten_at_its_default()
+    {
+        // α = 3 at the base width: logits 3x SP's (same weights: the init does not depend on α); at 2x the base, 3/2 x.
+        using var sp = Tiny.Build(Sp(32));
+        using var mup = Tiny.Build(Mup(32, 32) with { MupOutputMultiplier = 3 });
+        using var scope = NewDisposeScope();
+        var idx = Tiny.Tokens(sp.Config, 2, 12);
+        using (no_grad()) Tiny.MaxAbsDiff(mup.forward(idx), sp.forward(idx) * 3).Should().BeLessThan(1e-5);
+        MupScaling.ReadoutMultiplier(Mup(64, 32) with { MupOutputMultiplier = 3 }).Should().Be(1.5);
+        MupScaling.ReadoutMultiplier(Mup(64, 32)).Should().Be(0.5, "0, the default, means 1");
+        Mup(32, 32).ToJson().Should().NotContain("mup_output_multiplier", "configs and run identities from before the knob are unchanged");
+        (Mup(32, 32) with { MupOutputMultiplier = 3 }).ToJson().Should().Contain("\"mup_output_multiplier\": 3");
+        FluentActions.Invoking(() => (Sp(32) with { MupOutputMultiplier = 2 }).Validated()).Should().Throw<ArgumentException>().WithMessage("*mup_output_multiplier apply to parametrization mup only*");
+        FluentActions.Invoking(() => (Mup(32, 32) with { MupOutputMultiplier = -1 }).Validated()).Should().Throw<ArgumentException>().WithMessage("*mup_output_multiplier must be a finite number >= 0*");
+    }
+
+    [Fact]
     public void Muon_refuses_a_mup_model_and_says_why()
     {
         using var model = Tiny.Build(Mup(64, 32));
