@@ -65,7 +65,9 @@ public sealed class ScriptStartBench : IBench
         File.WriteAllText(copy, text);
         string[] edited = [copy, .. inspect[1..]];
         var edits = 0;
-        void EditScript() => File.AppendAllText(copy, $"// edit {++edits}\n");
+        // Unique across bench runs: upstream keys its cache on the script text, and an edit it saw in an earlier run (of
+        // another core build) would be a cache hit, not the first call after an edit.
+        void EditScript() => File.AppendAllText(copy, $"// edit {++edits} {Guid.NewGuid():N}\n");
         rows.Add(Measure("inspect.csx after a script edit", repeats,
             () => { EditScript(); return Time(_launcher, edited); },
             () => { EditScript(); return Time(_upstream, edited); }));
