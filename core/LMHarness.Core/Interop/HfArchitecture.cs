@@ -55,10 +55,12 @@ public static class HfArchitectures
             problems.Add("value_embeddings: HF Llama and GPT-2 have no per-layer embedding added to V");
         if (c.SkipConnections)
             problems.Add("skip_connections: HF Llama and GPT-2 run the layers in a plain chain, without U-net skips between early and late layers");
-        if (c.Parametrization == Parametrization.Mup && Model.MupScaling.WidthMultiplier(c) == 1.0 && Model.MupScaling.ReadoutMultiplier(c) != 1.0)
-            problems.Add($"parametrization mup with mup_output_multiplier {c.MupOutputMultiplier:G4}: the logits carry that factor, which HF Llama and GPT-2 have no place for when the head is tied to the embedding; export a model with mup_output_multiplier 1 at its base width");
-        if (c.Parametrization == Parametrization.Mup && Model.MupScaling.WidthMultiplier(c) != 1.0)
-            problems.Add($"parametrization mup at d_model {c.DModel} != mup_base_width {c.MupBaseWidth}: the logits carry μP's output multiplier {Model.MupScaling.ReadoutMultiplier(c):G4}, which HF Llama and GPT-2 have no place for when the head is tied to the embedding (and the attention scale sqrt(base_head_dim)/d_head differs from their 1/sqrt(d_head)); at the base width μP equals SP and exports as usual");
+        // μP equals SP, and exports as SP, only at its base width with output multiplier 1.
+        if (c.Parametrization == Parametrization.Mup && (Model.MupScaling.WidthMultiplier(c) != 1.0 || Model.MupScaling.ReadoutMultiplier(c) != 1.0))
+            problems.Add($"parametrization mup at d_model {c.DModel} (mup_base_width {c.MupBaseWidth}) with mup_output_multiplier {(c.MupOutputMultiplier > 0 ? c.MupOutputMultiplier : 1):G4}: " +
+                $"the logits carry μP's output multiplier {Model.MupScaling.ReadoutMultiplier(c):G4}, which HF Llama and GPT-2 have no place for when the head is tied to the embedding" +
+                (Model.MupScaling.WidthMultiplier(c) != 1.0 ? " (and the attention scale sqrt(base_head_dim)/d_head differs from their 1/sqrt(d_head))" : "") +
+                "; export a model with mup_output_multiplier 1 at its base width, where μP equals SP");
         if (problems.Count > 0) return (null, problems);
 
         bool llamaLike = c.Position == PositionKind.Rope && c.Norm == NormKind.RmsNorm && ffn[0] == FeedForwardKind.SwiGlu;

@@ -35,7 +35,7 @@ public static partial class Freezing
         return model;
     }
 
-    /// <summary>"frozen 1,234 of 5,678 parameters (...); 4,444 train": what a run with freeze set keeps as it was.</summary>
+    /// <summary>"freeze [model.embed_tokens, ...]: 1,234 of 5,678 parameters keep their values, 4,444 train": what a run with freeze set keeps as it was.</summary>
     public static string Describe(nn.Module model, IReadOnlyList<string> patterns)
     {
         var all = model.named_parameters().ToList();

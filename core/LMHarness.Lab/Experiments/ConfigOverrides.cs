@@ -28,10 +28,10 @@ public static class ConfigOverrides
         var types = ConfigJson.Values(config, json).ToDictionary(v => v.Name, v => v.Type);
         foreach (var (key, text) in options)
         {
-            if (!node.ContainsKey(key) && !types.ContainsKey(key)) continue;
+            if (!types.TryGetValue(key, out var type)) continue;
             var value = ParseValue(text);
             // A list field given a bare word or comma-separated words (--attention_kinds gqa / gqa,mha) means that list.
-            if ((node[key] is JsonArray || types.TryGetValue(key, out var type) && IsList(type)) && value is not JsonArray)
+            if (IsList(type) && value is not JsonArray)
                 value = new JsonArray(text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(ParseValue).ToArray());
             node[key] = value;
             applied.Add(key);
