@@ -27,6 +27,9 @@ public static class ActivationRecompute
     /// <summary>y = block(x) with the block's activations recomputed in backward instead of stored.</summary>
     public static Tensor Apply(Func<Tensor, Tensor> block, Tensor x, IReadOnlyList<Parameter> parameters)
     {
+        // Frozen parameters (training.freeze) get no gradient: asked for one, autograd.grad throws inside backward,
+        // on autograd's thread, and takes the process down. The block still reads them; it just does not route them.
+        parameters = parameters.Where(p => p.requires_grad).ToList();
         var args = new object[2 + parameters.Count];
         args[0] = x;
         args[1] = new Recompute(block, parameters, new RngReplay(x.device));

@@ -121,6 +121,19 @@ public class LiveTensorTests
     }
 
     [Theory]
+    [InlineData(TrainingDtype.Fp32, false)]
+    [InlineData(TrainingDtype.Bf16, true)] // recomputation re-enters autograd below frozen blocks
+    public void Training_with_frozen_parameters_leaves_no_live_tensor(TrainingDtype dtype, bool recompute)
+    {
+        var model = TrainingFixtures.TinyModel with { NLayer = 2, RecomputeActivations = recompute };
+        var training = Training(dtype, OptimizerKind.AdamW, 2, 1.0, 5) with { Freeze = ["model.embed_tokens", "model.layers.0"] };
+        var counts = TrainCounts(model, training);
+        counts.Length.Should().BeGreaterThan(8);
+        counts.ShouldStayFlat($"training with model.embed_tokens and model.layers.0 frozen ({dtype}, recompute {recompute})");
+        ActivationRecompute.PendingBackwardTensors.Should().Be(0);
+    }
+
+    [Theory]
     [InlineData(OptimizerKind.AdamW)]
     [InlineData(OptimizerKind.Muon)]
     [InlineData(OptimizerKind.AdEMAMix)]

@@ -28,9 +28,10 @@ public sealed class FreezingTests
     }
 
     [Theory]
-    [InlineData(TrainingDtype.Fp32)]
-    [InlineData(TrainingDtype.Bf16)]
-    public void Frozen_parameters_keep_the_sources_bytes_while_the_rest_trains_and_a_resume_is_bitwise(TrainingDtype dtype)
+    [InlineData(TrainingDtype.Fp32, false)]
+    [InlineData(TrainingDtype.Bf16, false)]
+    [InlineData(TrainingDtype.Fp32, true)] // recomputed blocks route gradients to their trained parameters only
+    public void Frozen_parameters_keep_the_sources_bytes_while_the_rest_trains_and_a_resume_is_bitwise(TrainingDtype dtype, bool recompute)
     {
         using var dir = new TempDir();
         var tokens = TrainingFixtures.TokenFile(dir.Path);
@@ -42,7 +43,9 @@ public sealed class FreezingTests
         var fineTune = TrainingFixtures.TinyTraining with { MaxSteps = 6, WarmupSteps = 1, EvalInterval = 3, CheckpointInterval = 3, Dtype = dtype, WeightDecay = 0.5, InitFrom = source, Freeze = Frozen };
         RunResult Tune(string run, Action<Trainer>? setup = null)
         {
-            var (model, training, stream, _) = InitSource.Plan(TwoLayers, [], fineTune, tokens);
+            var (model, training, stream, _) = recompute
+                ? InitSource.Plan(TwoLayers with { RecomputeActivations = true }, ["recompute_activations"], fineTune, tokens)
+                : InitSource.Plan(TwoLayers, [], fineTune, tokens);
             var trainer = Trainer.For(model, training, tokens, run, stream);
             trainer.Progress = null;
             setup?.Invoke(trainer);
