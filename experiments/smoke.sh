@@ -170,15 +170,17 @@ if [ $extras -eq 1 ]; then
     check "[ \"\$(grep -v '^LMHarness:' '$LMHARNESS_RUNS/sample-fsx.log')\" = \"\$(grep -v '^LMHarness:' '$r/sample.log')\" ]" "sample.fsx and sample.csx print different continuations"
   else echo "FAIL [sample.fsx]: log:" >&2; tail -20 "$LMHARNESS_RUNS/sample-fsx.log" >&2; fail=1; fi
 
-  # The memory bench, short (60 steps): the live-tensor count flat, and RSS within 25 % of step 20's (the bench's own
-  # goal is 10 % at step 300; glibc's heap moves RSS by up to ~10 % from one sample to the next, a leak by ~20 MB a step).
+  # The memory bench, short (100 steps): the live-tensor count flat, and the peak RSS within 25 % of step 20's. Not RSS
+  # itself: the C heap keeps or gives back a freed 154 MB logits buffer from one sample to the next, and CI once saw RSS
+  # +28.6 % over steps 20-60 with no leak. The peak moved +2.8 to +7.4 % over steps 20-100 here; with the leak the bench
+  # guards against (TorchSharp's AdamW step, its Scalars left to the collector) it moved +91 %.
   name=memory_bench
-  echo "=== smoke: bench memory (60 steps)"
-  if run repo "bench memory 60" "$LMHARNESS_RUNS/memory_bench.log" -- dotnet run -c Release --project bench/LMHarness.Bench -- memory 60; then
+  echo "=== smoke: bench memory (100 steps)"
+  if run repo "bench memory 100" "$LMHARNESS_RUNS/memory_bench.log" -- dotnet run -c Release --project bench/LMHarness.Bench -- memory 100; then
     last="$(tail -1 "$LMHARNESS_RUNS/memory_bench.log")"
     check "echo '$last' | grep -qE 'live tensors ([0-9]+) -> \1;'" "memory bench: the live-tensor count grew ($last)"
-    growth="$(echo "$last" | sed -nE 's/.*\(([-+][0-9.]+)%.*/\1/p')"
-    check "[ -n '$growth' ] && awk 'BEGIN { exit !($growth + 0 <= 25) }'" "memory bench: RSS grew by more than 25 % ($last)"
+    growth="$(echo "$last" | sed -nE 's/.*\(peak ([-+][0-9.]+)%\).*/\1/p')"
+    check "[ -n '$growth' ] && awk 'BEGIN { exit !($growth + 0 <= 25) }'" "memory bench: the peak RSS grew by more than 25 % ($last)"
   else echo "FAIL [$name]: log:" >&2; tail -20 "$LMHARNESS_RUNS/memory_bench.log" >&2; fail=1; fi
 
   # The fused-loss bench, one step per variant on the d128 GPT-2-vocabulary model: it runs and the fused step's peak is lower.
