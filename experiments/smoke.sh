@@ -214,8 +214,8 @@ if [ $extras -eq 1 ]; then
      && grep -q '^GPU SMOKE OK$' "$LMHARNESS_RUNS/gpu_smoke.log"; then :; else echo "FAIL [$name]: log:" >&2; tail -20 "$LMHARNESS_RUNS/gpu_smoke.log" >&2; fail=1; fi
 
   # The memory plan against measurement (bench memory-plan): activations per block kind within 3 %, the planned peak within
-  # 25 % of the measured one at 3 sizes (nanogpt-cpu with the GPT-2 vocabulary, gpt2-124M, llama3-220M in bf16), and
-  # its negative control. About 6 minutes on a shared 2-core box.
+  # 25 % of the measured one at 4 sizes (nanogpt-cpu with the GPT-2 vocabulary, gpt2-124M, the same with 81M parameters
+  # frozen, llama3-220M in bf16), and its negative control. About 90 s on an idle 2-core box.
   name=memory_plan
   echo "=== smoke: bench memory-plan (plan against measured peak)"
   if run repo "bench memory-plan" "$LMHARNESS_RUNS/memory.log" -- dotnet run -c Release --project bench/LMHarness.Bench -- memory-plan 3 activations,peak \

@@ -18,10 +18,11 @@ namespace LMHarness.Bench;
 /// (1) activations: what a forward keeps for backward, per block kind, as the resident memory it adds (the C heap
 /// trimmed before and after, so freed blocks do not hide it) against <see cref="ActivationMemory"/> plus the logits and
 /// their log-probabilities (8 B a logit); (2) the planned peak (<see cref="MemoryPlan"/>, the runtime measured at the
-/// run's start) against the run's measured peak (VmHWM) at 3 sizes, each trained for a few steps in a fresh process:
-/// nanogpt-cpu with the GPT-2 vocabulary (fp32, 12 x 64), gpt2-124M (fp32, 4 x 128), llama3-220M (bf16, 2 x 256);
+/// run's start) against the run's measured peak (VmHWM) at 4 sizes, each trained for a few steps in a fresh process:
+/// nanogpt-cpu with the GPT-2 vocabulary (fp32, 12 x 64), gpt2-124M (fp32, 4 x 128), the same with its embedding and
+/// blocks 0-5 frozen, llama3-220M (bf16, 2 x 256);
 /// (3) a negative control: the same plans with one term dropped, to show which omissions the tolerance catches;
-/// (4) allocator: the 3 sizes again with glibc told to map every block of 64 KB or more on its own
+/// (4) allocator: the 4 sizes again with glibc told to map every block of 64 KB or more on its own
 /// (MALLOC_MMAP_THRESHOLD_=65536), so freed memory goes back to the kernel at once and the resident peak is the live
 /// tensors' peak: what is left between plan and measurement is then what the plan does not count.
 /// Exits 1 when a size's plan is outside [0.75, 1.25] of its measured peak, an activation count is more than 3 % off,
@@ -31,16 +32,19 @@ namespace LMHarness.Bench;
 public sealed class MemoryPlanBench : IBench
 {
     public string Name => "memory-plan";
-    public string Description => "memory plan vs measured: activations per block kind, planned vs measured peak at 3 sizes";
+    public string Description => "memory plan vs measured: activations per block kind, planned vs measured peak at 4 sizes";
 
     const double PeakTolerance = 0.25, ActivationTolerance = 0.03;
 
-    /// <summary>The three sizes of the peak check: a name, the model, and how it is trained.</summary>
-    static readonly (string Name, string Preset, int MicroBatch, int Context, TrainingDtype Dtype)[] Sizes =
+    /// <summary>The four sizes of the peak check: a name, the model, how it is trained, and what it freezes. Freezing the
+    /// embedding and half of gpt2-124M's blocks (81M of its 124M parameters) takes their gradients and AdamW state out of
+    /// the plan, 0.9 GB; a plan that still counted them would be 1.5x the measured peak.</summary>
+    static readonly (string Name, string Preset, int MicroBatch, int Context, TrainingDtype Dtype, string[]? Freeze)[] Sizes =
     [
-        ("nanogpt-cpu, GPT-2 vocab", "nanogpt-cpu", 12, 64, TrainingDtype.Fp32),
-        ("gpt2-124M", "gpt2-124M", 4, 128, TrainingDtype.Fp32),
-        ("llama3-220M bf16", "llama3-220M", 2, 256, TrainingDtype.Bf16),
+        ("nanogpt-cpu, GPT-2 vocab", "nanogpt-cpu", 12, 64, TrainingDtype.Fp32, null),
+        ("gpt2-124M", "gpt2-124M", 4, 128, TrainingDtype.Fp32, null),
+        ("gpt2-124M, 81M frozen", "gpt2-124M", 4, 128, TrainingDtype.Fp32, ["model.embed_tokens", "model.layers.0-5"]),
+        ("llama3-220M bf16", "llama3-220M", 2, 256, TrainingDtype.Bf16, null),
     ];
 
     public void Run(string[] args)
@@ -128,7 +132,8 @@ public sealed class MemoryPlanBench : IBench
 
     // ---- (2) planned against measured peak, one fresh process per size ----
 
-    sealed record PeakResult(double PeakRssMb, MemoryPlan Plan);
+    /// <summary>A size's measured peak, its plan, and what the plan would add if it counted the frozen parameters as trained.</summary>
+    sealed record PeakResult(double PeakRssMb, MemoryPlan Plan, long FrozenBytes);
 
     static bool Peaks(int steps)
     {
@@ -166,24 +171,26 @@ public sealed class MemoryPlanBench : IBench
     /// Each plan without one of its terms: the check must fail for at least one size when the optimizer state or the
     /// peak phase is left out (else 25 % would not tell a plan that forgets them from one that counts them). The logits
     /// and loss are shown but not required to fail: the fused loss holds a tile of them, 57-181 MB here (before it,
-    /// leaving them out put the GPT-2-vocabulary model at 0.30).
+    /// leaving them out put the GPT-2-vocabulary model at 0.30). The last row adds instead: the frozen parameters'
+    /// gradients and optimizer state, as a plan that ignored freeze would count them; it must fail for the frozen size.
     /// </summary>
     static bool NegativeControl(List<(string Name, PeakResult Result)> results)
     {
-        var dropped = new (string Term, Func<MemoryPlan, long> Bytes, bool MustFail)[]
+        var dropped = new (string Term, Func<PeakResult, long> Bytes, bool MustFail)[]
         {
-            ("weights", p => p.WeightBytes, false),
-            ("gradients", p => p.GradientBytes, false),
-            ("optimizer state", p => p.OptimizerStateBytes, true),
-            ("logits and loss", p => p.PeakPhase.Name == "loss" ? p.LossPeakBytes : 0, false),
-            ("the peak phase", p => p.PeakPhase.Bytes, true),
+            ("weights", r => r.Plan.WeightBytes, false),
+            ("gradients", r => r.Plan.GradientBytes, false),
+            ("optimizer state", r => r.Plan.OptimizerStateBytes, true),
+            ("logits and loss", r => r.Plan.PeakPhase.Name == "loss" ? r.Plan.LossPeakBytes : 0, false),
+            ("the peak phase", r => r.Plan.PeakPhase.Bytes, true),
+            ("freeze (+ frozen)", r => -r.FrozenBytes, true),
         };
         Console.WriteLine("Negative control: plan/measured with one term left out:");
         Console.WriteLine($"  {"left out",-18}" + string.Concat(results.Select(r => $"{r.Name,26}")));
         bool ok = true;
         foreach (var (term, bytes, mustFail) in dropped)
         {
-            var ratios = results.Select(r => (r.Result.Plan.PeakBytes - bytes(r.Result.Plan)) / (double)(1 << 20) / r.Result.PeakRssMb).ToList();
+            var ratios = results.Select(r => (r.Result.Plan.PeakBytes - bytes(r.Result)) / (double)(1 << 20) / r.Result.PeakRssMb).ToList();
             bool fails = ratios.Any(x => Math.Abs(x - 1) > PeakTolerance);
             if (mustFail && !fails) ok = false;
             Console.WriteLine($"  {term,-18}" + string.Concat(ratios.Select(x => string.Create(CultureInfo.InvariantCulture, $"{x,25:F3}{(Math.Abs(x - 1) > PeakTolerance ? "*" : " ")}"))) +
@@ -211,12 +218,12 @@ public sealed class MemoryPlanBench : IBench
     /// <summary>In the child: trains size <paramref name="size"/> for <paramref name="steps"/> steps and prints its peak and plan.</summary>
     static void Child(int size, int steps)
     {
-        var (_, preset, micro, context, dtype) = Sizes[size];
+        var (_, preset, micro, context, dtype, freeze) = Sizes[size];
         var model = Presets.Get(preset) with { VocabSize = 50304 };
         var tokens = Corpus.Prepared("tinyshakespeare", "gpt2");
         var training = RunRecipes.NanoGptCpuTraining with
         {
-            MicroBatch = micro, ContextLength = context, Dtype = dtype, MaxSteps = steps, WarmupSteps = 1,
+            MicroBatch = micro, ContextLength = context, Dtype = dtype, Freeze = freeze, MaxSteps = steps, WarmupSteps = 1,
             EvalInterval = 1_000_000, EvalBatches = 1, LogInterval = 1_000_000, GradFlowInterval = 0, CheckpointInterval = 0,
             PeakFlops = 1e12, // skip the start-up matmul probe: this bench measures memory
         };
@@ -230,7 +237,8 @@ public sealed class MemoryPlanBench : IBench
             var planned = result.PlannedMemory!;
             var plan = MemoryPlan.For(model, training, (long)Math.Round(planned.RuntimeMb * (1 << 20)), "measured: resident at the run's start");
             if (Math.Abs(plan.PeakMb - planned.PeakMb) > 0.01) throw new InvalidOperationException($"the trainer planned {planned.PeakMb} MB, the bench {plan.PeakMb} MB");
-            Console.WriteLine("RESULT " + JsonSerializer.Serialize(new PeakResult(result.PeakRssMb, plan), new JsonSerializerOptions(ModelConfig.Json) { WriteIndented = false }));
+            var frozen = MemoryPlan.For(model, training with { Freeze = null }, plan.RuntimeBytes, plan.RuntimeBasis).PeakBytes - plan.PeakBytes;
+            Console.WriteLine("RESULT " + JsonSerializer.Serialize(new PeakResult(result.PeakRssMb, plan, frozen), new JsonSerializerOptions(ModelConfig.Json) { WriteIndented = false }));
         }
         finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
     }

@@ -31,6 +31,15 @@ public static class ParameterShapes
         return Enumerate(c);
     }
 
+    /// <summary>The tensors of <see cref="Of"/> that train under <paramref name="freeze"/> (<see cref="TrainingConfig.Freeze"/>):
+    /// those no pattern names. All of them when it is null or empty. A tied head is the embedding's tensor, so it trains
+    /// exactly when <c>model.embed_tokens</c> does.</summary>
+    public static IEnumerable<ParameterShape> Trainable(ModelConfig config, IReadOnlyList<string>? freeze)
+    {
+        var patterns = (freeze ?? []).Select(ParameterPattern.Parse).ToList();
+        return Of(config).Where(p => !patterns.Any(x => x.Matches(p.Name)));
+    }
+
     static IEnumerable<ParameterShape> Enumerate(ModelConfig c)
     {
         foreach (var p in Embeddings(c)) yield return p;

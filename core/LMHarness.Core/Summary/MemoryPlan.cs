@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using LMHarness.Config;
+using LMHarness.Model;
 using LMHarness.Runs;
 
 namespace LMHarness.Summary;
@@ -62,10 +63,14 @@ public sealed record MemoryPlan
         var m = model.Validated();
         var t = training.Validated();
         long n = ModelSummary.Of(m).TotalParameters;
+        // Frozen parameters (freeze) keep their weights and bf16 copies, but get no gradient and no optimizer state.
+        var trainable = ParameterShapes.Trainable(m, t.Freeze).ToList();
+        long nt = trainable.Sum(p => p.Elements);
+        bool headTrains = trainable.Any(p => p.Name == (m.TieEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight"));
         bool bf16 = t.Dtype == TrainingDtype.Bf16;
         var activations = ActivationMemory.Of(m, t.MicroBatch, t.ContextLength, t.Dtype);
         var loss = LossMemory.For(m, t);
-        var optimizer = OptimizerMemory.For(m, t.Optimizer);
+        var optimizer = OptimizerMemory.For(m, t.Optimizer, t.Freeze);
         return new MemoryPlan
         {
             MicroBatch = t.MicroBatch,
@@ -75,17 +80,18 @@ public sealed record MemoryPlan
             Optimizer = t.Optimizer,
             RecomputeActivations = m.RecomputeActivations,
             Parameters = n,
+            TrainableParameters = nt,
             Vocab = m.VocabSize,
             Cuda = cuda,
             RuntimeBytes = runtimeBytes,
             RuntimeBasis = runtimeBasis,
             WeightBytes = 4 * n,
-            GradientBytes = 4 * n,
+            GradientBytes = 4 * nt,
             OptimizerStateBytes = optimizer.StateBytes,
             OptimizerStateFormula = optimizer.StateFormula,
             ComputeCopyBytes = bf16 ? 2 * n : 0,
-            ComputeGradientBytes = bf16 ? 2 * n : 0,
-            HeadGradientBytes = bf16 ? 2L * m.VocabSize * m.DModel : 0,
+            ComputeGradientBytes = bf16 ? 2 * nt : 0,
+            HeadGradientBytes = bf16 && headTrains ? 2L * m.VocabSize * m.DModel : 0,
             ActivationBytes = activations.Total,
             ActivationFormula = DescribeActivations(m, t, activations),
             BackwardWorkspaceBytes = activations.BackwardWorkspace,
@@ -107,6 +113,9 @@ public sealed record MemoryPlan
     public OptimizerKind Optimizer { get; init; }
     public bool RecomputeActivations { get; init; }
     public long Parameters { get; init; }
+    /// <summary>The parameters that train: <see cref="Parameters"/> less those <see cref="TrainingConfig.Freeze"/> names.
+    /// Gradients and optimizer state count these alone; the weights (and a bf16 copy) count every parameter.</summary>
+    public long TrainableParameters { get; init; }
     public long Vocab { get; init; }
 
     /// <summary>A plan of a GPU's memory (compare it with the device's peak), else of the process's resident memory.</summary>
@@ -116,15 +125,15 @@ public sealed record MemoryPlan
     public string RuntimeBasis { get; init; } = "";
     /// <summary>fp32 weights (a bf16 run's master): 4 N.</summary>
     public long WeightBytes { get; init; }
-    /// <summary>fp32 gradients, kept between steps (zeroed, not freed): 4 N.</summary>
+    /// <summary>fp32 gradients, kept between steps (zeroed, not freed): 4 N, of the parameters that train.</summary>
     public long GradientBytes { get; init; }
     public long OptimizerStateBytes { get; init; }
     public string OptimizerStateFormula { get; init; } = "";
     /// <summary>bf16: the compute copy of the weights, 2 N (0 in fp32).</summary>
     public long ComputeCopyBytes { get; init; }
-    /// <summary>bf16: the compute copy's gradients, 2 N, from a step's backward until the next step clears them.</summary>
+    /// <summary>bf16: the compute copy's gradients, 2 N of the parameters that train, from a step's backward until the next step clears them.</summary>
     public long ComputeGradientBytes { get; init; }
-    /// <summary>bf16: the head weight's gradient, the first one backward makes (2 V d).</summary>
+    /// <summary>bf16: the head weight's gradient, the first one backward makes (2 V d; 0 when the head is frozen).</summary>
     public long HeadGradientBytes { get; init; }
     /// <summary>What one micro-batch's forward keeps for backward (<see cref="ActivationMemory.Total"/>).</summary>
     public long ActivationBytes { get; init; }
@@ -151,7 +160,7 @@ public sealed record MemoryPlan
             {
                 new("runtime", RuntimeBytes, RuntimeBasis),
                 new("weights", WeightBytes, $"fp32{(Dtype == TrainingDtype.Bf16 ? " master" : "")}: 4 B x {Count(Parameters)} parameters"),
-                new("gradients", GradientBytes, "fp32: 4 B x N"),
+                new("gradients", GradientBytes, TrainableParameters == Parameters ? "fp32: 4 B x N" : $"fp32: 4 B x {Count(TrainableParameters)} trained (the rest frozen)"),
                 new(OptimizerName, OptimizerStateBytes, OptimizerStateFormula),
             };
             if (!Cuda) terms.Insert(1, new("warm-up", CpuWarmupBytes, "libtorch's kernels and threads, the JIT: taken in the first steps (measured, CPU)"));
@@ -166,7 +175,7 @@ public sealed record MemoryPlan
         get
         {
             bool accumulating = GradAccumulation > 1;
-            var bf16Gradients = new MemoryTerm("bf16 gradients", ComputeGradientBytes, "2 B x N");
+            var bf16Gradients = new MemoryTerm("bf16 gradients", ComputeGradientBytes, TrainableParameters == Parameters ? "2 B x N" : $"2 B x {Count(TrainableParameters)} trained");
             MemoryTerm Held(int microBatches) => new("held logits", microBatches * HeldLogitsBytes,
                 $"{microBatches} x 4 B x {Count(LossRows)} rows x {Count(Vocab)} (the step keeps each micro-batch's logits until it ends)");
             var activations = new MemoryTerm("activations", ActivationBytes, ActivationFormula);
@@ -221,7 +230,8 @@ public sealed record MemoryPlan
     {
         var sb = new StringBuilder();
         sb.AppendLine($"Memory plan: micro-batch {MicroBatch} x context {ContextLength} x accumulation {GradAccumulation}, {Describe(Dtype)}, {Optimizer}" +
-                      $"{(RecomputeActivations ? ", activations recomputed" : "")}; {Count(Parameters)} parameters; MB = 2^20 bytes");
+                      $"{(RecomputeActivations ? ", activations recomputed" : "")}; {Count(Parameters)} parameters" +
+                      $"{(TrainableParameters == Parameters ? "" : $", {Count(TrainableParameters)} trained")}; MB = 2^20 bytes");
         foreach (var t in Persistent) sb.AppendLine($"  {t.Name,-22}{Mb(t.Bytes),10} MB   {t.Formula}");
         sb.AppendLine($"  {"= persistent",-22}{Mb(Persistent.Sum(t => t.Bytes)),10} MB");
         sb.AppendLine("  + the largest phase of a step:");

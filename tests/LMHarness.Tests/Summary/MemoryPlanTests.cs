@@ -9,7 +9,8 @@ namespace LMHarness.Tests.Summary;
 
 /// <summary>
 /// The memory plan's arithmetic, term by term, with the figures the CPU measured beside the formulas (bench memory
-/// re-measures them: activations per block kind within 3 %, the planned peak within 25 % at three sizes).
+/// re-measures them: activations per block kind within 3 %, the planned peak within 25 % at four sizes, one with most
+/// of its parameters frozen).
 /// </summary>
 public sealed class MemoryPlanTests
 {
@@ -132,6 +133,42 @@ public sealed class MemoryPlanTests
         big.UpdateBytes.Should().Be(8 * 50_304L * 1024);
         OptimizerMemory.For(Presets.Get("llama3-220M") with { VocabSize = 1024 }, OptimizerKind.Muon).UpdateBytes
             .Should().Be(4 * (18 * 3584L * 1024 + 25 * 1024L * 1024));
+    }
+
+    [Fact]
+    public void Frozen_parameters_have_no_gradient_and_no_optimizer_state_in_the_plan()
+    {
+        // Against the built model, frozen as the trainer freezes it: its optimizer groups hold only what trains.
+        string[] freeze = ["model.embed_tokens", "model.layers.0"];
+        foreach (var config in Tiny.Cases().Select(c => Tiny.Case((string)c[0], (AttentionKind)c[1], (PositionKind)c[2], (int)c[3])).Append(Presets.Get("llama-cpu")))
+        {
+            using var model = LMHarness.Training.Freezing.Apply(new CausalLM(config), freeze);
+            var groups = ParameterGroups.Split(model);
+            var trained = groups.Decay.Concat(groups.NoDecay).ToList();
+            long n = trained.Sum(p => p.Param.numel()), hidden = groups.Hidden.Sum(h => h.Param.numel());
+            long all = model.parameters().Sum(p => p.numel());
+            n.Should().BeLessThan(all).And.Be(model.parameters().Where(p => p.requires_grad).Sum(p => p.numel()));
+            long largest = trained.Max(p => p.Param.numel());
+            OptimizerMemory.For(config, OptimizerKind.AdamW, freeze).Should().Match<OptimizerMemory>(o => o.StateBytes == 8 * n && o.UpdateBytes == 8 * largest, config.ToJson());
+            OptimizerMemory.For(config, OptimizerKind.AdEMAMix, freeze).StateBytes.Should().Be(12 * n);
+            OptimizerMemory.For(config, OptimizerKind.Muon, freeze).StateBytes.Should().Be(4 * hidden + 8 * (n - hidden));
+
+            var t = new TrainingConfig { MicroBatch = 2, ContextLength = 16, Freeze = freeze };
+            var plan = MemoryPlan.For(config, t, 0, "none");
+            (plan.Parameters, plan.TrainableParameters).Should().Be((all, n));
+            (plan.WeightBytes, plan.GradientBytes, plan.OptimizerStateBytes).Should().Be((4 * all, 4 * n, 8 * n), "weights are all kept; gradients and state only for what trains");
+            var bf16 = MemoryPlan.For(config, t with { Dtype = TrainingDtype.Bf16 }, 0, "none");
+            (bf16.ComputeCopyBytes, bf16.ComputeGradientBytes).Should().Be((2 * all, 2 * n));
+            bf16.HeadGradientBytes.Should().Be(config.TieEmbeddings ? 0 : 2L * config.VocabSize * config.DModel, "a tied head is the frozen embedding");
+        }
+        // Unfrozen, the plan is what it was: the same figures as with no freeze field at all.
+        var llama = Presets.Get("llama3-220M");
+        var plain = MemoryPlan.For(llama, new TrainingConfig(), 0, "none");
+        (plain.TrainableParameters, plain.GradientBytes).Should().Be((N220, 4 * N220));
+        // llama3-220M with its embedding (51.5M of 221M) frozen, fp32 AdamW: 12 B less per frozen parameter, 589 MB.
+        var frozen = MemoryPlan.For(llama, new TrainingConfig { Freeze = ["model.embed_tokens"] }, 0, "none");
+        (plain.GradientBytes + plain.OptimizerStateBytes - frozen.GradientBytes - frozen.OptimizerStateBytes).Should().Be(12L * 50_304 * 1024);
+        frozen.ToTable().Should().Contain($"{MemoryPlan.Count(N220 - 50_304L * 1024)} trained");
     }
 
     [Fact]
