@@ -245,6 +245,9 @@ public static class FusedLinearCrossEntropy
         }
     }
 
+    /// <summary>Which inputs backward must give a gradient: the hidden states, the head weight.</summary>
+    sealed record Wants(bool H, bool W);
+
     private sealed class Function : SingleTensorFunction<Function>
     {
         public override string Name => nameof(FusedLinearCrossEntropy);
@@ -255,6 +258,9 @@ public static class FusedLinearCrossEntropy
             var (losses, lse) = Forward(h, weight, targets, head);
             ctx.save_for_backward([h, weight, targets, lse]); // lse is the caller's scope's; the saved variable keeps it
             ctx.save_data(nameof(Head), head);
+            // A frozen head (freeze) or frozen hidden states get no gradient: backward then skips dW's V x d and its
+            // products (2 V d FLOPs a row), or dh's.
+            ctx.save_data(nameof(Wants), new Wants(h.requires_grad, weight.requires_grad));
             return Reduce(losses, targets, head.Mean);
         }
 
@@ -262,6 +268,7 @@ public static class FusedLinearCrossEntropy
         {
             HandedGradients.ReleaseThisThread();
             var head = (Head)ctx.get_data(nameof(Head));
+            var wants = (Wants)ctx.get_data(nameof(Wants));
             using var scope = NewDisposeScope(); // on CUDA this runs on autograd's thread: everything made here is freed here
             var saved = ctx.get_saved_variables();
             var (h, weight, targets, lse) = (saved[0], saved[1], saved[2], saved[3]);
@@ -270,8 +277,8 @@ public static class FusedLinearCrossEntropy
             // Each row's share of the incoming gradient: g (/ count for the mean) where the row counts, else 0.  (N,)
             var scale = head.Mean ? gradOutput.div(counted.sum().to(ScalarType.Float32)) : gradOutput;
             var rowScale = counted.to(ScalarType.Float32).mul_(scale);
-            var dh = empty(h.shape, ScalarType.Float32, h.device);                            // (N, d), fp32
-            var dW = empty(weight.shape, weight.dtype, weight.device);                        // (V, d), W's dtype
+            var dh = wants.H ? empty(h.shape, ScalarType.Float32, h.device) : null;           // (N, d), fp32
+            var dW = wants.W ? empty(weight.shape, weight.dtype, weight.device) : null;       // (V, d), W's dtype
             var scratch = new Scratch(head, h, weight, capSlope: true);
             bool oneChunk = n <= head.Tiles.Rows;
             // Blocks outside, chunks inside: a block's dW sums over the chunks in fp32 and is cast once, and no fp32
@@ -282,8 +289,8 @@ public static class FusedLinearCrossEntropy
                 using var block = NewDisposeScope();
                 long count = Math.Min(head.Tiles.Vocab, vocab - v);
                 var wBlock = weight.narrow(0, v, count);                                     // (block, d)
-                var dWBlock = dW.narrow(0, v, count);
-                var dWBlock32 = oneChunk || weight.dtype == ScalarType.Float32 ? dWBlock : empty(count, weight.shape[1], ScalarType.Float32, weight.device);
+                var dWBlock = dW?.narrow(0, v, count);
+                var dWBlock32 = dWBlock is null || oneChunk || weight.dtype == ScalarType.Float32 ? dWBlock : empty(count, weight.shape[1], ScalarType.Float32, weight.device);
                 for (long r = 0; r < n; r += head.Tiles.Rows)
                 {
                     using var chunk = NewDisposeScope();
@@ -297,20 +304,18 @@ public static class FusedLinearCrossEntropy
                     dz.scatter_add_(1, ids.Local, w.neg().mul_(ids.Holds));                  // - g·onehot(y)
                     if (slope is not null) dz.mul_(slope);                                   // dlogits
                     var dzc = scratch.InComputeDtype(dz);                                    // (rows, block), h's dtype
-                    Accumulate(dh.narrow(0, r, rows), dzc.mm(wBlock), first: v == 0);        // += (rows, d)
+                    if (dh is not null) Accumulate(dh.narrow(0, r, rows), dzc.mm(wBlock), first: v == 0); // += (rows, d)
+                    if (dWBlock is null) continue;
                     if (oneChunk) dWBlock.addmm_(dzc.t(), hRows, beta: 0, alpha: 1);         // the block's dW in one product
-                    else Accumulate(dWBlock32, dzc.t().mm(hRows), first: r == 0);           // += (block, d)
+                    else Accumulate(dWBlock32!, dzc.t().mm(hRows), first: r == 0);          // += (block, d)
                 }
-                if (!ReferenceEquals(dWBlock32, dWBlock)) dWBlock.copy_(dWBlock32);         // the block's one cast
+                if (!ReferenceEquals(dWBlock32, dWBlock)) dWBlock!.copy_(dWBlock32!);       // the block's one cast
             }
-            var handed = new List<Tensor>
-            {
-                (h.dtype == ScalarType.Float32 ? dh : dh.to(h.dtype)).DetachFromDisposeScope(), // dh's one cast
-                dW.DetachFromDisposeScope(),
-            };
-            HandedGradients.Hand(handed);
+            var dhOut = dh is null ? null : (h.dtype == ScalarType.Float32 ? dh : dh.to(h.dtype)).DetachFromDisposeScope(); // dh's one cast
+            var dWOut = dW?.DetachFromDisposeScope();
+            HandedGradients.Hand(new[] { dhOut, dWOut }.OfType<Tensor>().ToList());
             gradOutput.Dispose(); // TorchSharp wrapped it for this call; autograd holds its own reference
-            return [handed[0], handed[1], null!, null!];
+            return [dhOut!, dWOut!, null!, null!];
         }
     }
 }

@@ -40,6 +40,13 @@ public static class ParameterShapes
         return Of(config).Where(p => !patterns.Any(x => x.Matches(p.Name)));
     }
 
+    /// <summary>The head's weight: the token embedding's tensor when the head is tied, else lm_head's.</summary>
+    public static string HeadWeight(ModelConfig config) => config.TieEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight";
+
+    /// <summary>Whether the tensor <paramref name="name"/> trains under <paramref name="freeze"/>: no pattern names it.</summary>
+    public static bool Trains(string name, IReadOnlyList<string>? freeze) =>
+        freeze is null || !freeze.Any(f => ParameterPattern.Parse(f).Matches(name));
+
     static IEnumerable<ParameterShape> Enumerate(ModelConfig c)
     {
         foreach (var p in Embeddings(c)) yield return p;

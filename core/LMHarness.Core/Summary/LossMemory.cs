@@ -30,7 +30,8 @@ public sealed record LossMemory(long Rows, long Vocab, long PeakBytes, long Held
     {
         long rows = (long)training.MicroBatch * training.ContextLength;
         return FusedLinearCrossEntropy.Fuses(training.FusedLoss, rows, model.VocabSize)
-            ? Fused(rows, model.VocabSize, model.DModel, model.LogitSoftcap > 0, training.Dtype)
+            ? Fused(rows, model.VocabSize, model.DModel, model.LogitSoftcap > 0, training.Dtype,
+                    headTrains: ParameterShapes.Trains(ParameterShapes.HeadWeight(model), training.Freeze))
             : Logits(rows, model.VocabSize, model.LogitSoftcap > 0, training.Dtype, logitsHeld: false);
     }
 
@@ -39,9 +40,10 @@ public sealed record LossMemory(long Rows, long Vocab, long PeakBytes, long Held
     /// buffers it reuses (t = tile rows x tile ids fp32 logits, 4 t; their copy in the compute dtype, 2 t in bf16; the
     /// soft cap's slope, 4 t), dh summed in fp32 and cast once (rows x d x (4 + 2 in bf16)), dW in W's dtype
     /// (V x d x c), one vocabulary block of dW summed in fp32 when bf16 rows span several chunks, and the row
-    /// logsumexps (4 x rows). Evaluation: the logits tiles, the row losses and logsumexps.
+    /// logsumexps (4 x rows). A frozen head (<paramref name="headTrains"/> false) has no dW. Evaluation: the logits
+    /// tiles, the row losses and logsumexps.
     /// </summary>
-    public static LossMemory Fused(long rows, long vocab, long dModel, bool softcap, TrainingDtype dtype)
+    public static LossMemory Fused(long rows, long vocab, long dModel, bool softcap, TrainingDtype dtype, bool headTrains = true)
     {
         if (rows <= 0 || vocab <= 0 || dModel <= 0) throw new ArgumentException($"rows, vocab and d_model must be > 0 (got {rows}, {vocab}, {dModel})");
         var tile = FusedLinearCrossEntropy.Tiles.For(rows, vocab);
@@ -50,12 +52,12 @@ public sealed record LossMemory(long Rows, long Vocab, long PeakBytes, long Held
         long tileBytes = t * (4 + (bf16 ? 2 : 0));
         long buffers = tileBytes + (softcap ? 4 * t : 0);
         long dh = rows * dModel * (4 + (bf16 ? 2 : 0));
-        long dW = vocab * dModel * c;
-        long block32 = bf16 && rows > tile.Rows ? tile.Vocab * dModel * 4 : 0;
+        long dW = headTrains ? vocab * dModel * c : 0;
+        long block32 = headTrains && bf16 && rows > tile.Rows ? tile.Vocab * dModel * 4 : 0;
         var tileText = string.Create(CultureInfo.InvariantCulture, $"{tile.Rows:N0} x {tile.Vocab:N0}");
         return new LossMemory(rows, vocab, buffers + dh + dW + block32 + 4 * rows, 0, tileBytes + 8 * rows,
             string.Create(CultureInfo.InvariantCulture,
-                $"fused: tiles of {tileText} logits {Mb(buffers)} + dh {Mb(dh)} + dW {Mb(dW)}{(block32 > 0 ? $" + a dW block in fp32 {Mb(block32)}" : "")}"),
+                $"fused: tiles of {tileText} logits {Mb(buffers)} + dh {Mb(dh)} + {(headTrains ? $"dW {Mb(dW)}" : "no dW (the head is frozen)")}{(block32 > 0 ? $" + a dW block in fp32 {Mb(block32)}" : "")}"),
             $"fused: a tile of {tileText} logits {Mb(tileBytes)} + row losses");
     }
 

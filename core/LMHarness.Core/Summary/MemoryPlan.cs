@@ -66,7 +66,7 @@ public sealed record MemoryPlan
         // Frozen parameters (freeze) keep their weights and bf16 copies, but get no gradient and no optimizer state.
         var trainable = ParameterShapes.Trainable(m, t.Freeze).ToList();
         long nt = trainable.Sum(p => p.Elements);
-        bool headTrains = trainable.Any(p => p.Name == (m.TieEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight"));
+        bool headTrains = ParameterShapes.Trains(ParameterShapes.HeadWeight(m), t.Freeze);
         bool bf16 = t.Dtype == TrainingDtype.Bf16;
         var activations = ActivationMemory.Of(m, t.MicroBatch, t.ContextLength, t.Dtype);
         var loss = LossMemory.For(m, t);

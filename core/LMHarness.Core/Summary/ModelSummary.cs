@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using LMHarness.Config;
+using LMHarness.Model;
 
 namespace LMHarness.Summary;
 
@@ -127,6 +128,68 @@ public sealed class ModelSummary
     /// </summary>
     public double FlopsPerToken(int context) =>
         6.0 * (TotalParameters - LookupParameters) + 12.0 * Config.NLayer * Config.DModel * context;
+
+    /// <summary>
+    /// Training FLOPs per token at context T when <paramref name="freeze"/> (<see cref="TrainingConfig.Freeze"/>) keeps
+    /// some parameters as they are: <see cref="FlopsPerToken(int)"/>'s 6 N + 12 L d T, less what backward then skips.
+    /// Each multiplied parameter costs 2 forward, 2 for its input's gradient and 2 for its own. A frozen one skips its
+    /// own; an operation with nothing trainable before it (in forward order: the embeddings, each block's norm, Q/K/V,
+    /// attention, O, norm, MLP, then the final norm and the head) skips its input's, and a block's attention skips its
+    /// 8 d T when nothing at or before its Q/K/V trains. Freezing the tied embedding and the first k of L blocks leaves
+    /// 2 N + 4 N_t - 2 d + 4 L d T + 8 (L - k) d T + 2 V d (N_t the parameters that train; block k's first norm needs no
+    /// input gradient, the frozen head does). Without freeze it is <see cref="FlopsPerToken(int)"/> exactly.
+    /// </summary>
+    public double FlopsPerToken(int context, IReadOnlyList<string>? freeze)
+    {
+        if (freeze is not { Count: > 0 }) return FlopsPerToken(context);
+        var c = Config;
+        var trains = ParameterShapes.Trainable(c, freeze).Select(p => p.Name).ToHashSet();
+        // (position in forward order, elements, trains, multiplied) per tensor; a tied head is the token embedding's tensor,
+        // looked up first and multiplied last.
+        var ops = new List<((int Layer, int Step) At, long Elements, bool Trains, bool Multiplied)>();
+        foreach (var p in ParameterShapes.Of(c))
+        {
+            bool lookup = p.Name == "model.embed_positions.weight" || p.Name.EndsWith(".value_embed.weight", StringComparison.Ordinal)
+                          || p.Name == "model.embed_tokens.weight";
+            ops.Add((ForwardPosition(c, p.Name), p.Elements, trains.Contains(p.Name), !lookup));
+            if (p.Name == "model.embed_tokens.weight" && c.TieEmbeddings) ops.Add(((c.NLayer, 1), p.Elements, trains.Contains(p.Name), true));
+        }
+        var first = ops.Where(o => o.Trains).Select(o => o.At).Min();
+        double flops = 0;
+        foreach (var (at, n, trainsOp, multiplied) in ops.Where(o => o.Multiplied))
+            flops += 2.0 * n * (1 + (trainsOp ? 1 : 0) + (Before(first, at) ? 1 : 0));
+        for (int i = 0; i < c.NLayer; i++)
+            flops += 4.0 * c.DModel * context * (1 + (Before(first, (i, 2)) ? 2 : 0));
+        return flops;
+    }
+
+    // Whether a is strictly before b in forward order.
+    static bool Before((int Layer, int Step) a, (int Layer, int Step) b) => a.Layer < b.Layer || (a.Layer == b.Layer && a.Step < b.Step);
+
+    /// <summary>Where a tensor acts in forward order: (-1, 0) the embeddings; (i, step) in block i: 0 its input norm,
+    /// 1 Q/K/V and what enters with them (QK-norm, differential's lambdas, a value embedding), 2 the attention itself,
+    /// 3 differential's sub-norm, 4 O, 5 the second norm, 6 gate and up, 7 down; (L, 0) the final norm and the U-net skip
+    /// weights, (L, 1) the head.</summary>
+    static (int Layer, int Step) ForwardPosition(ModelConfig c, string name)
+    {
+        if (name.StartsWith("model.embed_", StringComparison.Ordinal)) return (-1, 0);
+        if (name.StartsWith("lm_head", StringComparison.Ordinal)) return (c.NLayer, 1);
+        var parts = name.Split('.');
+        if (parts is not ["model", "layers", var number, ..]) return (c.NLayer, 0);
+        int layer = int.Parse(number, CultureInfo.InvariantCulture);
+        string part = string.Join('.', parts[3..]);
+        int step = part switch
+        {
+            _ when part.StartsWith("input_layernorm", StringComparison.Ordinal) => 0,
+            _ when part.StartsWith("self_attn.o_proj", StringComparison.Ordinal) => 4,
+            _ when part.StartsWith("self_attn.subln", StringComparison.Ordinal) => 3,
+            _ when part.StartsWith("self_attn.", StringComparison.Ordinal) => 1,
+            _ when part.StartsWith("post_attention_layernorm", StringComparison.Ordinal) => 5,
+            _ when part.StartsWith("mlp.down_proj", StringComparison.Ordinal) => 7,
+            _ => 6,
+        };
+        return (layer, step);
+    }
 
     /// <summary>Parameters that are only looked up (an index selects a row), never multiplied: see <see cref="FlopsPerToken(int)"/>.</summary>
     public long LookupParameters =>

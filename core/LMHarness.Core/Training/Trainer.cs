@@ -174,7 +174,7 @@ public sealed class Trainer
         var step = new TrainStep(precision, optimizer, _data, _training, device);
         var evaluator = new Evaluator(_data, _training, device);
         var clock = new RunClock(restored?.ElapsedSeconds ?? 0, restored?.TrainSeconds ?? restored?.ElapsedSeconds ?? 0, restored?.EvalSeconds ?? 0, device);
-        var meter = new RunMeter(ModelSummary.Of(_model).FlopsPerToken(_training.ContextLength),
+        var meter = new RunMeter(ModelSummary.Of(_model).FlopsPerToken(_training.ContextLength, _training.Freeze),
             _training.PeakFlops > 0 ? _training.PeakFlops : null, precision.ComputeDtype,
             Math.Max(restored?.PeakRssMb ?? PriorPeakRss(state.Step), startRssMb), restored?.PeakGpuMb, state, clock, device);
         _started = true;

@@ -121,15 +121,16 @@ public class LiveTensorTests
     }
 
     [Theory]
-    [InlineData(TrainingDtype.Fp32, false)]
-    [InlineData(TrainingDtype.Bf16, true)] // recomputation re-enters autograd below frozen blocks
-    public void Training_with_frozen_parameters_leaves_no_live_tensor(TrainingDtype dtype, bool recompute)
+    [InlineData(TrainingDtype.Fp32, false, FusedLossMode.Auto)]
+    [InlineData(TrainingDtype.Bf16, true, FusedLossMode.Auto)] // recomputation re-enters autograd below frozen blocks
+    [InlineData(TrainingDtype.Bf16, false, FusedLossMode.On)]  // the fused loss's backward with a frozen (tied) head: dh alone
+    public void Training_with_frozen_parameters_leaves_no_live_tensor(TrainingDtype dtype, bool recompute, FusedLossMode fused)
     {
         var model = TrainingFixtures.TinyModel with { NLayer = 2, RecomputeActivations = recompute };
-        var training = Training(dtype, OptimizerKind.AdamW, 2, 1.0, 5) with { Freeze = ["model.embed_tokens", "model.layers.0"] };
+        var training = Training(dtype, OptimizerKind.AdamW, 2, 1.0, 5) with { Freeze = ["model.embed_tokens", "model.layers.0"], FusedLoss = fused };
         var counts = TrainCounts(model, training);
         counts.Length.Should().BeGreaterThan(8);
-        counts.ShouldStayFlat($"training with model.embed_tokens and model.layers.0 frozen ({dtype}, recompute {recompute})");
+        counts.ShouldStayFlat($"training with model.embed_tokens and model.layers.0 frozen ({dtype}, recompute {recompute}, fused loss {fused})");
         ActivationRecompute.PendingBackwardTensors.Should().Be(0);
     }
 

@@ -87,6 +87,27 @@ public class FusedLinearCrossEntropyTests
         fused.Dh.view(-1, D)[0].abs().max().item<float>().Should().Be(0f, "row 0's target is ignored");
     }
 
+    [Theory]
+    [InlineData(true, false)]  // a frozen head (freeze: model.embed_tokens, tied): dh only
+    [InlineData(false, true)]  // everything below the head frozen: dW only
+    public void An_input_that_needs_no_gradient_gets_none_and_the_other_equals_the_logits_path(bool hTrains, bool wTrains)
+    {
+        using var scope = NewDisposeScope();
+        var (h0, w0, y) = Inputs(ScalarType.Float32);
+        var plain = LossAndGrads(h0, w0, (h, w) => Unfused(h, w, y, 2.0, mean: true));
+        var tiles = Tiles(7, 50);
+        var h = h0.detach().clone().requires_grad_(hTrains);
+        var w = w0.detach().clone().requires_grad_(wTrains);
+        HandedGradients.Release();
+        var loss = FusedLinearCrossEntropy.Mean(h, w, y, 2.0, tiles);
+        using (var g = tensor(0.37f)) (loss * g).backward();
+        HandedGradients.Pending.Should().Be(1, "backward makes only the gradient autograd asks for");
+        HandedGradients.Release();
+        Rel(loss, plain.Loss).Should().BeLessThan(1e-5);
+        if (hTrains) { Rel(h.grad!, plain.Dh).Should().BeLessThan(1e-5); w.grad.Should().BeNull(); }
+        else { Rel(w.grad!, plain.Dw).Should().BeLessThan(1e-5); h.grad.Should().BeNull(); }
+    }
+
     /// <summary>
     /// bf16 compute (the head's matmuls in bf16, the loss in fp32). Both paths round dlogits and each matmul's output to
     /// bf16; the fused path sums its blocks' and chunks' products in fp32 and rounds the sums once, so it agrees with

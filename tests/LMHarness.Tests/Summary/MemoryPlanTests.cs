@@ -169,6 +169,11 @@ public sealed class MemoryPlanTests
         var frozen = MemoryPlan.For(llama, new TrainingConfig { Freeze = ["model.embed_tokens"] }, 0, "none");
         (plain.GradientBytes + plain.OptimizerStateBytes - frozen.GradientBytes - frozen.OptimizerStateBytes).Should().Be(12L * 50_304 * 1024);
         frozen.ToTable().Should().Contain($"{MemoryPlan.Count(N220 - 50_304L * 1024)} trained");
+        // The fused loss makes no dW for a frozen head (tied: the embedding): V x d x 4 B less at the loss's backward.
+        var fusedPlain = LossMemory.For(llama, new TrainingConfig { MicroBatch = 8, ContextLength = 1024, FusedLoss = FusedLossMode.On });
+        var fusedFrozen = LossMemory.For(llama, new TrainingConfig { MicroBatch = 8, ContextLength = 1024, FusedLoss = FusedLossMode.On, Freeze = ["model.embed_tokens"] });
+        (fusedPlain.PeakBytes - fusedFrozen.PeakBytes).Should().Be(4L * 50_304 * 1024);
+        fusedFrozen.Description.Should().Contain("no dW (the head is frozen)");
     }
 
     [Fact]

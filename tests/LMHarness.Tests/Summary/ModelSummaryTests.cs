@@ -86,6 +86,31 @@ public class ModelSummaryTests
     }
 
     [Fact]
+    public void FLOPs_per_token_leave_out_what_backward_skips_for_frozen_parameters()
+    {
+        var nano = Presets.Get("nanogpt-cpu"); // tied, learned positions, LayerNorm without bias: L 4, d 128, V 65
+        long d = 128, T = 64, v = 65, n = 804_096 - 64 * 128, norm = d;
+        nano.Bias.Should().BeFalse();
+        long layer = ModelSummary.AttentionParameters(nano, 0) + ModelSummary.FeedForwardParameters(nano, 0) + 2 * norm;
+        (4 * layer + norm + v * d).Should().Be(n, "the multiplied parameters: 4 blocks, the final norm, the tied head");
+        var s = ModelSummary.Of(nano);
+        s.FlopsPerToken(64, null).Should().Be(s.FlopsPerToken(64));
+        s.FlopsPerToken(64, []).Should().Be(s.FlopsPerToken(64));
+
+        // The position table below everything trains, so every input gradient is still needed: only the frozen weights' own go.
+        s.FlopsPerToken(64, ["model.embed_tokens", "model.layers.0-1"]).Should().Be(6.0 * n - 2.0 * (2 * layer + v * d) + 12.0 * 4 * d * T);
+
+        // Embeddings and blocks 0-1 frozen: forward everywhere; blocks 2-3 and the final norm get their own gradients; input
+        // gradients from block 2's first norm on (not for it), the frozen head's included; attention's backward in blocks 2-3.
+        s.FlopsPerToken(64, ["model.embed_tokens", "model.embed_positions", "model.layers.0-1"]).Should().Be(
+            2.0 * n + 4.0 * 4 * d * T + 2.0 * (2 * layer + norm) + 2.0 * (2 * layer - norm + norm + v * d) + 8.0 * 2 * d * T);
+
+        // Untied, everything but lm_head frozen: the head's forward and its own gradient, nothing else in backward.
+        var untied = ModelSummary.Of(nano with { TieEmbeddings = false });
+        untied.FlopsPerToken(64, ["model.embed_tokens", "model.embed_positions", "model.layers", "model.norm"]).Should().Be(2.0 * n + 4.0 * 4 * d * T + 2.0 * v * d);
+    }
+
+    [Fact]
     public void Table_lists_every_module_and_the_totals()
     {
         var table = ModelSummary.Of(Presets.Get("nanogpt-cpu"), 12, 64).ToTable();

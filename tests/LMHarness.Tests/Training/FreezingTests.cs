@@ -1,4 +1,5 @@
 using LMHarness.Config;
+using LMHarness.Summary;
 using LMHarness.Experiments;
 using LMHarness.Interop;
 using LMHarness.Model;
@@ -59,6 +60,12 @@ public sealed class FreezingTests
         frozen.Should().HaveCountGreaterThan(5);
         foreach (var n in frozen) after[n].Should().Equal(before[n], $"{n} is frozen: its bytes are the source's");
         foreach (var n in before.Keys.Except(frozen)) after[n].Should().NotEqual(before[n], $"{n} trains");
+        // MFU counts the FLOPs the frozen run does: no gradient for the frozen weights, none below block 1 but the head's input's.
+        var flops = ModelSummary.Of(TwoLayers).FlopsPerToken(fineTune.ContextLength, Frozen);
+        flops.Should().BeLessThan(ModelSummary.Of(TwoLayers).FlopsPerToken(fineTune.ContextLength));
+        var timed = MetricsRow.Read(dir.File("tuned/metrics.csv")).Where(r => r.TokensPerS > 0).ToList();
+        timed.Should().NotBeEmpty();
+        foreach (var r in timed) r.Mfu.Should().BeApproximately(r.TokensPerS * flops / fineTune.PeakFlops, 1e-6 * r.Mfu, $"step {r.Step}");
 
         // Stopped at step 3 and resumed: the optimizer state of the trained parameters only, restored, gives the same run.
         Tune(dir.File("split"), t => t.StepCompleted += r => { if (r.Step == 3) t.RequestStop(); }).Steps.Should().Be(3);
