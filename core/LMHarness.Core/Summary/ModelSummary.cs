@@ -154,7 +154,7 @@ public sealed class ModelSummary
             ops.Add((ForwardPosition(c, p.Name), p.Elements, trains.Contains(p.Name), !lookup));
             if (p.Name == "model.embed_tokens.weight" && c.TieEmbeddings) ops.Add(((c.NLayer, 1), p.Elements, trains.Contains(p.Name), true));
         }
-        var first = ops.Where(o => o.Trains).Select(o => o.At).Min();
+        var first = ops.Where(o => o.Trains).Select(o => o.At).DefaultIfEmpty((int.MaxValue, 0)).Min(); // nothing trains: forward only
         double flops = 0;
         foreach (var (at, n, trainsOp, multiplied) in ops.Where(o => o.Multiplied))
             flops += 2.0 * n * (1 + (trainsOp ? 1 : 0) + (Before(first, at) ? 1 : 0));

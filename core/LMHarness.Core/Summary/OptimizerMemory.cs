@@ -5,8 +5,9 @@ namespace LMHarness.Summary;
 
 /// <summary>
 /// What an optimizer keeps (its state, fp32, for the whole run) and what its update makes for a moment (the largest
-/// tensor's temporaries; they are freed tensor by tensor), in bytes, for the N parameters that train (a frozen one has neither), of which N_h are the hidden 2-D
-/// matrices (attention and MLP weights) and the largest tensor has n_max elements (usually the embedding, V x d):
+/// tensor's temporaries; they are freed tensor by tensor), in bytes, for the N parameters that train (a frozen one has
+/// neither), of which N_h are the hidden 2-D matrices (attention and MLP weights) and the largest tensor has n_max
+/// elements (usually the embedding, V x d):
 /// <list type="bullet">
 /// <item>AdamW: m and v, 8 N; the update's sqrt(v) and its bias-corrected quotient, 2 x 4 n_max.</item>
 /// <item>AdEMAMix: the fast and slow EMAs and v, 12 N; the update keeps six n_max temporaries, 6 x 4 n_max.</item>
