@@ -42,6 +42,8 @@ var model = new ModelConfig
 string pretrainData = help ? "" : Corpus.Prepared("default", "gpt2");
 var pretrainArgs = new List<string> { "--data", pretrainData, "--seeds", "1", "--out", Path.GetDirectoryName(exp.Smoke ? Path.GetDirectoryName(exp.Folder)! : exp.Folder)! };
 if (exp.Smoke) pretrainArgs.Add("--smoke");
+if (exp.Fresh) pretrainArgs.Add("--fresh");
+if (exp.Dtype is { } dtype) pretrainArgs.AddRange(["--dtype", dtype.ToString()]); // the whole recipe in the dtype asked for
 var pretrain = help ? null : new Experiment("finetune_pretrain", pretrainArgs);
 pretrain?.Variant("base", model, RunRecipes.ShortRun(pretrainSteps, lr, batch, context));
 pretrain?.Run();

@@ -4,8 +4,9 @@
 #   upstream  tests/LMHarness.UpstreamScript: upstream dotnet-script 2.x's loading (script compiled into a cache folder
 #             with only the #r-ed DLLs beside it, Assembly.LoadFrom), for machines where upstream is installed
 #   fsi       `dotnet fsi` for the .fsx scripts
-# Every recipe in experiments/ in smoke mode (a few steps, one seed) under repo and upstream, with the same results
-# (final losses equal); one recipe and scripts/train.csx in bf16 (MFU against the bf16 peak, within (0, 1]); every
+# Every recipe in experiments/ in smoke mode (a few steps, one seed) in each dtype it offers: fp32 under repo, bf16
+# under upstream (config.json says bf16; MFU against the bf16 peak, within (0, 1]); one recipe under both hosts in fp32,
+# with the same results (final losses equal); scripts/train.csx in bf16; every
 # script in scripts/ on a tiny run under both hosts with the same outputs; the F# recipe and scripts/sample.fsx; the
 # memory plan against measured peaks (bench memory-plan). Checks
 # what they left (metrics.csv columns, comparison.csv/comparison.statistics.csv/comparison.md, PNGs of the fixed size,
@@ -112,19 +113,24 @@ for r in ${recipes[@]+"${recipes[@]}"}; do
   repo_runs="$LMHARNESS_RUNS/repo" up_runs="$LMHARNESS_RUNS/upstream"
   if run repo "$name" "$LMHARNESS_RUNS/$name.repo.log" -- ./lmh "$r" -- --out "$repo_runs"; then verify "$repo_runs" "$name"; verify_extra "$repo_runs" "$name" "$LMHARNESS_RUNS/$name.repo.log"
   else echo "FAIL [$name]: exited non-zero under the repo host; log:" >&2; tail -20 "$LMHARNESS_RUNS/$name.repo.log" >&2; fail=1; fi
-  if run upstream "$name" "$LMHARNESS_RUNS/$name.upstream.log" -- upstream "$r" -- --out "$up_runs"; then verify "$up_runs" "$name"; verify_extra "$up_runs" "$name" "$LMHARNESS_RUNS/$name.upstream.log"
-    check "[ \"\$(losses '$repo_runs' '$name')\" = \"\$(losses '$up_runs' '$name')\" ]" "final losses differ between the repo host and upstream loading"
-  else echo "FAIL [$name]: exited non-zero under upstream loading; log:" >&2; tail -20 "$LMHARNESS_RUNS/$name.upstream.log" >&2; fail=1; fi
+  # The same recipe in bf16 (every recipe offers --dtype), under upstream: both hosts and both dtypes, each recipe once.
+  if run upstream "$name --dtype bf16" "$LMHARNESS_RUNS/$name.upstream.log" -- upstream "$r" -- --dtype bf16 --out "$up_runs"; then
+    verify "$up_runs" "$name"; verify_extra "$up_runs" "$name" "$LMHARNESS_RUNS/$name.upstream.log"
+    # Every run it trained says bf16, a recipe's companion runs too (finetune's pretraining).
+    check "[ -z \"\$(find '$up_runs/smoke' -name config.json -exec grep -L '\"dtype\": \"bf16\"' {} +)\" ]" "runs under upstream --dtype bf16 that are not bf16: $(find "$up_runs/smoke" -name config.json -exec grep -L '"dtype": "bf16"' {} + 2>/dev/null | tr '\n' ' ')"
+    for m in "$up_runs/smoke/$name"/*/seed*/metrics.csv; do check "mfu_ok '$m'" "$m: MFU outside (0, 1]"; done
+  else echo "FAIL [$name]: exited non-zero under upstream loading in bf16; log:" >&2; tail -20 "$LMHARNESS_RUNS/$name.upstream.log" >&2; fail=1; fi
 done
 
 if [ $extras -eq 1 ]; then
-  name=bf16
-  echo "=== smoke: bf16 (gqa_vs_mha --dtype bf16, train.csx --dtype bf16)"
-  if run repo "gqa_vs_mha --dtype bf16" "$LMHARNESS_RUNS/bf16.log" -- ./lmh experiments/gqa_vs_mha.csx -- --dtype bf16 --out "$LMHARNESS_RUNS/bf16"; then
-    verify "$LMHARNESS_RUNS/bf16" gqa_vs_mha
-    for m in "$LMHARNESS_RUNS"/bf16/smoke/gqa_vs_mha/*/seed0/metrics.csv; do check "mfu_ok '$m'" "$m: MFU outside (0, 1]"; done
-    check "grep -q '\"dtype\": \"bf16\"' '$LMHARNESS_RUNS/bf16/smoke/gqa_vs_mha/mha/seed0/config.json'" "the bf16 run's config.json does not say bf16"
-  else echo "FAIL [bf16]: log:" >&2; tail -20 "$LMHARNESS_RUNS/bf16.log" >&2; fail=1; fi
+  # One recipe under both hosts in fp32: the results must not depend on the host (final losses equal).
+  name=hosts
+  echo "=== smoke: gqa_vs_mha under upstream in fp32 (the repo host's losses)"
+  if run upstream "gqa_vs_mha" "$LMHARNESS_RUNS/hosts.log" -- upstream experiments/gqa_vs_mha.csx -- --out "$LMHARNESS_RUNS/hosts"; then
+    verify "$LMHARNESS_RUNS/hosts" gqa_vs_mha
+    [ ! -f "$LMHARNESS_RUNS/repo/smoke/gqa_vs_mha/comparison.csv" ] || \
+      check "[ \"\$(losses '$LMHARNESS_RUNS/repo' gqa_vs_mha)\" = \"\$(losses '$LMHARNESS_RUNS/hosts' gqa_vs_mha)\" ]" "final losses differ between the repo host and upstream loading"
+  else echo "FAIL [hosts]: log:" >&2; tail -20 "$LMHARNESS_RUNS/hosts.log" >&2; fail=1; fi
 
   # Every script on a tiny run, under both hosts; the outputs that do not depend on time must be equal.
   tiny=(--n_layer 1 --d_model 32 --n_head 2 --n_kv_head 2 --context_length 32 --micro_batch 4 --max_steps 6 --warmup_steps 1 --eval_interval 3 --eval_batches 2 --log_interval 1)

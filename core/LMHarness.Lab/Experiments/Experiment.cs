@@ -77,7 +77,7 @@ public sealed class Experiment
                                  ?? Environment.GetEnvironmentVariable("LMHARNESS_RUNS") ?? Path.Combine(RepoRoot(), "runs"));
         Folder = Smoke ? Path.Combine(_root, "smoke", name) : Path.Combine(_root, name);
         if (_args.Get<string?>("data", null, "a prepared token file (default TinyShakespeare, char tokenizer)") is { } d) _tokenFile = Path.GetFullPath(d);
-        _dtype = Knob<TrainingDtype?>("dtype", null, "fp32 or bf16 for every variant (default: each variant's own)");
+        Dtype = Knob<TrainingDtype?>("dtype", null, "fp32 or bf16 for every variant (default: each variant's own)");
         Console.WriteLine($"== experiment {name}{(Smoke ? $" (smoke mode: {SmokeSteps} steps per run, written apart from real results)" : "")}: " +
                           $"{Seeds} seed(s){(LrSweep ? $", learning-rate sweep over {SweepPoints}+ rates" : "")}, runs in {Folder}{(Fresh ? " (--fresh: retraining)" : "")}");
     }
@@ -225,12 +225,14 @@ public sealed class Experiment
     }
 
     TrainingConfig TrainingFor(TrainingConfig training, int seed) =>
-        (Smoke ? SmokeVersion(training) : training) with { Seed = training.Seed + seed, Dtype = _dtype ?? training.Dtype };
+        (Smoke ? SmokeVersion(training) : training) with { Seed = training.Seed + seed, Dtype = Dtype ?? training.Dtype };
 
     /// <summary>The model a variant trains: the recipe's, with the data's vocabulary size.</summary>
     ModelConfig ModelFor(ModelConfig model) => model.VocabSize == VocabSize ? model : model with { VocabSize = VocabSize };
 
-    readonly TrainingDtype? _dtype;
+    /// <summary>The dtype every variant trains in (knob <c>--dtype</c>), or null for each variant's own: for a recipe to
+    /// pass on to a companion experiment (finetune's pretraining), so the whole recipe runs in what the user asked.</summary>
+    public TrainingDtype? Dtype { get; }
 
     /// <summary>With --help, the knobs are declared once the recipe first uses the data or declares a variant: print them and end.</summary>
     void StopForHelp()
