@@ -137,7 +137,8 @@ public sealed record TrainingConfig
     /// <summary>
     /// Start from a pretrained model instead of random weights (nanoGPT's init_from): an HF checkpoint folder, a harness
     /// export, a run folder (its newest intact checkpoint) or a <c>step_*.ckpt</c>; empty = from scratch. The model is
-    /// built from the source's config; optimizer state and schedule start fresh (LMHarness.Interop.InitSource).
+    /// built from the source's config; the schedule starts fresh, and the optimizer state too unless
+    /// <see cref="InitOptimizer"/> (LMHarness.Interop.InitSource).
     /// </summary>
     public string InitFrom { get; init; } = "";
     /// <summary>
@@ -156,6 +157,16 @@ public sealed record TrainingConfig
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public IReadOnlyList<string>? Freeze { get => _freeze; init => _freeze = value is { Count: > 0 } ? value : null; }
     readonly IReadOnlyList<string>? _freeze;
+
+    /// <summary>
+    /// Start the optimizer from the <see cref="InitFrom"/> checkpoint's state (Adam's moments and step count, Muon's
+    /// momentum) instead of from zero: continuing a run on new data, or with a new schedule, without the restart a cold
+    /// optimizer makes. The hyperparameters (learning rates, betas, weight decay) and the schedule are this run's. The
+    /// source must be a harness run or checkpoint trained with the same optimizer, freeze and learning-rate groups.
+    /// Unwritten while false, so configs and run identities from before this field are unchanged.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool InitOptimizer { get; init; }
 
     [Derived("micro_batch x grad_accumulation x context_length", "micro_batch, grad_accumulation or context_length")]
     public int TokensPerStep => MicroBatch * GradAccumulation * ContextLength;
@@ -243,6 +254,7 @@ public sealed record TrainingConfig
         Need(InitFrom is not null && InitFromSha256 is not null, "init_from and init_from_sha256 must be strings (\"\" = none)");
         Need(string.IsNullOrEmpty(InitFromSha256) || (ContentHash.IsHex(InitFromSha256) && !string.IsNullOrEmpty(InitFrom)),
             $"init_from_sha256 must be empty or the 64 lowercase hex digits of the init_from source's SHA-256, and needs init_from (got '{InitFromSha256}' with init_from '{InitFrom}')");
+        Need(!InitOptimizer || !string.IsNullOrEmpty(InitFrom), "init_optimizer needs init_from: a run folder or step_*.ckpt whose optimizer state to start from");
         foreach (var pattern in Freeze ?? [])
             Need(ParameterPattern.TryParse(pattern, out var problem) is not null, $"freeze: {problem}; give parameter-name prefixes such as model.embed_tokens, model.layers.0-3 or model.layers.*.self_attn");
         Need(WarmupSteps < TotalSteps || Schedule == ScheduleKind.Constant, $"warmup_steps ({WarmupSteps}) must be shorter than the run ({TotalSteps} steps)");

@@ -260,7 +260,10 @@ public sealed class InitSource
         var source = Open(training.InitFrom);
         source.EnsureTokenizer(tokenFile);
         var (model, changes) = given is null ? source.ModelFor(requested) : source.ModelFor(requested, given);
-        var notes = source.Notes.Concat(changes).Prepend($"starting from {source}: optimizer state and learning-rate schedule start fresh").ToList();
+        if (training.InitOptimizer) source.EnsureOptimizerState(training);
+        var notes = source.Notes.Concat(changes).Prepend(training.InitOptimizer
+            ? $"starting from {source}: the optimizer from its state, the learning-rate schedule fresh"
+            : $"starting from {source}: optimizer state and learning-rate schedule start fresh").ToList();
         return (model, source.Pin(training), source.Stream(stream), notes);
     }
 
@@ -274,5 +277,32 @@ public sealed class InitSource
         public nn.Module<Tensor, Tensor> Build(ModelConfig model, long seed) => source.Load(model);
         public IBatchSource OpenBatches(TokenFile file, TrainingConfig training) => inner.OpenBatches(file, training);
         public string InitFromSha256 => source.Sha256;
+        public string InitOptimizerFrom => source.Kind == "checkpoint" ? source.Path : "";
+    }
+
+    /// <summary>
+    /// Refuses training.init_optimizer from this source unless it holds optimizer state that fits
+    /// <paramref name="training"/>: a harness checkpoint (an HF checkpoint or an export has none) trained with the same
+    /// optimizer, the same freeze, and learning rates per group in the same ratios (so its groups are this run's:
+    /// scaling learning_rate as a whole keeps them). Every mismatch is named in one error.
+    /// </summary>
+    public void EnsureOptimizerState(TrainingConfig training)
+    {
+        if (Kind != "checkpoint")
+            throw new ArgumentException($"init_optimizer: {this} holds no optimizer state ({Kind}s have weights only): start from a run folder or a step_*.ckpt, or drop init_optimizer.");
+        var source = Checkpoint.ReadState(Path).Training;
+        var problems = new List<string>();
+        if (source.Optimizer != training.Optimizer)
+            problems.Add($"optimizer {training.Optimizer} (the source's is {source.Optimizer})");
+        if (!(source.Freeze ?? []).SequenceEqual(training.Freeze ?? []))
+            problems.Add($"freeze [{string.Join(", ", training.Freeze ?? [])}] (the source's is [{string.Join(", ", source.Freeze ?? [])}])");
+        var (ours, theirs) = (Training.Optimizers.GroupLearningRates.Of(training), Training.Optimizers.GroupLearningRates.Of(source));
+        double[] a = [ours.Embedding, ours.Head, ours.Matrix, ours.Scalar], b = [theirs.Embedding, theirs.Head, theirs.Matrix, theirs.Scalar];
+        if (a.Zip(b, (x, y) => x / y).Any(r => Math.Abs(r / (a[0] / b[0]) - 1) > 1e-9))
+            problems.Add($"learning rates per group (embedding, head, matrix, scalar) {Rates(a)}, not in the source's ratios {Rates(b)}");
+        static string Rates(double[] r) => string.Join(", ", r.Select(x => x.ToString("G4", System.Globalization.CultureInfo.InvariantCulture)));
+        if (problems.Count > 0)
+            throw new ArgumentException($"init_optimizer: the optimizer state in {Path} does not fit this run: {string.Join("; ", problems)}. " +
+                "The state's groups must be this run's: give the source's values (learning_rate may scale them all), or drop init_optimizer.");
     }
 }

@@ -26,6 +26,10 @@ public interface IRunStream
     /// <summary>The SHA-256 of the pretrained source whose weights <see cref="Build"/> returns (training.init_from_sha256);
     /// empty when it initialises at random. The trainer refuses to start an init_from run from weights of another source.</summary>
     string InitFromSha256 => "";
+
+    /// <summary>The checkpoint whose optimizer state a fresh run with training.init_optimizer starts from (a harness
+    /// checkpoint source's file); empty when there is none.</summary>
+    string InitOptimizerFrom => "";
 }
 
 /// <summary>

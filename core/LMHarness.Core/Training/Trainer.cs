@@ -35,6 +35,7 @@ public sealed class Trainer
     readonly Func<ModelConfig, nn.Module<Tensor, Tensor>> _build;
     readonly IDisposable? _owned;
     readonly string _builtFrom;
+    readonly string _optimizerFrom;
     volatile bool _stop;
 
     /// <param name="model">The model to build (validated).</param>
@@ -44,9 +45,10 @@ public sealed class Trainer
     /// <param name="build">Builds the model with its initial weights, called just after torch.manual_seed(seed)
     /// (for the harness's own stream: <c>c => new CausalLM(c)</c>); forward(idx) must return logits (B, T, V).</param>
     public Trainer(ModelConfig model, TrainingConfig training, IBatchSource data, string runDir, Func<ModelConfig, nn.Module<Tensor, Tensor>> build)
-        : this(model, training, data, runDir, build, null, "") { }
+        : this(model, training, data, runDir, build, null, "", "") { }
 
-    Trainer(ModelConfig model, TrainingConfig training, IBatchSource data, string runDir, Func<ModelConfig, nn.Module<Tensor, Tensor>> build, IDisposable? owned, string builtFrom)
+    Trainer(ModelConfig model, TrainingConfig training, IBatchSource data, string runDir, Func<ModelConfig, nn.Module<Tensor, Tensor>> build, IDisposable? owned,
+        string builtFrom, string optimizerFrom)
     {
         _model = model.Validated();
         _training = training.Validated();
@@ -59,6 +61,7 @@ public sealed class Trainer
         _build = build;
         _owned = owned;
         _builtFrom = builtFrom;
+        _optimizerFrom = optimizerFrom;
     }
 
     /// <summary>
@@ -75,7 +78,7 @@ public sealed class Trainer
             if (file.Tokenizer.VocabSize > model.VocabSize)
                 throw new ArgumentException($"The token file {tokenFile} uses {file.Tokenizer.Describe()} ({file.Tokenizer.VocabSize} ids) but the model's vocab_size is {model.VocabSize}: set vocab_size >= {file.Tokenizer.VocabSize}.");
             var data = stream.OpenBatches(file, config);
-            return new Trainer(model, config, data, runDir, c => stream.Build(c, config.Seed), file, stream.InitFromSha256);
+            return new Trainer(model, config, data, runDir, c => stream.Build(c, config.Seed), file, stream.InitFromSha256, stream.InitOptimizerFrom);
         }
         catch
         {
@@ -168,6 +171,7 @@ public sealed class Trainer
         if (_training.Freeze is { } freeze) Progress?.OnMessage(Freezing.Describe(precision.Master, freeze));
         using var optimizer = OptimizerFactory.Create(precision.Master, _training);
         var (state, restored) = saved is null ? (RunState.Fresh, null) : checkpoints.Restore(precision.Master, optimizer, Progress);
+        if (saved is null && _training.InitOptimizer) StartOptimizerFromSource(optimizer);
         precision.SyncCompute();
 
         var schedule = LearningRateSchedule.For(_training);
@@ -231,6 +235,15 @@ public sealed class Trainer
             throw new ArgumentException(_builtFrom.Length == 0
                 ? $"training.init_from is {_training.InitFrom}, but this trainer would start from random weights: build it with InitSource.Plan (the Interop namespace), which loads the source and sets init_from_sha256."
                 : $"this trainer starts from a source with SHA-256 {_builtFrom}, but training.init_from_sha256 is '{_training.InitFromSha256}' (init_from '{_training.InitFrom}'): take both from one InitSource (source.Pin(training) and source.Stream(...)).");
+    }
+
+    /// <summary>init_optimizer: the source checkpoint's optimizer state (its moments and step count; this run's hyperparameters).</summary>
+    void StartOptimizerFromSource(IOptimizer optimizer)
+    {
+        if (_optimizerFrom.Length == 0)
+            throw new ArgumentException($"training.init_optimizer is set, but this trainer has no checkpoint to take optimizer state from: build it with InitSource.Plan (the Interop namespace) from a run folder or a step_*.ckpt.");
+        Checkpoint.LoadOptimizer(_optimizerFrom, optimizer);
+        Progress?.OnMessage($"init_optimizer: the optimizer starts from the state in {_optimizerFrom}, with this run's learning rates, betas and weight decay");
     }
 
     /// <summary>The largest rss_mb among the rows a resumed run keeps (for checkpoints written before peaks were saved).</summary>

@@ -102,6 +102,25 @@ public static class Checkpoint
     public static CheckpointState LoadModel(string path, nn.Module model, TextWriter? log = null) =>
         Read(path, model, null, log, verified: false);
 
+    /// <summary>
+    /// Restores only the optimizer state from <paramref name="path"/> (a run's init_optimizer): the model and the torch
+    /// RNG stay as they are. The file's checksums are verified first; a format-1 file, or state of another layout, is
+    /// refused naming the file.
+    /// </summary>
+    public static void LoadOptimizer(string path, IOptimizer optimizer)
+    {
+        using var fs = OpenRead(path);
+        var layout = Scan(fs, path, verify: true, stopAfterState: false);
+        if (layout.Version == 1)
+            throw new InvalidDataException($"Checkpoint {path} is of format 1, whose optimizer state init_optimizer cannot read: start without init_optimizer, or from a newer checkpoint.");
+        using var r = new BinaryReader(fs, Encoding.UTF8, leaveOpen: true);
+        var (at, length) = layout.Offsets["optimizer"];
+        fs.Position = at;
+        optimizer.Load(r);
+        if (fs.Position != at + length)
+            throw new InvalidDataException($"Checkpoint {path} holds optimizer state of another layout ({length} bytes, {fs.Position - at} read): it was written for a different optimizer.");
+    }
+
     const string ReasonKey = "checkpoint-damage-reason";
 
     /// <summary>True when <paramref name="error"/> says a checkpoint's bytes are damaged (rather than that it does not fit a model).</summary>

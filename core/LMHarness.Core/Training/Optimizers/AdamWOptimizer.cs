@@ -76,6 +76,18 @@ public sealed class AdamWOptimizer : IOptimizer
     }
 
     public void Save(BinaryWriter writer) => _inner.save_state_dict(writer);
-    public void Load(BinaryReader reader) => _inner.load_state_dict(reader);
+    /// <summary>Restores the moments and step counts. TorchSharp's state also carries each group's betas, eps and weight
+    /// decay: this optimizer keeps its own, so a run that starts from another run's state (init_optimizer) trains with
+    /// its own hyperparameters (on a resume they are the same).</summary>
+    public void Load(BinaryReader reader)
+    {
+        var own = _groups.Select(g => (g.Group.Options.beta1, g.Group.Options.beta2, g.Group.Options.eps, g.Group.Options.weight_decay)).ToArray();
+        _inner.load_state_dict(reader);
+        for (var i = 0; i < _groups.Length; i++)
+        {
+            var o = _groups[i].Group.Options;
+            (o.beta1, o.beta2, o.eps, o.weight_decay) = own[i];
+        }
+    }
     public void Dispose() => _inner.Dispose();
 }
