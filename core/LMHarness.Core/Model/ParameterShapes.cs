@@ -34,11 +34,8 @@ public static class ParameterShapes
     /// <summary>The tensors of <see cref="Of"/> that train under <paramref name="freeze"/> (<see cref="TrainingConfig.Freeze"/>):
     /// those no pattern names. All of them when it is null or empty. A tied head is the embedding's tensor, so it trains
     /// exactly when <c>model.embed_tokens</c> does.</summary>
-    public static IEnumerable<ParameterShape> Trainable(ModelConfig config, IReadOnlyList<string>? freeze)
-    {
-        var patterns = (freeze ?? []).Select(ParameterPattern.Parse).ToList();
-        return Of(config).Where(p => !patterns.Any(x => x.Matches(p.Name)));
-    }
+    public static IEnumerable<ParameterShape> Trainable(ModelConfig config, IReadOnlyList<string>? freeze) =>
+        Of(config).Where(p => Trains(p.Name, freeze));
 
     /// <summary>The head's weight: the token embedding's tensor when the head is tied, else lm_head's.</summary>
     public static string HeadWeight(ModelConfig config) => config.TieEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight";

@@ -25,9 +25,9 @@ public sealed record OptimizerMemory(OptimizerKind Kind, long StateBytes, long U
     {
         var trainable = ParameterShapes.Trainable(config, freeze).ToList();
         long n = trainable.Sum(p => p.Elements);
-        var hidden = trainable.Where(IsHidden).Select(p => (Rows: p.Shape[0], Cols: p.Shape[1])).ToList();
+        var hidden = trainable.Where(p => MupScaling.IsHidden(p.Name)).Select(p => (Rows: p.Shape[0], Cols: p.Shape[1])).ToList();
         long nHidden = hidden.Sum(m => m.Rows * m.Cols);
-        long largestOther = trainable.Where(p => !IsHidden(p)).Select(p => p.Elements).DefaultIfEmpty(0).Max();
+        long largestOther = trainable.Where(p => !MupScaling.IsHidden(p.Name)).Select(p => p.Elements).DefaultIfEmpty(0).Max();
         long largest = Math.Max(largestOther, hidden.Select(m => m.Rows * m.Cols).DefaultIfEmpty(0).Max());
         var N = freeze is { Count: > 0 } ? $"{MemoryPlan.Count(n)} trained" : "N";
         return kind switch
@@ -51,9 +51,4 @@ public sealed record OptimizerMemory(OptimizerKind Kind, long StateBytes, long U
             $"momentum 4 B x {MemoryPlan.Count(nHidden)} hidden + AdamW 8 B x {MemoryPlan.Count(n - nHidden)}",
             ns >= adam ? $"Newton-Schulz on {widest.Rows} x {widest.Cols}" : $"AdamW's 2 x 4 B x {MemoryPlan.Count(largestOther)}");
     }
-
-    /// <summary>The 2-D weights inside the blocks, (out, in) as nn.Linear stores them: what Muon orthogonalises
-    /// (<c>ParameterGroups.RoleOf</c>'s matrices: 2-D, neither an embedding nor the head).</summary>
-    static bool IsHidden(ParameterShape p) =>
-        p.Shape.Length >= 2 && !p.Name.StartsWith("lm_head", StringComparison.Ordinal) && !p.Name.Contains("embed", StringComparison.Ordinal);
 }

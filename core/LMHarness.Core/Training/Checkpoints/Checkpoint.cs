@@ -114,11 +114,17 @@ public static class Checkpoint
         if (layout.Version == 1)
             throw new InvalidDataException($"Checkpoint {path} is of format 1, whose optimizer state init_optimizer cannot read: start without init_optimizer, or from a newer checkpoint.");
         using var r = new BinaryReader(fs, Encoding.UTF8, leaveOpen: true);
+        ReadOptimizer(fs, r, layout, path, optimizer, "Start with the optimizer the source was trained with, or without init_optimizer.");
+    }
+
+    // The optimizer section into optimizer, which must read it to its end: else it was written for another optimizer.
+    static void ReadOptimizer(FileStream fs, BinaryReader r, Layout layout, string path, IOptimizer optimizer, string fix)
+    {
         var (at, length) = layout.Offsets["optimizer"];
         fs.Position = at;
         optimizer.Load(r);
         if (fs.Position != at + length)
-            throw new InvalidDataException($"Checkpoint {path} holds optimizer state of another layout ({length} bytes, {fs.Position - at} read): it was written for a different optimizer.");
+            throw new InvalidDataException($"Checkpoint {path} holds optimizer state of another layout ({length} bytes, {fs.Position - at} read): it was written for a different optimizer. {fix}");
     }
 
     const string ReasonKey = "checkpoint-damage-reason";
@@ -168,11 +174,7 @@ public static class Checkpoint
         LoadWeights(r, path, model, modelLength);
         EnsureConsumed(fs, path, "model", modelAt + modelLength);
         if (optimizer is null) return state;
-        var (optAt, optLength) = layout.Offsets["optimizer"];
-        fs.Position = optAt;
-        optimizer.Load(r);
-        if (fs.Position != optAt + optLength)
-            throw new InvalidDataException($"Checkpoint {path} holds optimizer state of another layout ({optLength} bytes, {fs.Position - optAt} read): it was written for a different optimizer. Resume with the optimizer the run was trained with.");
+        ReadOptimizer(fs, r, layout, path, optimizer, "Resume with the optimizer the run was trained with.");
         var (rngAt, rngLength) = layout.Offsets["rng"];
         fs.Position = rngAt;
         using (var rng = ReadRng(r, path, rngLength)) torch.random.set_rng_state(rng);
